@@ -1,0 +1,11 @@
+#ifndef STAGEFORK_H
+#define STAGEFORK_H
+/* libstagefork: umbrella header. */
+
+#include "stagefork/error.h"
+#include "stagefork/buf.h"
+#include "stagefork/util.h"
+#include "stagefork/yaml.h"
+#include "stagefork/config.h"
+
+#endif
