@@ -7,5 +7,9 @@
 #include "stagefork/util.h"
 #include "stagefork/yaml.h"
 #include "stagefork/config.h"
+#include "stagefork/names.h"
+#include "stagefork/guard.h"
+#include "stagefork/provider.h"
+#include "stagefork/mask.h"
 
 #endif

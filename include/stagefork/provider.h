@@ -1,0 +1,86 @@
+#ifndef STAGEFORK_PROVIDER_H
+#define STAGEFORK_PROVIDER_H
+/*
+ * The provider interface: one implementation per resource type
+ * (postgres.database, s3.bucket, http.resource, process.service). The
+ * environment engine renders a resource's `with:` into a JSON object,
+ * records the resource's deterministic name with status `creating` in the
+ * state (intent first), then calls create(); destroy() runs in reverse
+ * dependency order. Every call must be idempotent:
+ *  - create on something that already exists is adoption when
+ *    ctx->prior_outputs shows we created it (same name recorded), otherwise
+ *    SF_EEXIST;
+ *  - destroy of something already gone is success;
+ *  - transient failures (connect errors, 429, 5xx, timeouts) are retried
+ *    inside the provider with backoff before giving up.
+ * Providers never print; they log through sf_log and report errors in
+ * ctx->err (secrets redacted).
+ */
+
+#include <stdint.h>
+#include <jansson.h>
+#include "stagefork/buf.h"
+#include "stagefork/config.h"
+#include "stagefork/error.h"
+
+typedef struct sf_env_info {
+    const char *branch;
+    const char *slug;      /* SPEC §3 */
+    const char *ident;     /* slug with '_' */
+    const char *id;        /* stable env id (uuid-like hex) */
+    const char *prefix;    /* config prefix, default "sf" */
+    const char *state_dir; /* directory for per-env files (logs); always set */
+    int64_t expires_at;    /* unix seconds, or -1 for none */
+} sf_env_info;
+
+typedef struct sf_resource_ctx {
+    /* inputs (borrowed) */
+    const char *type;          /* "postgres.database" */
+    const char *resource;      /* key in the template ("erp") */
+    const sf_env_info *env;
+    const sf_config *cfg;      /* for sf_guard_check and connection defaults; may be NULL */
+    json_t *spec;              /* rendered `with:` object */
+    json_t *prior_outputs;     /* outputs recorded by an earlier create (object) or NULL */
+    const char *name;          /* deterministic name from the provider's name() */
+    double deadline;           /* sf_monotonic() time after which waiting gives up; 0 = provider default */
+    volatile int *cancel;      /* set non-zero to ask a long wait to stop; may be NULL */
+    /* outputs (owned by ctx; the engine takes them) */
+    json_t *outputs;           /* object: output name -> string value */
+    json_t *secrets;           /* array of output names that are secret */
+    sf_error err;
+} sf_resource_ctx;
+
+typedef struct sf_provider {
+    const char *type;
+    /*
+     * The deterministic physical name for this env + resource (e.g.
+     * "sf_feature_x_erp", "sf-feature-x-assets"), honouring `with.name`
+     * when the type allows it and the target's length limits
+     * (sf_name_make). Called before create/destroy; the engine records it.
+     */
+    int (*name)(sf_buf *out, const sf_resource_ctx *ctx);
+    /* Plan-time validation of the rendered spec (keys, types); SF_ECONFIG. */
+    int (*validate)(sf_resource_ctx *ctx);
+    int (*create)(sf_resource_ctx *ctx);
+    int (*destroy)(sf_resource_ctx *ctx);
+    /* 0 if it exists (and is healthy), SF_ENOTFOUND if not, other < 0 on error. */
+    int (*check)(sf_resource_ctx *ctx);
+    /* Names of outputs this type always produces (NULL-terminated), for plan. */
+    const char *const *outputs;
+} sf_provider;
+
+/* Look up a provider by type; NULL if unknown. */
+const sf_provider *sf_provider_find(const char *type);
+/*
+ * Add a provider (tests register a fake one; the built-in ones are always
+ * present). Registering an existing type replaces it. Not thread-safe:
+ * call before starting work.
+ */
+int sf_provider_register(const sf_provider *p);
+
+/* Helpers for providers: set outputs[name] = value (and mark secret). */
+int sf_resource_output(sf_resource_ctx *ctx, const char *name, const char *value, int secret);
+/* A string member of ctx->spec (NULL if absent or not a string). */
+const char *sf_resource_str(const sf_resource_ctx *ctx, const char *key);
+
+#endif
