@@ -130,6 +130,8 @@ install: $(BIN) $(LIBA)
 	    stagefork.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/stagefork.pc
 
 clean:
+	-@STAGEFORK_SERVICES_STATE=$(CURDIR)/build/test-services scripts/test-services.sh stop 2>/dev/null
+	-@STAGEFORK_SERVICES_STATE=$(CURDIR)/build-san/test-services scripts/test-services.sh stop 2>/dev/null
 	rm -rf build build-san build-fuzz
 
 -include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(TEST_OBJ:.o=.d)

@@ -1,5 +1,5 @@
-#ifndef SF_MASKING_ARCHIVE_H
-#define SF_MASKING_ARCHIVE_H
+#ifndef SF_MASKING_PGARCHIVE_H
+#define SF_MASKING_PGARCHIVE_H
 /*
  * pg_dump archive formats (tar, custom, directory): detection and masking.
  * The plain format lives in plain.c; sf_mask_run() dispatches here for the

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include "archive.h"
+#include "pgarchive.h"
 
 sf_mask_format sf_mask_detect_bytes(const unsigned char *head, size_t len)
 {
