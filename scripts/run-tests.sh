@@ -10,6 +10,7 @@ export STAGEFORK_SERVICES_STATE=${STAGEFORK_SERVICES_STATE:-$PWD/$BUILD/test-ser
 export STAGEFORK_BIN=$PWD/$BUILD/stagefork
 export STAGEFORK_BUILD=$PWD/$BUILD
 export STAGEFORK_SRC=$PWD
+export SAN=${SAN:-0}
 
 passed=0
 failed=0
