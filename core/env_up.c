@@ -152,7 +152,13 @@ static int up_task(void *ud, size_t i)
     if (adopt == 2) {
         if (!ar->p->check)
             goto kept;
+        if (sf_buf_sets(&phys, sf_rec_str(existing, "physical") ? sf_rec_str(existing, "physical") : "") < 0) {
+            rc = sf_error_set(&err, SF_ENOMEM, "out of memory");
+            goto fail;
+        }
+        ctx.name = phys.ptr;
         rc = ar->p->check(&ctx);
+        ctx.name = NULL;
         if (rc == 0)
             goto kept;
         if (rc != SF_ENOTFOUND)
@@ -451,6 +457,25 @@ static int seal_outputs(struct up_run *u, sf_error *err)
     return 0;
 }
 
+/* Keep the record's resources in the template's creation order (leftovers last). */
+static void reorder_resources(json_t *rec, const struct sf_analysis *a)
+{
+    json_t *old = json_object_get(rec, "resources"), *sorted = json_array(), *r;
+    size_t i;
+    if (!sorted)
+        return;
+    for (size_t k = 0; k < a->n; k++)
+        if ((r = sf_rec_resource(rec, a->res[a->order[k]].r->name)))
+            json_array_append(sorted, r);
+    json_array_foreach(old, i, r)
+    {
+        const char *n = sf_rec_str(r, "name");
+        if (!n || sf_analysis_index(a, n) < 0)
+            json_array_append(sorted, r);
+    }
+    json_object_set_new(rec, "resources", sorted);
+}
+
 static int count_live(sf_engine *e, const char *slug, long long *count, sf_error *err)
 {
     json_t *all, *r;
@@ -631,6 +656,7 @@ int sf_env_up(json_t **out, sf_engine *e, const char *branch, const sf_up_opts *
         goto failed;
     }
     pthread_mutex_lock(&e->mu);
+    reorder_resources(rec, &a);
     rc = seal_outputs(&u, &e->err);
     if (rc == 0) {
         json_object_set_new(rec, "status", json_string("ready"));
@@ -645,6 +671,7 @@ failed:
     pthread_mutex_lock(&e->mu);
     {
         sf_error serr;
+        reorder_resources(rec, &a);
         json_object_set_new(rec, "status", json_string("failed"));
         json_object_set_new(rec, "error", sf_json_text(e->err.msg));
         if (sf_rec_save(e, rec, "up", NULL, "failed", e->err.msg, &serr) < 0)
