@@ -54,6 +54,13 @@ static int pg_error(sf_error *err, const char *what, const char *msg)
     return sf_error_set(err, SF_EDB, "%s: %.*s", what, (int)n, msg ? msg : "");
 }
 
+/* libpq would print notices on stderr; the library never prints. */
+static void on_notice(void *arg, const char *msg)
+{
+    (void)arg;
+    sf_log(SF_LOG_DEBUG, "state database: %s", msg);
+}
+
 static PGconn *connect_url(const char *url, sf_error *err)
 {
     const char *const keys[] = {"dbname", "fallback_application_name", NULL};
@@ -68,6 +75,7 @@ static PGconn *connect_url(const char *url, sf_error *err)
         PQfinish(c);
         return NULL;
     }
+    PQsetNoticeProcessor(c, on_notice, NULL);
     return c;
 }
 
