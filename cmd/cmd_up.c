@@ -78,8 +78,9 @@ int cmd_up(sf_cli *cli, const cli_args *args)
         return cli_error("out of memory");
     for (size_t i = 0; i < o.nset; i++)
         if (!strchr(o.set[i], '=') || o.set[i][0] == '=') {
+            rc = cli_usage_error(cli, "--set '%s': expected NAME=VALUE", o.set[i]);
             free((void *)o.set);
-            return cli_usage_error(cli, "--set '%s': expected NAME=VALUE", o.set[i]);
+            return rc;
         }
     if ((rc = envcli_open(cli, &e))) {
         free((void *)o.set);
