@@ -88,13 +88,23 @@ typedef struct sf_provider {
      * (sf_name_make). Called before create/destroy; the engine records it.
      */
     int (*name)(sf_buf *out, const sf_resource_ctx *ctx);
-    /* Plan-time validation of the rendered spec (keys, types); SF_ECONFIG. */
+    /*
+     * Plan-time validation of the rendered spec (keys, types); SF_ECONFIG.
+     * Called by `plan` and before `up` touches anything. References that
+     * are only known later (other resources' outputs, secrets, envvars,
+     * env.id, self) appear as literal "${...}" text here: accept them.
+     */
     int (*validate)(sf_resource_ctx *ctx);
     int (*create)(sf_resource_ctx *ctx);
     int (*destroy)(sf_resource_ctx *ctx);
     /* 0 if it exists (and is healthy), SF_ENOTFOUND if not, other < 0 on error. */
     int (*check)(sf_resource_ctx *ctx);
-    /* Names of outputs this type always produces (NULL-terminated), for plan. */
+    /*
+     * Names of outputs this type always produces (NULL-terminated). `plan`
+     * rejects ${res.NAME} / ${self.NAME} for a NAME that is neither listed
+     * here nor a key of the resource's `with.outputs` mapping (for types
+     * whose outputs are declared in the spec); NULL = accept any NAME.
+     */
     const char *const *outputs;
     /*
      * Optional, called right before create() (also when create is retried
