@@ -619,7 +619,15 @@ int sf_env_up(json_t **out, sf_engine *e, const char *branch, const sf_up_opts *
     json_object_set_new(rec, "set", set);
     set = NULL;
     json_object_set_new(rec, "template", json_string(a.tpl->name));
-    sf_rec_set_str(rec, "template_ref", ref);
+    {
+        /* a name is looked up again next time (config may move it); a path is kept absolute */
+        size_t rl = strlen(ref);
+        char *abs = strchr(ref, '/') || (rl > 5 && !strcmp(ref + rl - 5, ".yaml")) || (rl > 4 && !strcmp(ref + rl - 4, ".yml"))
+                        ? realpath(a.tpl->path, NULL)
+                        : NULL;
+        sf_rec_set_str(rec, "template_ref", abs ? abs : ref);
+        free(abs);
+    }
     json_object_set_new(rec, "status", json_string("creating"));
     json_object_set_new(rec, "error", json_null());
     sf_rec_set_time(rec, "expires_at", expires);
