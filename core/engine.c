@@ -157,15 +157,15 @@ int sf_rec_load(json_t **out, sf_engine *e, const char *branch, const char *slug
         return sf_error_set(err, SF_EFORMAT, "the state record of '%s' is damaged (no branch, slug or status)", slug);
     }
     if (strcmp(owner, branch) != 0) {
-        if (allow_deleted_other && strcmp(status, "deleted") == 0) {
-            json_decref(rec);
-            return sf_error_set(err, SF_ENOTFOUND, "no environment for branch '%s'", branch);
-        }
+        if (allow_deleted_other && strcmp(status, "deleted") == 0)
+            rc = sf_error_set(err, SF_ENOTFOUND, "no environment for branch '%s'", branch);
+        else
+            rc = sf_error_set(err, SF_ECONFLICT,
+                              "branches '%s' and '%s' both map to the environment slug '%s'; rename one of them (or "
+                              "`stagefork down '%s'` first)",
+                              branch, owner, slug, owner);
         json_decref(rec);
-        return sf_error_set(err, SF_ECONFLICT,
-                            "branches '%s' and '%s' both map to the environment slug '%s'; rename one of them (or "
-                            "`stagefork down '%s'` first)",
-                            branch, owner, slug, owner);
+        return rc;
     }
     *out = rec;
     return 0;

@@ -281,7 +281,8 @@ static int dir_list(sf_state *st, json_t **out, sf_error *err)
     closedir(d);
     if (rc < 0)
         goto out;
-    qsort(names, n, sizeof(*names), cmp_names);
+    if (n > 1)
+        qsort(names, n, sizeof(*names), cmp_names);
     for (size_t i = 0; i < n; i++) {
         json_t *rec;
         sf_buf_clear(&path);

@@ -52,6 +52,7 @@ assert_exit 4 "$SF" up lockme --lock-timeout 1s
 grep -q "locked by another stagefork process (PostgreSQL session pid" "$T_ERR" && ok "exit 4 names the holding session" \
   || fail "lock message" "$(cat "$T_ERR")"
 check "a second up waits, then proceeds" "$SF" up lockme --lock-timeout 30s
+if kill -0 "$pid" 2>/dev/null; then fail "the second up finished while the first still held the lock"; else ok "the second up ran after the first"; fi
 wait "$pid"; assert_eq 0 "$?" "first up finished"
 [[ $(grep -c '^created sf-lockme-a' "$rec") == 1 ]] && ok "created once" || fail "created twice" "$(cat "$rec")"
 check "down lockme" "$SF" down lockme

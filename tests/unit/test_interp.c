@@ -102,7 +102,11 @@ Test(interp, every_reference_kind_renders_or_defers_at_plan)
                          "${db.url} adds the edge api -> db");
     }
     cr_assert_str_eq(json_string_value(json_object_get(json_object_get(plan, "outputs"), "URL")), "${api.url}");
-    cr_assert_null(strstr(json_dumps(plan, 0), "secret-token-value"), "an envvar value leaked into the plan");
+    {
+        char *all = json_dumps(plan, 0);
+        cr_assert_null(strstr(all, "secret-token-value"), "an envvar value leaked into the plan");
+        free(all);
+    }
     json_decref(plan);
     sf_buf_free(&slug);
 }
