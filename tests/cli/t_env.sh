@@ -191,8 +191,10 @@ pid=$!
 for _ in $(seq 50); do grep -q '^call-create sf-lockme-a' "$rec" && break; sleep 0.1; done
 assert_exit 4 "$SF" up lockme --lock-timeout 1s
 grep -q "locked by another stagefork process (pid $pid)" "$T_ERR" && ok "exit 4 names the holder" || fail "lock message" "$(cat "$T_ERR")"
+t0=$(date +%s%N)
 check "second up waits for the lock, then proceeds" "$SF" up lockme --lock-timeout 30s
-if kill -0 "$pid" 2>/dev/null; then fail "the second up finished while the first still held the lock"; else ok "the second up ran after the first"; fi
+waited=$(( ($(date +%s%N) - t0) / 1000000 ))
+(( waited >= 300 )) && ok "the second up waited for the first (${waited} ms)" || fail "the second up did not wait" "${waited} ms"
 wait "$pid"; rc=$?
 assert_eq 0 "$rc" "first up finished"
 [[ $(grep -c '^created sf-lockme-a' "$rec") == 1 ]] && ok "the waiting up found it ready (no second create)" || fail "lock create count" "$(cat "$rec")"
