@@ -429,6 +429,23 @@ static void slug_collision(int pg)
     json_decref(rec);
     cr_assert_eq(fx_up_env(&f, &rec, "MAIN", tpl, NULL, 0), 0, "once deleted, the slug may be reused");
     json_decref(rec);
+    {
+        /* a 200-character branch with multibyte UTF-8 and punctuation: bounded slug and names */
+        sf_buf br = SF_BUF_INIT;
+        const char *phys;
+        for (int i = 0; i < 20; i++)
+            sf_buf_adds(&br, "feat/日本-Ünï/");
+        cr_assert_eq(fx_up_env(&f, &rec, br.ptr, tpl, NULL, 0), 0, "%s", sf_engine_error(f.e)->msg);
+        cr_assert_leq(strlen(json_string_value(json_object_get(rec, "slug"))), 47);
+        phys = json_string_value(json_object_get(json_array_get(json_object_get(rec, "resources"), 0), "physical"));
+        cr_assert_leq(strlen(phys), 63, "%s", phys);
+        cr_assert_eq(strncmp(phys, "sf-", 3), 0, "%s keeps the prefix", phys);
+        cr_assert_str_eq(json_string_value(json_object_get(rec, "branch")), br.ptr, "the branch is kept byte for byte");
+        json_decref(rec);
+        cr_assert_eq(sf_env_down(&rec, f.e, br.ptr, 0), 0, "%s", sf_engine_error(f.e)->msg);
+        json_decref(rec);
+        sf_buf_free(&br);
+    }
     fx_down(&f);
 }
 
