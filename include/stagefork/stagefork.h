@@ -10,6 +10,9 @@
 #include "stagefork/names.h"
 #include "stagefork/guard.h"
 #include "stagefork/provider.h"
+#include "stagefork/template.h"
+#include "stagefork/state.h"
+#include "stagefork/env.h"
 #include "stagefork/mask.h"
 
 #endif
