@@ -15,6 +15,13 @@
  *    inside the provider with backoff before giving up.
  * Providers never print; they log through sf_log and report errors in
  * ctx->err (secrets redacted).
+ *
+ * `${self.NAME}` references are resolved by the provider, not the engine:
+ * the engine renders everything else and leaves `${self.…}` text in the
+ * spec unchanged. process.service substitutes `${self.port}` (a port it
+ * allocates) in command/env/health; http.resource substitutes `${self.id}`
+ * and `${self.OUTPUT}` in its read/delete requests from the create
+ * response or ctx->prior_outputs. Other types reject `${self.…}`.
  */
 
 #include <stdint.h>
@@ -42,6 +49,8 @@ typedef struct sf_resource_ctx {
     json_t *spec;              /* rendered `with:` object */
     json_t *prior_outputs;     /* outputs recorded by an earlier create (object) or NULL */
     const char *name;          /* deterministic name from the provider's name() */
+    const char *base_dir;      /* relative paths in the spec (sql files) resolve here
+                                  (the template's directory); NULL = current directory */
     double deadline;           /* sf_monotonic() time after which waiting gives up; 0 = provider default */
     volatile int *cancel;      /* set non-zero to ask a long wait to stop; may be NULL */
     /* outputs (owned by ctx; the engine takes them) */
