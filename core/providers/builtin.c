@@ -2,5 +2,8 @@
 #include <stddef.h>
 #include "stagefork/provider.h"
 
+extern const sf_provider sf_provider_postgres;
+
 const sf_provider *const sf_builtin_providers[] = {
+    &sf_provider_postgres,
     NULL};

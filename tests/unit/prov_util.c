@@ -1,0 +1,139 @@
+/* Helpers for provider tests: a hand-built resource context, as the env engine builds it. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "prov_util.h"
+#include "stagefork/names.h"
+
+static int counter;
+
+const char *tp_env(const char *var)
+{
+    const char *v = getenv(var);
+    cr_assert(v && *v, "%s is not set: run through `make test` (scripts/run-tests.sh starts the services)", var);
+    return v;
+}
+
+const char *tp_tmpdir(void)
+{
+    static char dir[128];
+    if (!dir[0]) {
+        snprintf(dir, sizeof(dir), "/tmp/sf-prov-test-XXXXXX");
+        cr_assert_not_null(mkdtemp(dir));
+    }
+    return dir;
+}
+
+void tp_spec(tprov *t, const char *spec_json)
+{
+    json_error_t je;
+    json_decref(t->ctx.spec);
+    t->ctx.spec = json_loads(spec_json, 0, &je);
+    cr_assert_not_null(t->ctx.spec, "bad test spec JSON: %s: %s", je.text, spec_json);
+}
+
+void tp_init(tprov *t, const char *type, const char *tag, const char *resource, const char *spec_json)
+{
+    sf_buf b = SF_BUF_INIT;
+    memset(t, 0, sizeof(*t));
+    sf_buf_init(&t->name, 0);
+    snprintf(t->slug, sizeof(t->slug), "%s-%ld-%d", tag, (long)getpid(), ++counter);
+    cr_assert_eq(sf_slug_ident(&b, t->slug), 0);
+    snprintf(t->ident, sizeof(t->ident), "%s", b.ptr);
+    sf_buf_free(&b);
+    snprintf(t->id, sizeof(t->id), "id%ld%d", (long)getpid(), counter);
+    snprintf(t->state_dir, sizeof(t->state_dir), "%s/%s", tp_tmpdir(), t->slug);
+    mkdir(t->state_dir, 0700);
+    t->env.branch = t->slug;
+    t->env.slug = t->slug;
+    t->env.ident = t->ident;
+    t->env.id = t->id;
+    t->env.prefix = "sf";
+    t->env.state_dir = t->state_dir;
+    t->env.expires_at = -1;
+    t->p = sf_provider_find(type);
+    cr_assert_not_null(t->p, "provider %s not registered", type);
+    t->ctx.type = type;
+    t->ctx.resource = resource;
+    t->ctx.env = &t->env;
+    tp_spec(t, spec_json);
+}
+
+void tp_config(tprov *t, const char *yaml)
+{
+    char path[256];
+    sf_error err = {0};
+    FILE *f;
+    snprintf(path, sizeof(path), "%s/cfg-%d.yaml", tp_tmpdir(), ++counter);
+    f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(yaml, f);
+    fclose(f);
+    sf_config_free(t->cfg);
+    cr_assert_eq(sf_config_load(&t->cfg, path, &err), 0, "config: %s", err.msg);
+    t->ctx.cfg = t->cfg;
+}
+
+static void prepare(tprov *t)
+{
+    json_decref(t->ctx.outputs);
+    json_decref(t->ctx.secrets);
+    t->ctx.outputs = NULL;
+    t->ctx.secrets = NULL;
+    sf_error_clear(&t->ctx.err);
+    sf_buf_clear(&t->name);
+    if (t->p->name(&t->name, &t->ctx) == 0)
+        t->ctx.name = t->name.ptr;
+    else
+        t->ctx.name = NULL;
+}
+
+int tp_create(tprov *t)
+{
+    prepare(t);
+    if (t->p->validate) {
+        int rc = t->p->validate(&t->ctx);
+        if (rc < 0)
+            return rc;
+    }
+    return t->p->create(&t->ctx);
+}
+
+int tp_destroy(tprov *t)
+{
+    prepare(t);
+    return t->p->destroy(&t->ctx);
+}
+
+int tp_check(tprov *t)
+{
+    prepare(t);
+    return t->p->check(&t->ctx);
+}
+
+void tp_keep_outputs(tprov *t)
+{
+    cr_assert_not_null(t->ctx.outputs, "no outputs to keep");
+    json_decref(t->ctx.prior_outputs);
+    t->ctx.prior_outputs = json_deep_copy(t->ctx.outputs);
+}
+
+const char *tp_out(tprov *t, const char *name)
+{
+    json_t *v = t->ctx.outputs ? json_object_get(t->ctx.outputs, name) : NULL;
+    cr_assert(json_is_string(v), "output '%s' missing", name);
+    return json_string_value(v);
+}
+
+void tp_free(tprov *t)
+{
+    json_decref(t->ctx.spec);
+    json_decref(t->ctx.prior_outputs);
+    json_decref(t->ctx.outputs);
+    json_decref(t->ctx.secrets);
+    sf_config_free(t->cfg);
+    sf_buf_free(&t->name);
+}
