@@ -408,7 +408,8 @@ static int setup(sf_http *h, const sf_http_request *req, sf_http_response *resp,
 
 static int transient_status(long st)
 {
-    return st == 429 || st >= 500;
+    /* 501 Not Implemented and 505 will not change on a retry */
+    return st == 429 || (st >= 500 && st != 501 && st != 505);
 }
 
 static int connect_error(CURLcode cc)

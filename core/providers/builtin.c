@@ -3,7 +3,9 @@
 #include "stagefork/provider.h"
 
 extern const sf_provider sf_provider_postgres;
+extern const sf_provider sf_provider_s3;
 
 const sf_provider *const sf_builtin_providers[] = {
     &sf_provider_postgres,
+    &sf_provider_s3,
     NULL};
