@@ -14,7 +14,8 @@
  *   N          the Nth request          METHOD/N   the Nth request with METHOD
  *   pX         each request with probability X (0..1), from a PRNG seeded by --seed
  *   METHOD/pX  the same, only for METHOD
- * The first matching --fault wins. ACTION:
+ * The first matching --fault wins; the probabilities of matching pX rules add
+ * up (one draw per request), so keep their sum <= 1. ACTION:
  *   status:CODE[:RETRY_AFTER]  answer CODE without forwarding (Retry-After seconds
  *                              or the literal "date" for an HTTP-date 2s ahead)
  *   reset                      close the connection with a RST without forwarding
@@ -146,7 +147,7 @@ static const fault *choose(const char *method, long *ordinal)
 {
     const fault *hit = NULL;
     long nm = 0;
-    double r;
+    double r, acc = 0;
     pthread_mutex_lock(&mu);
     *ordinal = ++total;
     for (int i = 0; i < 16; i++) {
@@ -163,7 +164,7 @@ static const fault *choose(const char *method, long *ordinal)
         int mine = f->method[0] == '\0' || strcasecmp(f->method, method) == 0;
         if (!mine)
             continue;
-        if (f->nth ? f->nth == (f->method[0] ? nm : *ordinal) : r < f->prob)
+        if (f->nth ? f->nth == (f->method[0] ? nm : *ordinal) : r < (acc += f->prob))
             hit = f;
     }
     pthread_mutex_unlock(&mu);

@@ -3,7 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "prov_util.h"
 #include "stagefork/names.h"
@@ -136,4 +138,78 @@ void tp_free(tprov *t)
     json_decref(t->ctx.secrets);
     sf_config_free(t->cfg);
     sf_buf_free(&t->name);
+}
+
+void tp_proxy_start(tproxy *p, const char *upstream_url, const char *const *args)
+{
+    const char *build = tp_env("STAGEFORK_BUILD");
+    char bin[512], up[128], portbuf[32] = "";
+    const char *argv[64];
+    int fds[2], n = 0;
+    const char *hp = strstr(upstream_url, "://");
+    pid_t pid;
+    ssize_t got = 0;
+    static int seq;
+    memset(p, 0, sizeof(*p));
+    snprintf(bin, sizeof(bin), "%s/tools/faultproxy", build);
+    snprintf(up, sizeof(up), "%s", hp ? hp + 3 : upstream_url);
+    up[strcspn(up, "/")] = '\0';
+    snprintf(p->log, sizeof(p->log), "%s/proxy-%ld-%d.log", tp_tmpdir(), (long)getpid(), ++seq);
+    argv[n++] = bin;
+    argv[n++] = "--upstream";
+    argv[n++] = up;
+    argv[n++] = "--log";
+    argv[n++] = p->log;
+    argv[n++] = "--max-seconds";
+    argv[n++] = "300";
+    for (size_t i = 0; args && args[i] && n < 62; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    cr_assert_eq(pipe(fds), 0);
+    pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    while (got < (ssize_t)sizeof(portbuf) - 1) {
+        ssize_t r = read(fds[0], portbuf + got, sizeof(portbuf) - 1 - (size_t)got);
+        if (r <= 0)
+            break;
+        got += r;
+        if (strchr(portbuf, '\n'))
+            break;
+    }
+    close(fds[0]);
+    p->pid = pid;
+    p->port = atoi(portbuf);
+    cr_assert_gt(p->port, 0, "faultproxy did not start (%s)", bin);
+    snprintf(p->url, sizeof(p->url), "http://127.0.0.1:%d", p->port);
+}
+
+void tp_proxy_stop(tproxy *p)
+{
+    if (p->pid > 0) {
+        kill(p->pid, SIGTERM);
+        waitpid(p->pid, NULL, 0);
+        p->pid = 0;
+    }
+}
+
+int tp_proxy_count(const tproxy *p, const char *what)
+{
+    FILE *f = fopen(p->log, "r");
+    char line[1024];
+    int n = 0;
+    if (!f)
+        return 0;
+    while (fgets(line, sizeof(line), f))
+        if (strstr(line, what))
+            n++;
+    fclose(f);
+    return n;
 }

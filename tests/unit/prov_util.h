@@ -38,4 +38,18 @@ void tp_free(tprov *t);
 /* A scratch directory unique to this process; created. */
 const char *tp_tmpdir(void);
 
+
+
+/* A running tests/tools/faultproxy in front of upstream_url's host:port. */
+typedef struct tproxy {
+    int pid;
+    int port;
+    char url[128];   /* http://127.0.0.1:PORT */
+    char log[256];   /* its request log */
+} tproxy;
+/* args: NULL-terminated extra arguments ("--fault", "POST/1=status:500", ...). */
+void tp_proxy_start(tproxy *p, const char *upstream_url, const char *const *args);
+void tp_proxy_stop(tproxy *p);
+/* Lines of the proxy log containing `what`. */
+int tp_proxy_count(const tproxy *p, const char *what);
 #endif
