@@ -383,10 +383,16 @@ static int setup(sf_http *h, const sf_http_request *req, sf_http_response *resp,
     } else if (strcmp(method, "GET") != 0) {
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     }
-    /* no "Expect: 100-continue" round trip, no default form content type */
-    *hdrs = curl_slist_append(*hdrs, "Expect:");
-    if (req->body || strcmp(method, "PUT") == 0 || strcmp(method, "POST") == 0)
-        *hdrs = curl_slist_append(*hdrs, "Content-Type:");
+    /*
+     * No "Expect: 100-continue" round trip, no default form content type.
+     * Not with SigV4: curl 7.88 signs such empty "remove" headers as if they
+     * were sent, and the server's signature would then differ.
+     */
+    if (!h->sigv4) {
+        *hdrs = curl_slist_append(*hdrs, "Expect:");
+        if (req->body || strcmp(method, "PUT") == 0 || strcmp(method, "POST") == 0)
+            *hdrs = curl_slist_append(*hdrs, "Content-Type:");
+    }
     for (size_t i = 0; req->headers && req->headers[i]; i++)
         *hdrs = curl_slist_append(*hdrs, req->headers[i]);
     if (h->sigv4) {
