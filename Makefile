@@ -40,10 +40,12 @@ LIB_SRC   := $(sort $(wildcard core/*.c core/providers/*.c masking/*.c))
 CMD_SRC   := $(sort $(wildcard cmd/*.c))
 TEST_SRC  := $(sort $(wildcard tests/unit/*.c))
 TOOL_SRC  := $(sort $(wildcard tests/tools/*.c))
+SUPPORT_SRC := $(sort $(wildcard tests/support/*.c))
 
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CMD_OBJ   := $(CMD_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
+SUPPORT_OBJ := $(SUPPORT_SRC:%.c=$(BUILD)/obj/%.o)
 TOOLS     := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 REPLAYS   := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz-replay/%)
@@ -51,6 +53,8 @@ REPLAYS   := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz-replay/%)
 LIBA      := $(BUILD)/libstagefork.a
 BIN       := $(BUILD)/stagefork
 TESTBIN   := $(BUILD)/test-unit
+# build/stagefork plus the test-only providers of tests/support/ (never installed)
+TESTCLI   := $(BUILD)/stagefork-test
 
 .PHONY: all deps test test-unit test-cli bench demo demo-stop fuzz fuzz-short install clean stress services-start services-stop
 
@@ -76,8 +80,11 @@ $(LIBA): $(LIB_OBJ)
 $(BIN): $(CMD_OBJ) $(LIBA)
 	$(CC) $(ALLLDFLAGS) -o $@ $(CMD_OBJ) $(LIBA) $(LIBS)
 
-$(TESTBIN): $(TEST_OBJ) $(LIBA)
-	$(CC) $(ALLLDFLAGS) -o $@ $(TEST_OBJ) $(LIBA) $(TEST_LIBS) $(LIBS)
+$(TESTBIN): $(TEST_OBJ) $(SUPPORT_OBJ) $(LIBA)
+	$(CC) $(ALLLDFLAGS) -o $@ $(TEST_OBJ) $(SUPPORT_OBJ) $(LIBA) $(TEST_LIBS) $(LIBS)
+
+$(TESTCLI): $(CMD_OBJ) $(SUPPORT_OBJ) $(LIBA)
+	$(CC) $(ALLLDFLAGS) -o $@ $(CMD_OBJ) $(SUPPORT_OBJ) $(LIBA) $(LIBS)
 
 $(BUILD)/obj/tests/unit/%.o: tests/unit/%.c | $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)
@@ -92,7 +99,7 @@ $(BUILD)/fuzz-replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(LIBA) | $(BUILD)/.d
 	$(CC) $(ALLCFLAGS) -o $@ $< tests/fuzz/replay.c $(LIBA) $(LIBS)
 
 # make test: everything a fresh clone needs, then every test against real services.
-test: $(BIN) $(LIBA) $(TESTBIN) $(TOOLS) $(REPLAYS)
+test: $(BIN) $(LIBA) $(TESTBIN) $(TESTCLI) $(TOOLS) $(REPLAYS)
 	@BUILD=$(BUILD) SAN=$(SAN) scripts/run-tests.sh
 
 bench: $(BIN) $(LIBA) $(TOOLS)
@@ -104,7 +111,7 @@ demo: $(BIN) $(LIBA)
 demo-stop:
 	@scripts/demo.sh stop
 
-stress: $(BIN) $(LIBA) $(TESTBIN) $(TOOLS) $(REPLAYS)
+stress: $(BIN) $(LIBA) $(TESTBIN) $(TESTCLI) $(TOOLS) $(REPLAYS)
 	@BUILD=$(BUILD) STAGEFORK_STRESS=1 scripts/run-tests.sh
 
 FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
@@ -134,4 +141,4 @@ clean:
 	-@STAGEFORK_SERVICES_STATE=$(CURDIR)/build-san/test-services scripts/test-services.sh stop 2>/dev/null
 	rm -rf build build-san build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(SUPPORT_OBJ:.o=.d)

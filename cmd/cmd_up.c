@@ -1,5 +1,7 @@
 /* stagefork up */
-#include "cli.h"
+#include <stdlib.h>
+#include <string.h>
+#include "envcli.h"
 
 enum {
     OPT_TEMPLATE = OPT_VERB_BASE,
@@ -40,6 +42,76 @@ const char cmd_up_usage[] =
 
 int cmd_up(sf_cli *cli, const cli_args *args)
 {
-    (void)args;
-    return cli_unavailable(cli, "environments arrive with issue #5");
+    sf_up_opts o;
+    sf_engine *e = NULL;
+    json_t *rec = NULL;
+    const char *branch, *output_env = NULL;
+    int64_t d;
+    int rc;
+
+    memset(&o, 0, sizeof(o));
+    if ((rc = envcli_branch(cli, args, &branch)))
+        return rc;
+    for (size_t i = 0; i < args->nopt; i++) {
+        const char *v = args->opt[i].val;
+        switch (args->opt[i].id) {
+        case OPT_TEMPLATE: o.template_ref = v; break;
+        case OPT_TTL:
+            if ((rc = cli_duration(&o.ttl, "--ttl", v)))
+                return rc;
+            break;
+        case OPT_OUTPUT_ENV: output_env = v; break;
+        case OPT_WAIT_TIMEOUT:
+            if ((rc = cli_duration(&d, "--wait-timeout", v)))
+                return rc;
+            o.wait_timeout = d == SF_DURATION_NONE ? 0 : (double)d;
+            break;
+        case OPT_RECREATE: o.recreate = 1; break;
+        case OPT_KEEP_TTL: o.keep_ttl = 1; break;
+        default: break;
+        }
+    }
+    if (o.keep_ttl && o.ttl)
+        return cli_usage_error(cli, "--keep-ttl and --ttl cannot be combined");
+    o.set = envcli_collect(args, OPT_SET, &o.nset);
+    if (!o.set)
+        return cli_error("out of memory");
+    for (size_t i = 0; i < o.nset; i++)
+        if (!strchr(o.set[i], '=') || o.set[i][0] == '=') {
+            free((void *)o.set);
+            return cli_usage_error(cli, "--set '%s': expected NAME=VALUE", o.set[i]);
+        }
+    if ((rc = envcli_open(cli, &e))) {
+        free((void *)o.set);
+        return rc;
+    }
+    envcli_catch_signals(e);
+    if (sf_env_up(&rec, e, branch, &o) < 0) {
+        rc = cli_fail(sf_engine_error(e));
+        if (rec && cli->json)
+            envcli_print_view(rec);
+        else if (rec && !cli->quiet)
+            envcli_print_env(rec, 0);
+        goto out;
+    }
+    if (output_env) {
+        json_t *outs;
+        sf_error err = {0};
+        if (sf_env_outputs(&outs, rec, 1, 1, &err) < 0 || sf_env_dotenv_write(output_env, outs, &err) < 0) {
+            if (outs)
+                json_decref(outs);
+            rc = cli_fail(&err);
+            goto out;
+        }
+        json_decref(outs);
+    }
+    if (cli->json)
+        rc = envcli_print_view(rec);
+    else
+        envcli_print_env(rec, 1);
+out:
+    json_decref(rec);
+    free((void *)o.set);
+    sf_engine_free(e);
+    return rc;
 }

@@ -47,6 +47,11 @@ int sf_resource_output(sf_resource_ctx *ctx, const char *name, const char *value
     return 0;
 }
 
+int sf_resource_checkpoint(sf_resource_ctx *ctx)
+{
+    return ctx->checkpoint ? ctx->checkpoint(ctx) : 0;
+}
+
 const char *sf_resource_str(const sf_resource_ctx *ctx, const char *key)
 {
     json_t *v = ctx->spec ? json_object_get(ctx->spec, key) : NULL;

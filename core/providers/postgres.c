@@ -366,8 +366,7 @@ static int marker_is(const pgctx *p, const char *comment)
 
 static int is_ours(const pgctx *p, const char *name, const pg_found *f)
 {
-    const char *prior = sf_spec_prior(p->ctx, "name");
-    return (prior && strcmp(prior, name) == 0) || marker_is(p, f->db_comment) || marker_is(p, f->role_comment);
+    return sf_spec_ours(p->ctx, name) || marker_is(p, f->db_comment) || marker_is(p, f->role_comment);
 }
 
 static int set_comment(pgctx *p, const char *kind, const char *state)

@@ -493,6 +493,44 @@ static int set_outputs(sf_resource_ctx *ctx, pid_t pid, unsigned long long st, i
     return rc ? sf_error_set(&ctx->err, SF_ENOMEM, "out of memory") : 0;
 }
 
+/*
+ * Before create (the engine then renders ${self.port} and calls create with
+ * these outputs kept): the port of the still-running recorded process, else
+ * the recorded port while it is free, else a new free port.
+ */
+static int proc_prepare(sf_resource_ctx *ctx)
+{
+    sf_buf name = SF_BUF_INIT, pidpath = SF_BUF_INIT, logpath = SF_BUF_INIT;
+    pid_t pid = 0;
+    unsigned long long st = 0;
+    int port = 0, rc;
+    char b[64];
+    if ((rc = proc_validate(ctx)) < 0)
+        return rc;
+    if ((rc = proc_name(&name, ctx)) < 0)
+        return sf_error_set(&ctx->err, rc, "process.service: cannot derive a name");
+    if ((rc = pidfile_path(&pidpath, ctx, name.ptr, "pid")) < 0 ||
+        (rc = pidfile_path(&logpath, ctx, name.ptr, "log")) < 0)
+        goto out;
+    if (!(recorded(ctx, pidpath.ptr, &pid, &st, &port) && st && start_time_of(pid) == st) &&
+        (!port || tcp_open(port)) && (rc = free_port(&port, &ctx->err)) < 0)
+        goto out;
+    snprintf(b, sizeof(b), "%d", port);
+    rc = sf_resource_output(ctx, "port", b, 0);
+    snprintf(b, sizeof(b), "http://127.0.0.1:%d", port);
+    if (rc == 0)
+        rc = sf_resource_output(ctx, "url", b, 0);
+    if (rc == 0)
+        rc = sf_resource_output(ctx, "log", logpath.ptr, 0);
+    if (rc < 0)
+        rc = sf_error_set(&ctx->err, SF_ENOMEM, "out of memory");
+out:
+    sf_buf_free(&name);
+    sf_buf_free(&pidpath);
+    sf_buf_free(&logpath);
+    return rc;
+}
+
 static int proc_create(sf_resource_ctx *ctx)
 {
     sf_buf name = SF_BUF_INIT, pidpath = SF_BUF_INIT, logpath = SF_BUF_INIT, tail = SF_BUF_INIT;
@@ -522,9 +560,15 @@ static int proc_create(sf_resource_ctx *ctx)
     }
     if (pid > 0 && st && (rc = stop_group(ctx, pid, st, grace)) < 0) /* leftover group of a dead leader */
         goto out;
-    if (!port || tcp_open(port)) /* keep the earlier port while it is free */
-        if ((rc = free_port(&port, &ctx->err)) < 0)
+    {
+        /* the port prepare() chose (the spec was rendered with it), else the earlier one while free */
+        json_t *pp = ctx->outputs ? json_object_get(ctx->outputs, "port") : NULL;
+        int64_t v;
+        if (json_is_string(pp) && sf_parse_i64(&v, json_string_value(pp), 1, 65535) == 0)
+            port = (int)v;
+        else if ((!port || tcp_open(port)) && (rc = free_port(&port, &ctx->err)) < 0)
             goto out;
+    }
     snprintf(portstr, sizeof(portstr), "%d", port);
     vars = json_pack("{s:s, s:s}", "port", portstr, "log", logpath.ptr);
     if (!vars) {
@@ -538,7 +582,10 @@ static int proc_create(sf_resource_ctx *ctx)
     /* the start time is readable as soon as the child exists */
     st = start_time_of(pid);
     pidfile_write(pidpath.ptr, pid, st, port);
-    if ((rc = wait_healthy(ctx, pid, vars)) < 0) {
+    /* intent first: the pid is in the state before the (long) health wait */
+    if ((rc = set_outputs(ctx, pid, st, port, logpath.ptr)) == 0 && (rc = sf_resource_checkpoint(ctx)) < 0)
+        sf_error_prefix(&ctx->err, "process.service %s: cannot record pid %ld", ctx->resource, (long)pid);
+    if (rc < 0 || (rc = wait_healthy(ctx, pid, vars)) < 0) {
         sf_error saved = ctx->err;
         if (st)
             stop_group(ctx, pid, st, 2);
@@ -617,4 +664,5 @@ const sf_provider sf_provider_process = {
     .destroy = proc_destroy,
     .check = proc_check,
     .outputs = proc_outputs,
+    .prepare = proc_prepare,
 };

@@ -625,11 +625,11 @@ static int s3_create(sf_resource_ctx *ctx)
 {
     sf_buf name = SF_BUF_INIT;
     s3 s;
-    const char *prior = sf_spec_prior(ctx, "name"), *from = sf_resource_str(ctx, "copy_from");
+    const char *from = sf_resource_str(ctx, "copy_from");
     int ours, rc, adopted = 0, exists;
     if ((rc = s3_open(&s, ctx, &name)) < 0)
         goto out;
-    ours = prior && strcmp(prior, name.ptr) == 0;
+    ours = sf_spec_ours(ctx, name.ptr);
     rc = head_bucket(&s, name.ptr);
     exists = rc == 0;
     if (rc < 0 && rc != SF_ENOTFOUND)
@@ -671,7 +671,7 @@ static int s3_destroy(sf_resource_ctx *ctx)
         goto out;
     sf_buf_addc(&path, '/');
     uri_encode(&path, name.ptr, 0);
-    if (!sf_spec_prior(ctx, "name") || strcmp(sf_spec_prior(ctx, "name"), name.ptr) != 0) {
+    if (!sf_spec_ours(ctx, name.ptr)) {
         /* never empty a bucket this env has no record of creating */
         rc = head_bucket(&s, name.ptr);
         if (rc == SF_ENOTFOUND)

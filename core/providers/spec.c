@@ -58,6 +58,15 @@ int sf_spec_required(const char **out, const json_t *obj, const char *key, const
     return 0;
 }
 
+int sf_spec_ours(const sf_resource_ctx *ctx, const char *name)
+{
+    const char *prior;
+    if (!json_is_object(ctx->prior_outputs))
+        return 0;
+    prior = sf_spec_prior(ctx, "name");
+    return !prior || strcmp(prior, name) == 0;
+}
+
 const char *sf_spec_prior(const sf_resource_ctx *ctx, const char *key)
 {
     json_t *v = ctx->prior_outputs ? json_object_get(ctx->prior_outputs, key) : NULL;

@@ -18,6 +18,12 @@ int sf_spec_keys(const sf_resource_ctx *ctx, const json_t *obj, const char *wher
 int sf_spec_duration(double *out, const json_t *obj, const char *key, double dflt, sf_error *err);
 /* A string member that must be present and non-empty. */
 int sf_spec_required(const char **out, const json_t *obj, const char *key, const char *type, sf_error *err);
+/*
+ * "The state says we created it": the engine passes prior_outputs (maybe an
+ * empty object) whenever it records this physical name as ours; a recorded
+ * `name` output must then match.
+ */
+int sf_spec_ours(const sf_resource_ctx *ctx, const char *name);
 /* A string member of prior_outputs, or NULL. */
 const char *sf_spec_prior(const sf_resource_ctx *ctx, const char *key);
 /*

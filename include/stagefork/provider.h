@@ -16,12 +16,31 @@
  * Providers never print; they log through sf_log and report errors in
  * ctx->err (secrets redacted).
  *
- * `${self.NAME}` references are resolved by the provider, not the engine:
- * the engine renders everything else and leaves `${self.…}` text in the
- * spec unchanged. process.service substitutes `${self.port}` (a port it
- * allocates) in command/env/health; http.resource substitutes `${self.id}`
- * and `${self.OUTPUT}` in its read/delete requests from the create
- * response or ctx->prior_outputs. Other types reject `${self.…}`.
+ * The spec the engine hands over (docs/environments.md has the details):
+ *  - YAML scalars become JSON: plain true/false -> booleans, plain integers
+ *    and floats -> numbers, plain null/~/empty -> null; quoted scalars and
+ *    any scalar containing ${...} -> strings.
+ *  - Every ${...} is resolved except ${self.NAME} while NAME is not yet
+ *    among this resource's outputs: such a reference stays in the string as
+ *    the literal text "${self.NAME}". For create, the engine first calls
+ *    prepare() (if any), which may set outputs (e.g. a free port), then
+ *    renders the spec again with them and calls create(). For destroy and
+ *    check, self references are resolved from the recorded outputs, so a
+ *    `delete: {url: ".../${self.id}"}` is complete by then.
+ *  - ctx->self_refs lists the NAMEs the spec refers to as ${self.NAME}, so
+ *    a provider knows which optional outputs (e.g. port) it must produce.
+ *  - ctx->prior_outputs is non-NULL (possibly an empty object) whenever the
+ *    state records this physical name as ours: status ready, or creating /
+ *    failed after a crash. That is the "state says we created it" test for
+ *    adopting an existing object.
+ * Crash safety inside a create: once a provider has made something it will
+ * need to find again (a pid, a remote id), it sets that output and calls
+ * sf_resource_checkpoint(ctx) before any long wait; the engine writes the
+ * outputs to the state then, so a kill -9 later leaves them for destroy.
+ *  - Providers also substitute a ${self.NAME} still left in their own
+ *    requests (http.resource read/delete from the create response or
+ *    prior_outputs; process.service ${self.port}/${self.log} when driven
+ *    without prepare()), so either order works.
  */
 
 #include <stdint.h>
@@ -36,7 +55,8 @@ typedef struct sf_env_info {
     const char *ident;     /* slug with '_' */
     const char *id;        /* stable env id (uuid-like hex) */
     const char *prefix;    /* config prefix, default "sf" */
-    const char *state_dir; /* directory for per-env files (logs); always set */
+    const char *state_dir; /* this env's own directory for files (logs); always set, exists
+                              (0700) before any provider call, removed after a complete down */
     int64_t expires_at;    /* unix seconds, or -1 for none */
 } sf_env_info;
 
@@ -57,6 +77,12 @@ typedef struct sf_resource_ctx {
     json_t *outputs;           /* object: output name -> string value */
     json_t *secrets;           /* array of output names that are secret */
     sf_error err;
+    /* inputs added for ${self.NAME} and crash safety (borrowed) */
+    json_t *self_refs;         /* array of NAMEs used as ${self.NAME} in the spec, or NULL */
+    /* Set by the engine: persist ctx->outputs now. Call it through
+       sf_resource_checkpoint(), which is a no-op when this is NULL. */
+    int (*checkpoint)(struct sf_resource_ctx *ctx);
+    void *engine;              /* engine-private */
 } sf_resource_ctx;
 
 typedef struct sf_provider {
@@ -76,6 +102,14 @@ typedef struct sf_provider {
     int (*check)(sf_resource_ctx *ctx);
     /* Names of outputs this type always produces (NULL-terminated), for plan. */
     const char *const *outputs;
+    /*
+     * Optional, called right before create() (also when create is retried
+     * after a crash): set outputs the spec refers to as ${self.NAME} and that
+     * can be known before creating (e.g. allocate a free port). The engine
+     * checkpoints them, renders the spec again and calls create() with the
+     * same ctx (outputs kept). NULL = nothing to prepare.
+     */
+    int (*prepare)(sf_resource_ctx *ctx);
 } sf_provider;
 
 /* Look up a provider by type; NULL if unknown. */
@@ -89,6 +123,11 @@ int sf_provider_register(const sf_provider *p);
 
 /* Helpers for providers: set outputs[name] = value (and mark secret). */
 int sf_resource_output(sf_resource_ctx *ctx, const char *name, const char *value, int secret);
+/*
+ * Persist the outputs set so far into the state (intent first inside a
+ * create: a pid, a remote id). Returns 0, or the state error in ctx->err.
+ */
+int sf_resource_checkpoint(sf_resource_ctx *ctx);
 /* A string member of ctx->spec (NULL if absent or not a string). */
 const char *sf_resource_str(const sf_resource_ctx *ctx, const char *key);
 

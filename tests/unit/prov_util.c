@@ -101,6 +101,11 @@ int tp_create(tprov *t)
         if (rc < 0)
             return rc;
     }
+    if (t->p->prepare) {
+        int rc = t->p->prepare(&t->ctx);
+        if (rc < 0)
+            return rc;
+    }
     return t->p->create(&t->ctx);
 }
 
