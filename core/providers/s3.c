@@ -493,7 +493,7 @@ static int abort_uploads(s3 *s, const char *bucket, size_t *naborted)
         }
         if (s->resp.status == 501) {
             /* e.g. s3rver: no multipart listing, so nothing can be aborted by listing */
-            sf_log(SF_LOG_WARN, "s3: '%s' does not implement ListMultipartUploads; unfinished uploads are left "
+            sf_log(SF_LOG_INFO, "s3: '%s' does not implement ListMultipartUploads; unfinished uploads are left "
                                 "to the server",
                    s->endpoint);
             break;
