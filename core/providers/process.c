@@ -378,6 +378,8 @@ static int spawn(pid_t *out, sf_resource_ctx *ctx, const launch *l, const char *
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, logfd, 1);
     posix_spawn_file_actions_adddup2(&fa, logfd, 2);
+    /* no descriptor of ours (sockets of other providers' threads, state files) leaks into the service */
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
     if (cwd && *cwd)
         posix_spawn_file_actions_addchdir_np(&fa, cwd);
     rc = posix_spawnp(out, l->argv[0], &fa, &at, l->argv, l->envp);

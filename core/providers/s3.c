@@ -9,6 +9,7 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include "providers/spec.h"
@@ -63,8 +64,17 @@ static int xml_escape(sf_buf *out, const char *s)
     return 0;
 }
 
+static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
+
+/* libxml2 wants one initialisation before threads use it (the engine runs providers in parallel). */
+static void xml_init(void)
+{
+    xmlInitParser();
+}
+
 static xmlDocPtr parse_xml(const sf_buf *b)
 {
+    pthread_once(&xml_once, xml_init);
     if (b->len == 0 || b->len > INT32_MAX)
         return NULL;
     return xmlReadMemory(b->ptr, (int)b->len, "s3.xml", NULL, XML_PARSE_NONET | XML_PARSE_NOBLANKS |
