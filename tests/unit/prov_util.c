@@ -1,5 +1,7 @@
 /* Helpers for provider tests: a hand-built resource context, as the env engine builds it. */
+#define _XOPEN_SOURCE 700
 #include <criterion/criterion.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,10 +21,28 @@ const char *tp_env(const char *var)
     return v;
 }
 
+static char dir[128];
+static pid_t dir_owner;
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path) < 0 ? 0 : 0;
+}
+
+/* The scratch directory goes when the test process that made it ends. */
+__attribute__((destructor)) static void tmpdir_cleanup(void)
+{
+    if (dir[0] && dir_owner == getpid())
+        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 const char *tp_tmpdir(void)
 {
-    static char dir[128];
-    if (!dir[0]) {
+    if (!dir[0] || dir_owner != getpid()) {
+        dir_owner = getpid();
         snprintf(dir, sizeof(dir), "/tmp/sf-prov-test-XXXXXX");
         cr_assert_not_null(mkdtemp(dir));
     }
