@@ -254,7 +254,11 @@ start_s3() {
     mkdir -p "$SF_TMP/s3"
     for attempt in 1 2 3; do
         S3_PORT=$(free_port)
+        # s3rver's ListObjectsV2 continuation tokens use DES, which Node 17+
+        # (OpenSSL 3) only offers through the legacy provider: without it every
+        # truncated listing (> max-keys objects) is a 500.
         S3_PID=$(start_node_server s3rver "$log" -- \
+            env NODE_OPTIONS=--openssl-legacy-provider \
             "$SERVICES_DIR/node_modules/.bin/s3rver" --directory "$SF_TMP/s3" \
             --address 127.0.0.1 --port "$S3_PORT" --silent)
         save_state

@@ -37,6 +37,10 @@
  * need to find again (a pid, a remote id), it sets that output and calls
  * sf_resource_checkpoint(ctx) before any long wait; the engine writes the
  * outputs to the state then, so a kill -9 later leaves them for destroy.
+ *  - Providers also substitute a ${self.NAME} still left in their own
+ *    requests (http.resource read/delete from the create response or
+ *    prior_outputs; process.service ${self.port}/${self.log} when driven
+ *    without prepare()), so either order works.
  */
 
 #include <stdint.h>
@@ -65,6 +69,8 @@ typedef struct sf_resource_ctx {
     json_t *spec;              /* rendered `with:` object */
     json_t *prior_outputs;     /* outputs recorded by an earlier create (object) or NULL */
     const char *name;          /* deterministic name from the provider's name() */
+    const char *base_dir;      /* relative paths in the spec (sql files) resolve here
+                                  (the template's directory); NULL = current directory */
     double deadline;           /* sf_monotonic() time after which waiting gives up; 0 = provider default */
     volatile int *cancel;      /* set non-zero to ask a long wait to stop; may be NULL */
     /* outputs (owned by ctx; the engine takes them) */

@@ -1,0 +1,886 @@
+/*
+ * postgres.database: a role and a database of the same name on `server`
+ * (an admin DSN), optionally cloned from a template database, with
+ * extensions and SQL files applied. Ownership is recorded in a COMMENT on
+ * the role and the database ("stagefork:<env id>/<resource> ready"), so a
+ * rerun adopts what this env created and never touches anything else.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <libpq-fe.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "providers/spec.h"
+#include "stagefork/guard.h"
+#include "stagefork/util.h"
+
+#define SQL_FILE_MAX ((size_t)64 << 20)
+#define SQLSTATE_OBJECT_IN_USE "55006"
+
+static const char *const pg_outputs[] = {"url", "host", "port", "name", "user", "password", NULL};
+static const char *const pg_keys[] = {"server", "name", "from", "extensions", "sql", "profiles", "seed_spec", NULL};
+
+typedef struct pgctx {
+    sf_resource_ctx *ctx;
+    const char *server;
+    char *host;             /* guard host of server */
+    PGconn *admin;
+    sf_buf marker;          /* "stagefork:<env>/<resource>" */
+    char name_id[200];      /* quoted identifier of the db/role name */
+} pgctx;
+
+/* ------------------------------------------------------------------ utils -- */
+
+static void trim_nl(char *s)
+{
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' '))
+        s[--n] = '\0';
+}
+
+static int conn_error(sf_error *err, PGconn *c, const char *what)
+{
+    char msg[SF_ERROR_MSG_MAX];
+    snprintf(msg, sizeof(msg), "%s", c ? PQerrorMessage(c) : "out of memory");
+    trim_nl(msg);
+    return sf_error_set(err, SF_EDB, "%s: %s", what, msg);
+}
+
+static int res_error(sf_error *err, PGresult *r, const char *what)
+{
+    char msg[SF_ERROR_MSG_MAX];
+    snprintf(msg, sizeof(msg), "%s", r ? PQresultErrorMessage(r) : "out of memory");
+    trim_nl(msg);
+    return sf_error_set(err, SF_EDB, "%s: %s", what, msg);
+}
+
+/* Run sql (no parameters) and expect success; what names the step in errors. */
+static int exec_ok(PGconn *c, const char *sql, const char *what, sf_error *err, char sqlstate[6])
+{
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    int rc = 0;
+    if (sqlstate)
+        sqlstate[0] = '\0';
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        const char *ss = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+        if (sqlstate && ss)
+            snprintf(sqlstate, 6, "%s", ss);
+        rc = res_error(err, r, what);
+    }
+    PQclear(r);
+    return rc;
+}
+
+/* One-row, one-column text query with one parameter; *out NULL when no row. */
+static int query1(PGconn *c, const char *sql, const char *param, char **out, int *found, sf_error *err)
+{
+    PGresult *r = PQexecParams(c, sql, 1, NULL, &param, NULL, NULL, 0);
+    *out = NULL;
+    *found = 0;
+    if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
+        int rc = res_error(err, r, "catalog query failed");
+        PQclear(r);
+        return rc;
+    }
+    if (PQntuples(r) > 0) {
+        *found = 1;
+        if (!PQgetisnull(r, 0, 0) && !(*out = strdup(PQgetvalue(r, 0, 0)))) {
+            PQclear(r);
+            return sf_error_set(err, SF_ENOMEM, "out of memory");
+        }
+    }
+    PQclear(r);
+    return 0;
+}
+
+static void backoff_sleep(int attempt)
+{
+    double cap = 0.25;
+    unsigned char rnd;
+    struct timespec ts;
+    for (int i = 1; i < attempt && cap < 4; i++)
+        cap *= 2;
+    if (RAND_bytes(&rnd, 1) != 1)
+        rnd = 128;
+    cap = cap * (0.5 + (double)rnd / 512.0);
+    ts.tv_sec = (time_t)cap;
+    ts.tv_nsec = (long)((cap - (double)ts.tv_sec) * 1e9);
+    nanosleep(&ts, NULL);
+}
+
+static int deadline_passed(const sf_resource_ctx *ctx, double start, double budget)
+{
+    double now = sf_monotonic();
+    if (ctx->cancel && *ctx->cancel)
+        return 1;
+    if (ctx->deadline > 0 && now >= ctx->deadline)
+        return 1;
+    return now - start >= budget;
+}
+
+/* Errors that retrying a connection cannot fix. */
+static int permanent_connect_error(const char *msg)
+{
+    return strstr(msg, "authentication failed") || strstr(msg, "does not exist") || strstr(msg, "pg_hba.conf") ||
+           strstr(msg, "password") || strstr(msg, "invalid") || strstr(msg, "not permitted");
+}
+
+/*
+ * Connect to `server`, to database `db` when given (overriding the DSN's
+ * dbname), retrying transient failures (refused, timeout) with backoff.
+ */
+static int pg_connect(PGconn **out, const sf_resource_ctx *ctx, const char *server, const char *db, sf_error *err)
+{
+    const char *keys[] = {"dbname", "connect_timeout", "application_name", "client_encoding", db ? "dbname" : NULL,
+                          NULL};
+    const char *vals[] = {server, "10", "stagefork", "UTF8", db, NULL};
+    double start = sf_monotonic();
+    *out = NULL;
+    for (int attempt = 1;; attempt++) {
+        PGconn *c = PQconnectdbParams(keys, vals, 1);
+        const char *msg;
+        if (c && PQstatus(c) == CONNECTION_OK) {
+            *out = c;
+            return 0;
+        }
+        msg = c ? PQerrorMessage(c) : "out of memory";
+        if (!c || permanent_connect_error(msg) || attempt >= 5 || deadline_passed(ctx, start, 15)) {
+            sf_buf host = SF_BUF_INIT;
+            sf_guard_host_of(&host, server);
+            conn_error(err, c, db ? "cannot connect to the new database" : "cannot connect to the server");
+            sf_error_prefix(err, "postgres '%s'", host.ptr);
+            sf_buf_free(&host);
+            PQfinish(c);
+            return SF_EDB;
+        }
+        sf_log(SF_LOG_INFO, "postgres: connection failed (attempt %d), retrying", attempt);
+        PQfinish(c);
+        backoff_sleep(attempt);
+    }
+}
+
+static int quote_ident(PGconn *c, sf_buf *out, const char *name, sf_error *err)
+{
+    char *q = PQescapeIdentifier(c, name, strlen(name));
+    int rc;
+    if (!q)
+        return conn_error(err, c, "cannot quote an identifier");
+    rc = sf_buf_sets(out, q) < 0 ? SF_ENOMEM : 0;
+    PQfreemem(q);
+    return rc;
+}
+
+static int quote_literal(PGconn *c, sf_buf *out, const char *text, sf_error *err)
+{
+    char *q = PQescapeLiteral(c, text, strlen(text));
+    int rc;
+    if (!q)
+        return conn_error(err, c, "cannot quote a literal");
+    rc = sf_buf_sets(out, q) < 0 ? SF_ENOMEM : 0;
+    PQfreemem(q);
+    return rc;
+}
+
+static void pct_encode(sf_buf *out, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+            c == '_' || c == '~')
+            sf_buf_addc(out, (char)c);
+        else
+            sf_buf_addf(out, "%%%02X", c);
+    }
+}
+
+static int new_password(char out[49])
+{
+    unsigned char raw[24];
+    if (RAND_bytes(raw, sizeof(raw)) != 1)
+        return SF_ECRYPTO;
+    for (size_t i = 0; i < sizeof(raw); i++)
+        snprintf(out + 2 * i, 3, "%02x", raw[i]);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ spec --- */
+
+static const char *with_str(const sf_resource_ctx *ctx, const char *obj, const char *key)
+{
+    json_t *o = json_object_get(ctx->spec, obj);
+    json_t *v = o ? json_object_get(o, key) : NULL;
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static int pg_validate(sf_resource_ctx *ctx)
+{
+    static const char *const from_keys[] = {"template_db", "snapshot", NULL};
+    const char *s;
+    json_t *v;
+    int rc;
+    if ((rc = sf_spec_keys(ctx, ctx->spec, "with", pg_keys, &ctx->err)) < 0)
+        return rc;
+    if ((rc = sf_spec_required(&s, ctx->spec, "server", ctx->type, &ctx->err)) < 0)
+        return rc;
+    if ((v = json_object_get(ctx->spec, "from"))) {
+        if ((rc = sf_spec_keys(ctx, v, "from", from_keys, &ctx->err)) < 0)
+            return rc;
+        if (json_object_size(v) != 1 || !(json_is_string(json_object_get(v, "template_db")) ||
+                                          json_is_string(json_object_get(v, "snapshot"))))
+            return sf_error_set(&ctx->err, SF_ECONFIG,
+                                "postgres.database: 'from' takes exactly one of template_db: NAME or snapshot: NAME");
+    }
+    if ((v = json_object_get(ctx->spec, "extensions"))) {
+        size_t i;
+        json_t *e;
+        if (!json_is_array(v))
+            return sf_error_set(&ctx->err, SF_ECONFIG, "postgres.database: 'extensions' must be a list of names");
+        json_array_foreach(v, i, e) if (!json_is_string(e) || !*json_string_value(e)) return sf_error_set(
+            &ctx->err, SF_ECONFIG, "postgres.database: 'extensions' must be a list of names");
+    }
+    if ((v = json_object_get(ctx->spec, "sql")) && !json_is_string(v)) {
+        size_t i;
+        json_t *e;
+        if (!json_is_array(v))
+            return sf_error_set(&ctx->err, SF_ECONFIG, "postgres.database: 'sql' must be a file or a list of files");
+        json_array_foreach(v, i, e) if (!json_is_string(e)) return sf_error_set(
+            &ctx->err, SF_ECONFIG, "postgres.database: 'sql' must be a file or a list of files");
+    }
+    if ((v = json_object_get(ctx->spec, "name")) && !json_is_string(v))
+        return sf_error_set(&ctx->err, SF_ECONFIG, "postgres.database: 'name' must be a string");
+    return 0;
+}
+
+/*
+ * `with.name` must carry the configured prefix ("<prefix>_…") and fit in
+ * 63 bytes: every created name starts with the prefix so `gc --orphans`
+ * can find leaks, and a name the user chose is never silently shortened.
+ */
+static int pg_name(sf_buf *out, const sf_resource_ctx *ctx)
+{
+    const char *given = sf_resource_str(ctx, "name");
+    const char *prefix = ctx->env && ctx->env->prefix ? ctx->env->prefix : "sf";
+    if (given) {
+        size_t pl = strlen(prefix);
+        if (strncmp(given, prefix, pl) != 0 || given[pl] != '_' || !given[pl + 1])
+            return SF_ECONFIG;
+        if (strlen(given) > 63)
+            return SF_ECONFIG;
+        return sf_buf_sets(out, given) < 0 ? SF_ENOMEM : 0;
+    }
+    return sf_spec_name(out, ctx, '_', 63);
+}
+
+static int pg_name_checked(sf_buf *out, sf_resource_ctx *ctx)
+{
+    int rc = pg_name(out, ctx);
+    if (rc == SF_ECONFIG)
+        return sf_error_set(&ctx->err, SF_ECONFIG,
+                            "postgres.database: name '%s' must start with '%s_' and be at most 63 bytes",
+                            sf_resource_str(ctx, "name"), ctx->env && ctx->env->prefix ? ctx->env->prefix : "sf");
+    if (rc < 0)
+        return sf_error_set(&ctx->err, rc, "postgres.database: cannot derive a database name");
+    if (ctx->name && strcmp(ctx->name, out->ptr) != 0)
+        return sf_error_set(&ctx->err, SF_EINTERNAL, "postgres.database: recorded name '%s' differs from '%s'",
+                            ctx->name, out->ptr);
+    return 0;
+}
+
+/* --------------------------------------------------------------- session --- */
+
+static void pg_close(pgctx *p)
+{
+    PQfinish(p->admin);
+    free(p->host);
+    sf_buf_free(&p->marker);
+}
+
+/* Validate, check the guardrails, connect as admin. */
+static int pg_open(pgctx *p, sf_resource_ctx *ctx, const char *name)
+{
+    sf_buf host = SF_BUF_INIT;
+    sf_buf q = SF_BUF_INIT;
+    int rc;
+    memset(p, 0, sizeof(*p));
+    p->ctx = ctx;
+    sf_buf_init(&p->marker, 0);
+    if ((rc = pg_validate(ctx)) < 0)
+        return rc;
+    p->server = sf_resource_str(ctx, "server");
+    if (sf_guard_host_of(&host, p->server) < 0) {
+        sf_buf_free(&host);
+        return sf_error_set(&ctx->err, SF_ECONFIG, "postgres.database: cannot find the host in 'server'");
+    }
+    p->host = sf_buf_detach(&host, NULL);
+    if ((rc = sf_guard_check(ctx->cfg, p->host, name, &ctx->err)) < 0)
+        return rc;
+    if (sf_buf_addf(&p->marker, "stagefork:%s/%s",
+                    ctx->env && ctx->env->id ? ctx->env->id : (ctx->env && ctx->env->slug ? ctx->env->slug : "?"),
+                    ctx->resource ? ctx->resource : "?") < 0)
+        return SF_ENOMEM;
+    if ((rc = pg_connect(&p->admin, ctx, p->server, NULL, &ctx->err)) < 0)
+        return rc;
+    if ((rc = quote_ident(p->admin, &q, name, &ctx->err)) < 0)
+        return rc;
+    if (q.len >= sizeof(p->name_id)) {
+        sf_buf_free(&q);
+        return sf_error_set(&ctx->err, SF_EINTERNAL, "quoted name too long");
+    }
+    memcpy(p->name_id, q.ptr, q.len + 1);
+    sf_buf_free(&q);
+    return 0;
+}
+
+typedef struct pg_found {
+    int db, role;
+    char *db_comment, *role_comment;
+} pg_found;
+
+static void found_free(pg_found *f)
+{
+    free(f->db_comment);
+    free(f->role_comment);
+}
+
+static int pg_lookup(pgctx *p, const char *name, pg_found *f)
+{
+    int rc;
+    memset(f, 0, sizeof(*f));
+    if ((rc = query1(p->admin, "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1",
+                     name, &f->db_comment, &f->db, &p->ctx->err)) < 0)
+        return rc;
+    return query1(p->admin, "SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = $1", name,
+                  &f->role_comment, &f->role, &p->ctx->err);
+}
+
+static int marker_is(const pgctx *p, const char *comment)
+{
+    return comment && strncmp(comment, p->marker.ptr, p->marker.len) == 0 &&
+           (comment[p->marker.len] == '\0' || comment[p->marker.len] == ' ');
+}
+
+static int is_ours(const pgctx *p, const char *name, const pg_found *f)
+{
+    return sf_spec_ours(p->ctx, name) || marker_is(p, f->db_comment) || marker_is(p, f->role_comment);
+}
+
+static int set_comment(pgctx *p, const char *kind, const char *state)
+{
+    sf_buf lit = SF_BUF_INIT, text = SF_BUF_INIT, sql = SF_BUF_INIT;
+    int rc;
+    if (sf_buf_addf(&text, "%s %s", p->marker.ptr, state) < 0)
+        return SF_ENOMEM;
+    if ((rc = quote_literal(p->admin, &lit, text.ptr, &p->ctx->err)) == 0) {
+        if (sf_buf_addf(&sql, "COMMENT ON %s %s IS %s", kind, p->name_id, lit.ptr) < 0)
+            rc = SF_ENOMEM;
+        else
+            rc = exec_ok(p->admin, sql.ptr, "cannot record ownership", &p->ctx->err, NULL);
+    }
+    sf_buf_free(&lit);
+    sf_buf_free(&text);
+    sf_buf_free(&sql);
+    return rc;
+}
+
+static int server_version(const pgctx *p)
+{
+    return PQserverVersion(p->admin);
+}
+
+/* Terminate other sessions on the database and drop it. Absent is success. */
+static int drop_database(pgctx *p, const char *name)
+{
+    sf_buf sql = SF_BUF_INIT;
+    const char *param = name;
+    char state[6];
+    double start = sf_monotonic();
+    int rc = 0;
+    PGresult *r = PQexecParams(p->admin,
+                               "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                               "WHERE datname = $1 AND pid <> pg_backend_pid()",
+                               1, NULL, &param, NULL, NULL, 0);
+    if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
+        rc = res_error(&p->ctx->err, r, "cannot terminate sessions");
+        PQclear(r);
+        return rc;
+    }
+    PQclear(r);
+    if (sf_buf_addf(&sql, "DROP DATABASE IF EXISTS %s%s", p->name_id,
+                    server_version(p) >= 130000 ? " WITH (FORCE)" : "") < 0)
+        return SF_ENOMEM;
+    for (int attempt = 1;; attempt++) {
+        rc = exec_ok(p->admin, sql.ptr, "cannot drop the database", &p->ctx->err, state);
+        if (rc == 0 || strcmp(state, SQLSTATE_OBJECT_IN_USE) != 0 || deadline_passed(p->ctx, start, 30))
+            break;
+        backoff_sleep(attempt);
+    }
+    sf_buf_free(&sql);
+    if (rc < 0)
+        sf_error_prefix(&p->ctx->err, "postgres '%s' database '%s'", p->host, name);
+    return rc;
+}
+
+static int drop_role(pgctx *p, const char *name)
+{
+    sf_buf sql = SF_BUF_INIT;
+    int rc;
+    if (sf_buf_addf(&sql, "DROP ROLE IF EXISTS %s", p->name_id) < 0)
+        return SF_ENOMEM;
+    rc = exec_ok(p->admin, sql.ptr, "cannot drop the role", &p->ctx->err, NULL);
+    sf_buf_free(&sql);
+    if (rc < 0)
+        sf_error_prefix(&p->ctx->err, "postgres '%s' role '%s'", p->host, name);
+    return rc;
+}
+
+/* Create the role, or set its password when it exists (ours). The password is sent SCRAM-hashed. */
+static int ensure_role(pgctx *p, const char *name, const char *password, int exists)
+{
+    sf_buf sql = SF_BUF_INIT, lit = SF_BUF_INIT;
+    char *enc = PQencryptPasswordConn(p->admin, password, name, NULL);
+    int rc;
+    if (!enc)
+        return conn_error(&p->ctx->err, p->admin, "cannot hash the password");
+    rc = quote_literal(p->admin, &lit, enc, &p->ctx->err);
+    PQfreemem(enc);
+    if (rc < 0)
+        return rc;
+    if (exists)
+        rc = sf_buf_addf(&sql, "ALTER ROLE %s LOGIN PASSWORD %s", p->name_id, lit.ptr);
+    else
+        rc = sf_buf_addf(&sql, "CREATE ROLE %s LOGIN PASSWORD %s", p->name_id, lit.ptr);
+    if (rc < 0) {
+        rc = SF_ENOMEM;
+    } else {
+        rc = exec_ok(p->admin, "BEGIN", "cannot start a transaction", &p->ctx->err, NULL);
+        if (rc == 0)
+            rc = exec_ok(p->admin, sql.ptr, exists ? "cannot set the role's password" : "cannot create the role",
+                         &p->ctx->err, NULL);
+        if (rc == 0)
+            rc = set_comment(p, "ROLE", "ready");
+        if (rc == 0)
+            rc = exec_ok(p->admin, "COMMIT", "cannot commit", &p->ctx->err, NULL);
+        else
+            PQclear(PQexec(p->admin, "ROLLBACK"));
+    }
+    OPENSSL_cleanse(sql.ptr, sql.len);
+    sf_buf_free(&sql);
+    sf_buf_free(&lit);
+    return rc;
+}
+
+/* CREATE DATABASE … OWNER … [TEMPLATE …], retrying while the template is in use. */
+static int create_database(pgctx *p, const char *name, const char *template_db)
+{
+    sf_buf sql = SF_BUF_INIT, tpl = SF_BUF_INIT;
+    char state[6];
+    double start = sf_monotonic();
+    int rc;
+    if (template_db) {
+        char *c = NULL;
+        int found;
+        if ((rc = query1(p->admin, "SELECT datname FROM pg_database WHERE datname = $1", template_db, &c, &found,
+                         &p->ctx->err)) < 0)
+            return rc;
+        free(c);
+        if (!found)
+            return sf_error_set(&p->ctx->err, SF_ENOTFOUND, "postgres '%s': template database '%s' does not exist",
+                                p->host, template_db);
+        if ((rc = quote_ident(p->admin, &tpl, template_db, &p->ctx->err)) < 0)
+            return rc;
+    }
+    if (sf_buf_addf(&sql, "CREATE DATABASE %s OWNER %s%s%s", p->name_id, p->name_id, template_db ? " TEMPLATE " : "",
+                    tpl.ptr) < 0) {
+        sf_buf_free(&tpl);
+        return SF_ENOMEM;
+    }
+    for (int attempt = 1;; attempt++) {
+        rc = exec_ok(p->admin, sql.ptr, "cannot create the database", &p->ctx->err, state);
+        if (rc == 0 || strcmp(state, SQLSTATE_OBJECT_IN_USE) != 0)
+            break;
+        if (deadline_passed(p->ctx, start, 20)) {
+            sf_error_prefix(&p->ctx->err, "template '%s' stayed in use for %.0fs", template_db ? template_db : "",
+                            sf_monotonic() - start);
+            break;
+        }
+        sf_log(SF_LOG_INFO, "postgres: template '%s' is in use, retrying (attempt %d)",
+               template_db ? template_db : "template1", attempt);
+        backoff_sleep(attempt);
+    }
+    if (rc < 0)
+        sf_error_prefix(&p->ctx->err, "postgres '%s' database '%s'", p->host, name);
+    sf_buf_free(&sql);
+    sf_buf_free(&tpl);
+    return rc;
+}
+
+static int read_file(sf_buf *out, const char *path, sf_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    char chunk[65536];
+    size_t n;
+    sf_buf_clear(out);
+    if (!f)
+        return sf_error_set(err, SF_EIO, "cannot open '%s': %s", path, strerror(errno));
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        if (out->len + n > SQL_FILE_MAX || sf_buf_add(out, chunk, n) < 0) {
+            fclose(f);
+            return sf_error_set(err, SF_ENOMEM, "'%s' is larger than %zu MB", path, SQL_FILE_MAX >> 20);
+        }
+    }
+    if (ferror(f)) {
+        int e = errno;
+        fclose(f);
+        return sf_error_set(err, SF_EIO, "cannot read '%s': %s", path, strerror(e));
+    }
+    fclose(f);
+    if (memchr(out->ptr, '\0', out->len))
+        return sf_error_set(err, SF_EFORMAT, "'%s' contains a NUL byte", path);
+    return 0;
+}
+
+/* Line and column (1-based, in characters) of the 1-based character position pos in text. */
+static void position_of(const char *text, long pos, long *line, long *col)
+{
+    long chars = 0;
+    *line = 1;
+    *col = 1;
+    for (const unsigned char *s = (const unsigned char *)text; *s && chars < pos - 1; s++) {
+        if ((*s & 0xC0) == 0x80)
+            continue; /* UTF-8 continuation byte: same character */
+        chars++;
+        if (*s == '\n') {
+            (*line)++;
+            *col = 1;
+        } else {
+            (*col)++;
+        }
+    }
+}
+
+static int run_sql_file(pgctx *p, PGconn *db, const char *file)
+{
+    sf_buf path = SF_BUF_INIT, text = SF_BUF_INIT;
+    PGresult *r;
+    int rc = 0;
+    if (file[0] != '/' && p->ctx->base_dir)
+        rc = sf_buf_addf(&path, "%s/%s", p->ctx->base_dir, file) < 0 ? SF_ENOMEM : 0;
+    else
+        rc = sf_buf_sets(&path, file) < 0 ? SF_ENOMEM : 0;
+    if (rc == 0)
+        rc = read_file(&text, path.ptr, &p->ctx->err);
+    if (rc < 0)
+        goto out;
+    sf_log(SF_LOG_INFO, "postgres: running '%s'", path.ptr);
+    r = PQexec(db, text.ptr);
+    if (!r || (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK &&
+               PQresultStatus(r) != PGRES_EMPTY_QUERY)) {
+        const char *pos = r ? PQresultErrorField(r, PG_DIAG_STATEMENT_POSITION) : NULL;
+        const char *prim = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+        char msg[SF_ERROR_MSG_MAX];
+        int64_t ipos;
+        snprintf(msg, sizeof(msg), "%s", prim ? prim : (r ? PQresultErrorMessage(r) : PQerrorMessage(db)));
+        trim_nl(msg);
+        if (pos && sf_parse_i64(&ipos, pos, 1, INT64_MAX) == 0) {
+            long line, col;
+            position_of(text.ptr, (long)ipos, &line, &col);
+            rc = sf_error_set(&p->ctx->err, SF_EDB, "%s:%ld:%ld: %s", path.ptr, line, col, msg);
+        } else {
+            rc = sf_error_set(&p->ctx->err, SF_EDB, "%s: %s", path.ptr, msg);
+        }
+    }
+    PQclear(r);
+out:
+    sf_buf_free(&path);
+    sf_buf_free(&text);
+    return rc;
+}
+
+/*
+ * A clone keeps the template's object owners; hand every schema, relation,
+ * routine and standalone type that is not part of an extension or the
+ * system to the new role, so the app's credentials can use its database.
+ * Identifiers are quoted by the server's format('%I'); the role name comes
+ * in as a libpq-escaped literal.
+ */
+static const char reown_sql[] =
+    "DO $sf$ DECLARE r record; owner text := %s; BEGIN\n"
+    "FOR r IN SELECT format('ALTER SCHEMA %%I OWNER TO %%I', n.nspname, owner) AS s FROM pg_namespace n\n"
+    "  WHERE n.nspname NOT LIKE 'pg\\_%%' AND n.nspname <> 'information_schema'\n"
+    "  AND pg_get_userbyid(n.nspowner) NOT IN (owner, 'pg_database_owner')\n"
+    "  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_namespace'::regclass\n"
+    "                  AND d.objid = n.oid AND d.deptype = 'e')\n"
+    "UNION ALL SELECT format('ALTER %%s %%I.%%I OWNER TO %%I', CASE c.relkind WHEN 'S' THEN 'SEQUENCE'\n"
+    "    WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END,\n"
+    "    n.nspname, c.relname, owner) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace\n"
+    "  WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND n.nspname NOT LIKE 'pg\\_%%'\n"
+    "  AND n.nspname <> 'information_schema' AND pg_get_userbyid(c.relowner) <> owner\n"
+    "  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid\n"
+    "                  AND d.deptype IN ('e', 'a', 'i'))\n"
+    "UNION ALL SELECT format('ALTER ROUTINE %%s OWNER TO %%I', p.oid::regprocedure, owner) FROM pg_proc p\n"
+    "  JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname NOT LIKE 'pg\\_%%'\n"
+    "  AND n.nspname <> 'information_schema' AND pg_get_userbyid(p.proowner) <> owner\n"
+    "  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid\n"
+    "                  AND d.deptype = 'e')\n"
+    "UNION ALL SELECT format('ALTER TYPE %%s OWNER TO %%I', t.oid::regtype, owner) FROM pg_type t\n"
+    "  JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.typtype IN ('e', 'd', 'r', 'm')\n"
+    "  AND n.nspname NOT LIKE 'pg\\_%%' AND n.nspname <> 'information_schema'\n"
+    "  AND pg_get_userbyid(t.typowner) <> owner\n"
+    "  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_type'::regclass AND d.objid = t.oid\n"
+    "                  AND d.deptype = 'e')\n"
+    "LOOP EXECUTE r.s; END LOOP; END $sf$";
+
+static int reown_clone(pgctx *p, PGconn *db, const char *name)
+{
+    sf_buf lit = SF_BUF_INIT, sql = SF_BUF_INIT;
+    int rc = quote_literal(db, &lit, name, &p->ctx->err);
+    if (rc == 0) {
+        if (sf_buf_addf(&sql, reown_sql, lit.ptr) < 0)
+            rc = SF_ENOMEM;
+        else if ((rc = exec_ok(db, sql.ptr, "cannot hand the cloned objects to the new role", &p->ctx->err, NULL)) < 0)
+            sf_error_prefix(&p->ctx->err, "postgres '%s' database '%s'", p->host, name);
+    }
+    sf_buf_free(&lit);
+    sf_buf_free(&sql);
+    return rc;
+}
+
+/* Re-own a clone, extensions (as admin), then the SQL files as the new role. */
+static int populate(pgctx *p, const char *name, int cloned)
+{
+    PGconn *db = NULL;
+    json_t *ext = json_object_get(p->ctx->spec, "extensions"), *sql = json_object_get(p->ctx->spec, "sql"), *v;
+    sf_buf q = SF_BUF_INIT, stmt = SF_BUF_INIT;
+    size_t i;
+    int rc;
+    if (!json_array_size(ext) && !sql && !cloned)
+        return 0;
+    if ((rc = pg_connect(&db, p->ctx, p->server, name, &p->ctx->err)) < 0)
+        return rc;
+    if (cloned && (rc = reown_clone(p, db, name)) < 0)
+        goto out;
+    json_array_foreach(ext, i, v)
+    {
+        if ((rc = quote_ident(db, &q, json_string_value(v), &p->ctx->err)) < 0)
+            goto out;
+        sf_buf_clear(&stmt);
+        if (sf_buf_addf(&stmt, "CREATE EXTENSION IF NOT EXISTS %s", q.ptr) < 0) {
+            rc = SF_ENOMEM;
+            goto out;
+        }
+        if ((rc = exec_ok(db, stmt.ptr, "cannot create the extension", &p->ctx->err, NULL)) < 0) {
+            sf_error_prefix(&p->ctx->err, "postgres '%s' database '%s'", p->host, name);
+            goto out;
+        }
+    }
+    if (sql) {
+        sf_buf_clear(&stmt);
+        if (sf_buf_addf(&stmt, "SET ROLE %s", p->name_id) < 0) {
+            rc = SF_ENOMEM;
+            goto out;
+        }
+        if ((rc = exec_ok(db, stmt.ptr, "cannot switch to the database's role", &p->ctx->err, NULL)) < 0)
+            goto out;
+        if (json_is_string(sql)) {
+            rc = run_sql_file(p, db, json_string_value(sql));
+        } else {
+            json_array_foreach(sql, i, v) if ((rc = run_sql_file(p, db, json_string_value(v))) < 0) break;
+        }
+    }
+out:
+    PQfinish(db);
+    sf_buf_free(&q);
+    sf_buf_free(&stmt);
+    return rc;
+}
+
+static int set_outputs(pgctx *p, const char *name, const char *password)
+{
+    sf_resource_ctx *ctx = p->ctx;
+    const char *host = PQhost(p->admin), *port = PQport(p->admin);
+    sf_buf url = SF_BUF_INIT;
+    int rc = 0;
+    if (!host || !*host)
+        host = "localhost";
+    if (!port || !*port)
+        port = "5432";
+    sf_buf_adds(&url, "postgresql://");
+    pct_encode(&url, name);
+    sf_buf_addc(&url, ':');
+    pct_encode(&url, password);
+    sf_buf_addc(&url, '@');
+    if (host[0] == '/') {
+        sf_buf_addc(&url, '/');
+        pct_encode(&url, name);
+        sf_buf_adds(&url, "?host=");
+        pct_encode(&url, host);
+        sf_buf_addf(&url, "&port=%s", port);
+    } else {
+        if (strchr(host, ':'))
+            sf_buf_addf(&url, "[%s]", host);
+        else
+            sf_buf_adds(&url, host);
+        sf_buf_addf(&url, ":%s/", port);
+        pct_encode(&url, name);
+    }
+    if (sf_resource_output(ctx, "url", url.ptr, 1) < 0 || sf_resource_output(ctx, "host", host, 0) < 0 ||
+        sf_resource_output(ctx, "port", port, 0) < 0 || sf_resource_output(ctx, "name", name, 0) < 0 ||
+        sf_resource_output(ctx, "user", name, 0) < 0 || sf_resource_output(ctx, "password", password, 1) < 0)
+        rc = sf_error_set(&ctx->err, SF_ENOMEM, "out of memory");
+    OPENSSL_cleanse(url.ptr, url.len);
+    sf_buf_free(&url);
+    return rc;
+}
+
+/* ------------------------------------------------------------ operations --- */
+
+static int pg_create(sf_resource_ctx *ctx)
+{
+    sf_buf name = SF_BUF_INIT;
+    pgctx p;
+    pg_found f = {0};
+    char password[49];
+    const char *prior_pw = sf_spec_prior(ctx, "password");
+    int rc, created_db = 0, created_role = 0;
+
+    memset(&p, 0, sizeof(p));
+    if ((rc = pg_validate(ctx)) < 0)
+        return rc;
+    if (with_str(ctx, "from", "snapshot"))
+        return sf_error_set(&ctx->err, SF_EUSAGE, "postgres.database: from.snapshot arrives with snapshots (issue #7)");
+    if (json_object_get(ctx->spec, "profiles") || json_object_get(ctx->spec, "seed_spec"))
+        return sf_error_set(&ctx->err, SF_EUSAGE,
+                            "postgres.database: profiles/seed_spec arrive with seeding (issue #8)");
+    if ((rc = pg_name_checked(&name, ctx)) < 0)
+        goto out;
+    if ((rc = pg_open(&p, ctx, name.ptr)) < 0)
+        goto out;
+    if ((rc = pg_lookup(&p, name.ptr, &f)) < 0)
+        goto out;
+    if ((f.db || f.role) && !is_ours(&p, name.ptr, &f)) {
+        rc = sf_error_set(&ctx->err, SF_EEXIST,
+                          "postgres '%s': %s '%s' already exists and this environment did not create it", p.host,
+                          f.db ? "database" : "role", name.ptr);
+        goto out;
+    }
+    if (f.db && f.db_comment && marker_is(&p, f.db_comment) && strstr(f.db_comment, " ready")) {
+        /* adopt: keep the data, make sure the role can log in with a known password */
+        sf_log(SF_LOG_INFO, "postgres: adopting database '%s'", name.ptr);
+        if (prior_pw && strlen(prior_pw) < sizeof(password))
+            snprintf(password, sizeof(password), "%s", prior_pw);
+        else if ((rc = new_password(password)) < 0)
+            goto out;
+        if ((rc = ensure_role(&p, name.ptr, password, f.role)) < 0)
+            goto out;
+        rc = set_outputs(&p, name.ptr, password);
+        goto out;
+    }
+    if (f.db) {
+        /* ours but never finished (interrupted create): start over */
+        sf_log(SF_LOG_INFO, "postgres: database '%s' was left half-built; recreating it", name.ptr);
+        if ((rc = drop_database(&p, name.ptr)) < 0)
+            goto out;
+    }
+    if ((rc = new_password(password)) < 0) {
+        rc = sf_error_set(&ctx->err, SF_ECRYPTO, "cannot generate a password");
+        goto out;
+    }
+    if ((rc = ensure_role(&p, name.ptr, password, f.role)) < 0)
+        goto out;
+    created_role = !f.role;
+    if ((rc = create_database(&p, name.ptr, with_str(ctx, "from", "template_db"))) < 0)
+        goto out;
+    created_db = 1;
+    if ((rc = set_comment(&p, "DATABASE", "creating")) < 0)
+        goto out;
+    if ((rc = populate(&p, name.ptr, with_str(ctx, "from", "template_db") != NULL)) < 0)
+        goto out;
+    if ((rc = set_comment(&p, "DATABASE", "ready")) < 0)
+        goto out;
+    rc = set_outputs(&p, name.ptr, password);
+out:
+    if (rc < 0 && p.admin && (created_db || created_role)) {
+        /* undo this attempt so a failure leaves nothing behind */
+        sf_error saved = ctx->err;
+        if (created_db)
+            drop_database(&p, name.ptr);
+        drop_role(&p, name.ptr);
+        ctx->err = saved;
+    }
+    OPENSSL_cleanse(password, sizeof(password));
+    found_free(&f);
+    pg_close(&p);
+    sf_buf_free(&name);
+    return rc;
+}
+
+static int pg_destroy(sf_resource_ctx *ctx)
+{
+    sf_buf name = SF_BUF_INIT;
+    pgctx p;
+    pg_found f = {0};
+    int rc;
+    memset(&p, 0, sizeof(p));
+    if ((rc = pg_name_checked(&name, ctx)) < 0)
+        goto out;
+    if ((rc = pg_open(&p, ctx, name.ptr)) < 0)
+        goto out;
+    if ((rc = pg_lookup(&p, name.ptr, &f)) < 0)
+        goto out;
+    if (!f.db && !f.role) {
+        rc = 0;
+        goto out;
+    }
+    if (!is_ours(&p, name.ptr, &f)) {
+        rc = sf_error_set(&ctx->err, SF_EEXIST,
+                          "postgres '%s': %s '%s' was not created by this environment; not dropping it", p.host,
+                          f.db ? "database" : "role", name.ptr);
+        goto out;
+    }
+    if (f.db && (rc = drop_database(&p, name.ptr)) < 0)
+        goto out;
+    if (f.role)
+        rc = drop_role(&p, name.ptr);
+out:
+    found_free(&f);
+    pg_close(&p);
+    sf_buf_free(&name);
+    return rc;
+}
+
+static int pg_check(sf_resource_ctx *ctx)
+{
+    sf_buf name = SF_BUF_INIT;
+    pgctx p;
+    pg_found f = {0};
+    int rc;
+    memset(&p, 0, sizeof(p));
+    if ((rc = pg_name_checked(&name, ctx)) < 0)
+        goto out;
+    if ((rc = pg_open(&p, ctx, name.ptr)) < 0)
+        goto out;
+    if ((rc = pg_lookup(&p, name.ptr, &f)) < 0)
+        goto out;
+    if (!f.db || !f.role)
+        rc = sf_error_set(&ctx->err, SF_ENOTFOUND, "postgres '%s': database '%s' does not exist", p.host, name.ptr);
+out:
+    found_free(&f);
+    pg_close(&p);
+    sf_buf_free(&name);
+    return rc;
+}
+
+const sf_provider sf_provider_postgres = {
+    .type = "postgres.database",
+    .name = pg_name,
+    .validate = pg_validate,
+    .create = pg_create,
+    .destroy = pg_destroy,
+    .check = pg_check,
+    .outputs = pg_outputs,
+};
