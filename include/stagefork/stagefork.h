@@ -11,5 +11,6 @@
 #include "stagefork/guard.h"
 #include "stagefork/provider.h"
 #include "stagefork/mask.h"
+#include "stagefork/seed.h"
 
 #endif
