@@ -398,6 +398,18 @@ static int find_table(const sf_seed *s, const char *schema, const char *name)
     return -1;
 }
 
+/* Does a ref column's value come (directly or through parent refs) from table pt's column `name`? */
+static int ref_reaches(const sf_seed *s, const seed_col *c, size_t pt, const char *name)
+{
+    while (c->kind == SG_REF) {
+        const seed_col *p = &s->tables[c->ref_table].cols[c->ref_col];
+        if (c->ref_table == pt && !strcmp(p->name, name))
+            return 1;
+        c = p;
+    }
+    return 0;
+}
+
 static int root_of(const seed_col *cols, int ci)
 {
     return cols[ci].row_of >= 0 ? cols[ci].row_of : ci;
@@ -439,8 +451,7 @@ static int check_fkeys(struct cat *k, const seed_table *t, size_t ti, const char
             c = &t->cols[ci];
             if (c->null_p >= 1 || (c->kind == SG_CONST && c->values[0].null))
                 continue;
-            if (c->kind != SG_REF || c->ref_table != (size_t)pt ||
-                strcmp(k->s->tables[pt].cols[c->ref_col].name, PQgetvalue(res, r, 4)) != 0) {
+            if (!ref_reaches(k->s, c, (size_t)pt, PQgetvalue(res, r, 4))) {
                 rc = sf_node_error(&k->s->err, SF_ECONFIG, c->node,
                                    "'%s' is a foreign key to %s(%s); generate it with {ref: %s.%s}", c->name,
                                    k->s->tables[pt].display, PQgetvalue(res, r, 4), k->s->tables[pt].display,
