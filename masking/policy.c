@@ -7,6 +7,7 @@
 #include "stagefork/util.h"
 #include "expr.h"
 #include "policy.h"
+#include "rowmask.h"
 #include "sqlident.h"
 
 #define POLICY_MAX_BYTES (16u << 20)
@@ -259,10 +260,20 @@ static int parse_fpe_params(sf_rule *r, const char *name, const sf_node *p, sf_e
     if ((rc = want_map(p, name, err)) || (rc = check_keys(p, name, keys, err)))
         return rc;
     if ((n = sf_node_get(p, "keep_leading"))) {
-        if ((rc = sf_node_i64(&v, n, 0, 1000, err)))
-            return rc;
+        if (sf_node_i64(&v, n, 0, 1000, err) < 0)
+            return sf_node_error(err, SF_ECONFIG, n, "keep_leading must be an integer from 0 to 1000");
         r->keep_leading = (int)v;
     }
+    return 0;
+}
+
+static int parse_days(sf_rule *r, const sf_node *n, sf_error *err)
+{
+    long long v;
+    if (sf_node_i64(&v, n, 1, SF_DATE_SHIFT_MAX_DAYS, err) < 0)
+        return sf_node_error(err, SF_ECONFIG, n, "date_shift days must be an integer from 1 to %d",
+                             SF_DATE_SHIFT_MAX_DAYS);
+    r->days = (int)v;
     return 0;
 }
 
@@ -270,21 +281,15 @@ static int parse_date_shift_params(sf_rule *r, const sf_node *p, sf_error *err)
 {
     static const char *const keys[] = {"days", "by", NULL};
     const sf_node *n;
-    long long v;
     int rc;
-    if (p->kind == SF_NODE_SCALAR) {
-        if ((rc = sf_node_i64(&v, p, 1, SF_DATE_SHIFT_MAX_DAYS, err)))
-            return rc;
-        r->days = (int)v;
-        return 0;
-    }
+    if (p->kind == SF_NODE_SCALAR)
+        return parse_days(r, p, err);
     if ((rc = want_map(p, "date_shift parameters", err)) || (rc = check_keys(p, "date_shift", keys, err)))
         return rc;
     if (!(n = sf_node_get(p, "days")))
         return sf_node_error(err, SF_ECONFIG, p, "date_shift needs days: N");
-    if ((rc = sf_node_i64(&v, n, 1, SF_DATE_SHIFT_MAX_DAYS, err)))
+    if ((rc = parse_days(r, n, err)))
         return rc;
-    r->days = (int)v;
     if ((n = sf_node_get(p, "by")) && (rc = set_by(r, n, err)))
         return rc;
     return 0;
@@ -626,9 +631,16 @@ static int validate(sf_mask_policy *pol, sf_error *err)
         if ((rc = parse_table(t, n->keys[i], n->vals[i], err)))
             return rc;
         for (size_t j = 0; j < i; j++)
-            if (strcmp(pol->tables[j].schema, t->schema) == 0 && strcmp(pol->tables[j].name, t->name) == 0)
-                return sf_node_error(err, SF_ECONFIG, t->key, "table %s.%s is listed twice (also as '%s' at line %u)",
-                                     t->schema, t->name, pol->tables[j].key->str, pol->tables[j].key->line);
+            if (strcmp(pol->tables[j].schema, t->schema) == 0 && strcmp(pol->tables[j].name, t->name) == 0) {
+                sf_buf q = SF_BUF_INIT;
+                (void)sf_ident_quote(&q, t->schema, strlen(t->schema));
+                (void)sf_buf_addc(&q, '.');
+                (void)sf_ident_quote(&q, t->name, strlen(t->name));
+                rc = sf_node_error(err, SF_ECONFIG, t->key, "table %s is listed twice (also as '%s' at line %u)", q.ptr,
+                                   pol->tables[j].key->str, pol->tables[j].key->line);
+                sf_buf_free(&q);
+                return rc;
+            }
     }
     return 0;
 }
