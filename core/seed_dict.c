@@ -11,63 +11,7 @@
 #include <string.h>
 #include "seed_internal.h"
 
-#if defined(__has_include)
-#if __has_include("stagefork/dict.h")
-#define SEED_HAVE_SHARED_DICT 1
-#endif
-#endif
-
-#ifdef SEED_HAVE_SHARED_DICT
 #include "stagefork/dict.h"
-#else
-/*
- * Until the masker's dictionaries are merged: a small stand-in with the
- * same interface (stagefork/dict.h). Removed by the merge.
- */
-typedef enum {
-    SF_DICT_FIRST_NAME = 0,
-    SF_DICT_LAST_NAME,
-    SF_DICT_COMPANY,
-    SF_DICT_STREET,
-    SF_DICT_CITY,
-    SF_DICT__COUNT
-} sf_dict_kind;
-static const char *const fb_first[] = {"Anna", "Ben", "Chloé", "David", "Elif", "Farid", "Greta", "Hiro",
-                                       "Ines", "Jonas", "Katarzyna", "Liam", "María", "Noah", "Olga", "Pierre"};
-static const char *const fb_last[] = {"Müller", "Schmidt", "García", "Rossi", "Nowak", "Dubois", "Jensen",
-                                      "O'Brien", "Kowalski", "Yilmaz", "Andersson", "van Dijk", "Silva", "Novák"};
-static const char *const fb_company[] = {"Nordwind Logistik GmbH", "Atlas Supply Ltd", "Brightline Foods BV",
-                                         "Cedar & Sons AG", "Delta Parts SARL", "Evergreen Retail Oy"};
-static const char *const fb_street[] = {"Hauptstraße", "High Street", "Rue de la Paix", "Via Roma",
-                                        "Calle Mayor", "Dorpsstraat", "Kungsgatan"};
-static const char *const fb_city[] = {"Hamburg", "Rotterdam", "Lyon", "Milano", "Kraków", "Göteborg", "Dublin",
-                                      "Sevilla"};
-#define FB_N(a) (sizeof(a) / sizeof((a)[0]))
-static size_t sf_dict_size(sf_dict_kind kind)
-{
-    switch (kind) {
-    case SF_DICT_FIRST_NAME: return FB_N(fb_first);
-    case SF_DICT_LAST_NAME: return FB_N(fb_last);
-    case SF_DICT_COMPANY: return FB_N(fb_company);
-    case SF_DICT_STREET: return FB_N(fb_street);
-    case SF_DICT_CITY: return FB_N(fb_city);
-    default: return 0;
-    }
-}
-static const char *sf_dict_get(sf_dict_kind kind, size_t i)
-{
-    if (i >= sf_dict_size(kind))
-        return NULL;
-    switch (kind) {
-    case SF_DICT_FIRST_NAME: return fb_first[i];
-    case SF_DICT_LAST_NAME: return fb_last[i];
-    case SF_DICT_COMPANY: return fb_company[i];
-    case SF_DICT_STREET: return fb_street[i];
-    case SF_DICT_CITY: return fb_city[i];
-    default: return NULL;
-    }
-}
-#endif
 
 /* The product catalogue: "<adjective> <material> <noun>". Append only. */
 static const char *const adjectives[] = {
