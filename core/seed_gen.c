@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include "seed_internal.h"
-#include "sqlident.h"
 
 struct cval {
     sf_buf text;
@@ -555,6 +554,57 @@ int seed_gen_rows(seed_gen *g, size_t ti, int64_t from, int64_t to, sf_buf *out)
     return 0;
 }
 
+/*
+ * PostgreSQL's reserved and type/function-name keywords (kwlist.h, 15):
+ * the words that cannot stand unquoted as a table or column name. Sorted.
+ */
+static const char *const reserved[] = {
+    "all", "analyse", "analyze", "and", "any", "array", "as", "asc", "asymmetric", "authorization", "binary",
+    "both", "case", "cast", "check", "collate", "collation", "column", "concurrently", "constraint", "create",
+    "cross", "current_catalog", "current_date", "current_role", "current_schema", "current_time",
+    "current_timestamp", "current_user", "default", "deferrable", "desc", "distinct", "do", "else", "end",
+    "except", "false", "fetch", "for", "foreign", "freeze", "from", "full", "grant", "group", "having", "ilike",
+    "in", "initially", "inner", "intersect", "into", "is", "isnull", "join", "lateral", "leading", "left", "like",
+    "limit", "localtime", "localtimestamp", "natural", "not", "notnull", "null", "offset", "on", "only", "or",
+    "order", "outer", "overlaps", "placing", "primary", "references", "returning", "right", "select",
+    "session_user", "similar", "some", "symmetric", "table", "tablesample", "then", "to", "trailing", "true",
+    "union", "unique", "user", "using", "variadic", "verbose", "when", "where", "window", "with"};
+
+static int cmp_kw(const void *a, const void *b)
+{
+    return strcmp(a, *(const char *const *)b);
+}
+
+/*
+ * Append an identifier for SQL text written without a connection (the
+ * `--to -` stream and messages): bare when PostgreSQL reads it back
+ * unchanged (lower-case word, not a reserved keyword), else double-quoted
+ * with '"' doubled. Database loads quote with PQescapeIdentifier instead.
+ */
+int seed_ident_quote(sf_buf *out, const char *name, size_t len)
+{
+    int need = len == 0 || len > 63 || !((name[0] >= 'a' && name[0] <= 'z') || name[0] == '_');
+    for (size_t i = 0; i < len && !need; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '$'))
+            need = 1;
+    }
+    if (!need) {
+        char word[64];
+        memcpy(word, name, len);
+        word[len] = '\0';
+        need = bsearch(word, reserved, sizeof(reserved) / sizeof(reserved[0]), sizeof(reserved[0]), cmp_kw) != NULL;
+    }
+    if (!need)
+        return sf_buf_add(out, name, len);
+    if (sf_buf_addc(out, '"'))
+        return SF_ENOMEM;
+    for (size_t i = 0; i < len; i++)
+        if ((name[i] == '"' && sf_buf_addc(out, '"')) || sf_buf_addc(out, name[i]))
+            return SF_ENOMEM;
+    return sf_buf_addc(out, '"');
+}
+
 /* "(a, b, \"Odd Name\")" for COPY headers written to a stream. */
 int seed_gen_column_list(const sf_seed *s, size_t ti, sf_buf *out)
 {
@@ -562,7 +612,7 @@ int seed_gen_column_list(const sf_seed *s, size_t ti, sf_buf *out)
     if (sf_buf_addc(out, '('))
         return SF_ENOMEM;
     for (size_t c = 0; c < t->ncols; c++) {
-        if ((c && sf_buf_adds(out, ", ")) || sf_ident_quote(out, t->cols[c].name, strlen(t->cols[c].name)))
+        if ((c && sf_buf_adds(out, ", ")) || seed_ident_quote(out, t->cols[c].name, strlen(t->cols[c].name)))
             return SF_ENOMEM;
     }
     return sf_buf_addc(out, ')') ? SF_ENOMEM : 0;

@@ -258,6 +258,7 @@ struct sf_seed {
     size_t nprofiles;
     seed_table *tables;
     size_t ntables;
+    const sf_node *tables_node;
     uint64_t seed;
     int resolved;
     sf_error err;
@@ -286,6 +287,8 @@ int seed_gen_new(seed_gen **out, sf_seed *s);
 void seed_gen_free(seed_gen *g);
 /* Append rows [from, to) of table t, each terminated by '\n'. */
 int seed_gen_rows(seed_gen *g, size_t t, int64_t from, int64_t to, sf_buf *out);
+/* Append an identifier, double-quoted only when PostgreSQL needs it (keywords included). */
+int seed_ident_quote(sf_buf *out, const char *name, size_t len);
 /* The COPY column list "(a, b)" with identifiers quoted as needed. */
 int seed_gen_column_list(const sf_seed *s, size_t t, sf_buf *out);
 

@@ -388,6 +388,24 @@ static int resolve_ref(sf_seed *s, seed_col *c, size_t this_table, const sf_node
         }
         found = (int)i;
     }
+    if (found < 0 && s->tables_node) {
+        /* not parsed yet: is it listed further down? */
+        for (size_t i = this_table + 1; i < s->tables_node->n; i++) {
+            const sf_node *tn = sf_node_get(s->tables_node->vals[i], "table");
+            sf_buf ls = SF_BUF_INIT, ln = SF_BUF_INIT;
+            int later = tn && tn->kind == SF_NODE_SCALAR &&
+                        sf_ident_qualified(&ls, &ln, tn->str, tn->len, "public") == 0 && !strcmp(ln.ptr, name.ptr) &&
+                        (!qualified || !strcmp(ls.ptr, schema.ptr));
+            sf_buf_free(&ls);
+            sf_buf_free(&ln);
+            if (later) {
+                rc = sf_node_error(&s->err, SF_ECONFIG, n,
+                                   "ref '%s': table %s is generated later (line %u); list parent tables first",
+                                   n->str, tn->str, tn->line);
+                goto out;
+            }
+        }
+    }
     if (found < 0 || (size_t)found >= this_table) {
         rc = sf_node_error(&s->err, SF_ECONFIG, n, "ref '%s': table %s%s", n->str,
                            found < 0 ? "is not in the spec" : s->tables[found].display,
@@ -810,18 +828,22 @@ static void visit(struct topo *tp, size_t i)
     if (tp->rc || tp->state[i] == 2)
         return;
     if (tp->state[i] == 1) {
-        tp->rc = sf_node_error(&tp->s->err, SF_ECONFIG, tp->t->cols[tp->from].key,
-                               "column '%s' depends on itself through '%s'", tp->t->cols[tp->from].name, c->name);
+        tp->rc = sf_node_error(&tp->s->err, SF_ECONFIG, c->key, "column '%s' depends on itself through '%s'",
+                               c->name, tp->t->cols[tp->from].name);
         return;
     }
-    tp->state[i] = 1;
-    tp->from = i;
-    if (c->row_of >= 0)
-        visit(tp, (size_t)c->row_of);
-    if (c->email_from >= 0)
-        visit(tp, (size_t)c->email_from);
-    if (c->expr)
-        seed_expr_slots(c->expr, visit_slot, tp);
+    {
+        size_t saved = tp->from;
+        tp->state[i] = 1;
+        tp->from = i;
+        if (c->row_of >= 0)
+            visit(tp, (size_t)c->row_of);
+        if (c->email_from >= 0)
+            visit(tp, (size_t)c->email_from);
+        if (c->expr)
+            seed_expr_slots(c->expr, visit_slot, tp);
+        tp->from = saved;
+    }
     tp->state[i] = 2;
     tp->t->order[tp->n++] = i;
 }
@@ -1030,8 +1052,8 @@ static int parse_table(sf_seed *s, size_t ti, const sf_node *n)
                            name->str);
         goto out;
     }
-    if (sf_ident_quote(&disp, schema.ptr, schema.len) || sf_buf_addc(&disp, '.') ||
-        sf_ident_quote(&disp, tname.ptr, tname.len)) {
+    if (seed_ident_quote(&disp, schema.ptr, schema.len) || sf_buf_addc(&disp, '.') ||
+        seed_ident_quote(&disp, tname.ptr, tname.len)) {
         rc = oom(s);
         goto out;
     }
@@ -1102,6 +1124,7 @@ int seed_spec_parse(sf_seed *s, const sf_node *root)
     s->tables = calloc(tables->n ? tables->n : 1, sizeof(*s->tables));
     if (!s->tables)
         return oom(s);
+    s->tables_node = tables;
     for (size_t i = 0; i < tables->n; i++) {
         s->ntables++;
         if (parse_table(s, i, tables->vals[i]))
