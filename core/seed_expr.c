@@ -7,7 +7,7 @@
 #define MAX_TEXT 1024
 #define MAX_DEPTH 64
 
-enum { OP_NUM, OP_SLOT, OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_NEG };
+enum { OP_NUM, OP_SLOT, OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_NEG, OP_MIN, OP_MAX };
 
 struct op {
     int kind;
@@ -120,6 +120,38 @@ static int parse_number(struct parser *p)
     return emit(p, op);
 }
 
+/* min(a, b, ...) / max(a, b, ...): the name is already consumed, p->pos is at '('. */
+static int parse_call(struct parser *p, int kind, size_t start)
+{
+    int rc, nargs = 0;
+    if (++p->depth > MAX_DEPTH)
+        return perr(p, start, "%s", "too deeply nested");
+    p->pos++;
+    for (;;) {
+        if ((rc = parse_sum(p)))
+            return rc;
+        if (nargs++) {
+            struct op op = {kind, -1, 0, 0, start};
+            if ((rc = emit(p, op)))
+                return rc;
+        }
+        skip_ws(p);
+        if (p->pos < p->len && p->s[p->pos] == ',') {
+            p->pos++;
+            continue;
+        }
+        if (p->pos < p->len && p->s[p->pos] == ')') {
+            p->pos++;
+            break;
+        }
+        return perr(p, start, "%s", "unbalanced '(' in a function call");
+    }
+    if (nargs < 2)
+        return perr(p, start, "%s", "min and max take two or more arguments");
+    p->depth--;
+    return 0;
+}
+
 static int parse_ident(struct parser *p)
 {
     size_t start = p->pos;
@@ -154,6 +186,17 @@ static int parse_ident(struct parser *p)
         }
     }
     name[n] = '\0';
+    if (p->s[start] != '"') {
+        size_t q = p->pos;
+        while (q < p->len && (p->s[q] == ' ' || p->s[q] == '\t'))
+            q++;
+        if (q < p->len && p->s[q] == '(') {
+            if (strcmp(name, "min") && strcmp(name, "max"))
+                return perr(p, start, "unknown function '%s' (there are min and max)", name);
+            p->pos = q;
+            return parse_call(p, name[1] == 'i' ? OP_MIN : OP_MAX, start);
+        }
+    }
     slot = p->fn ? p->fn(p->ud, name, n) : -1;
     if (slot < 0)
         return perr(p, start, "unknown name '%s'", name);
@@ -337,7 +380,9 @@ int seed_expr_eval(const seed_expr *e, const double *slots, const unsigned char 
             double a = st[sp - 2], b = st[sp - 1];
             unsigned char nn = sn[sp - 2] | sn[sp - 1];
             sp--;
-            if (o->kind == OP_ADD)
+            if (o->kind == OP_MIN || o->kind == OP_MAX)
+                a = (o->kind == OP_MIN) == (b < a) ? b : a;
+            else if (o->kind == OP_ADD)
                 a = a + b;
             else if (o->kind == OP_SUB)
                 a = a - b;
@@ -389,6 +434,8 @@ int seed_expr_scale(const seed_expr *e, const int *slot_scales)
             sp--;
             if (a < 0 || b < 0 || o->kind == OP_DIV)
                 a = -1;
+            else if (o->kind == OP_MIN || o->kind == OP_MAX)
+                a = a > b ? a : b;
             else if (o->kind == OP_MUL)
                 a = a + b;
             else

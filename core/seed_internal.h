@@ -38,7 +38,7 @@ typedef int (*seed_ident_fn)(void *ud, const char *name, size_t len);
  * Compile the scalar node n ("tenants * 200 * scale", "42") into *out.
  * Syntax: numbers (digits with an optional fraction), identifiers
  * ([A-Za-z_][A-Za-z0-9_]* or "double quoted"), + - * / unary minus,
- * parentheses. Errors name the node's file:line and the column of the
+ * parentheses, min(a, b, ...) and max(a, b, ...). Errors name the node's file:line and the column of the
  * offending character.
  */
 int seed_expr_compile(seed_expr **out, const sf_node *n, seed_ident_fn fn, void *ud, sf_error *err);

@@ -23,7 +23,7 @@ struct missing {
 static void find_missing(void *ud, int slot)
 {
     struct missing *m = ud;
-    if (m->slot < 0 && !m->s->params[slot].has_val)
+    if (m->slot < 0 && (size_t)slot < m->s->nparams && !m->s->params[slot].has_val)
         m->slot = slot;
 }
 
@@ -39,11 +39,14 @@ static int eval(sf_seed *s, seed_num *n, double *out)
                              "parameter '%s' has no value (no default under params:, and neither the selected "
                              "profiles nor --set give one)",
                              s->params[m.slot].name);
-    vals = calloc(s->nparams ? s->nparams : 1, sizeof(*vals));
+    /* slots: parameters, then the row counts of tables (only earlier ones are ever referenced) */
+    vals = calloc(s->nparams + s->ntables + 1, sizeof(*vals));
     if (!vals)
         return sf_error_set(&s->err, SF_ENOMEM, "out of memory");
     for (size_t i = 0; i < s->nparams; i++)
         vals[i] = s->params[i].val;
+    for (size_t i = 0; i < s->ntables; i++)
+        vals[s->nparams + i] = (double)s->tables[i].nrows;
     rc = seed_expr_eval(n->expr, vals, NULL, out, &is_null, &s->err);
     free(vals);
     n->val = *out;

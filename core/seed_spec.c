@@ -64,9 +64,24 @@ static int check_keys(sf_seed *s, const sf_node *map, const char *where, const c
 
 /* ---- numbers over parameters ---------------------------------------- */
 
+/*
+ * Names in spec numbers: a parameter, else the row count of an earlier
+ * table by its (unqualified, unambiguous) name; table k is slot
+ * nparams + k. Parameters shadow table names.
+ */
 static int ident_param(void *ud, const char *name, size_t len)
 {
-    return seed_param_find(ud, name, len);
+    sf_seed *s = ud;
+    int p = seed_param_find(s, name, len), found = -1;
+    if (p >= 0)
+        return p;
+    for (size_t i = 0; i + 1 < s->ntables; i++)
+        if (strlen(s->tables[i].name) == len && !memcmp(s->tables[i].name, name, len)) {
+            if (found >= 0)
+                return -1;
+            found = (int)i;
+        }
+    return found < 0 ? -1 : (int)s->nparams + found;
 }
 
 int seed_param_find(const sf_seed *s, const char *name, size_t len)

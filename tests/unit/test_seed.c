@@ -606,6 +606,39 @@ Test(seed, row_counts_follow_expressions_profiles_and_sets)
     rows_of("many", set_two, 10, 1000, 35);
 }
 
+Test(seed, rows_can_use_earlier_tables_and_min_max)
+{
+    sf_seed *s;
+    sf_error err;
+    int64_t r;
+    const char spec[] = HDR "params: {scale: 0.001}\n"
+                            "tables:\n"
+                            "  - table: customers\n    rows: max(5, 20000 * scale)\n    columns: {id: seq}\n"
+                            "  - table: orders\n    rows: customers * 3\n    columns: {id: seq}\n"
+                            "  - table: lines\n    rows: min(orders, 10, 12) + max(1, 2, 3) - min(0.5, 1)\n"
+                            "    columns: {id: seq}\n";
+    cr_assert_eq(sf_seed_open_mem(&s, "spec.yaml", spec, strlen(spec), &err), 0, "%s", err.msg);
+    cr_assert_eq(sf_seed_resolve(s), 0, "%s", sf_seed_error(s)->msg);
+    sf_seed_table_info(s, 0, NULL, &r);
+    cr_assert_eq(r, 20);
+    sf_seed_table_info(s, 1, NULL, &r);
+    cr_assert_eq(r, 60);
+    sf_seed_table_info(s, 2, NULL, &r);
+    cr_assert_eq(r, 12); /* 10 + 3 - 0.5 = 12.5 -> 12 */
+    cr_assert_eq(sf_seed_set(s, "scale=0.00001"), 0);
+    cr_assert_eq(sf_seed_resolve(s), 0);
+    sf_seed_table_info(s, 1, NULL, &r);
+    cr_assert_eq(r, 15, "max() floors the parent, and the child follows it");
+    sf_seed_free(s);
+    expect_error(HDR "tables:\n  - table: a\n    rows: b * 2\n    columns: {id: seq}\n"
+                     "  - table: b\n    rows: 1\n    columns: {id: seq}\n",
+                 SF_ECONFIG, 4, 11, "unknown name 'b'");
+    expect_error(HDR "tables:\n  - table: a\n    rows: avg(1, 2)\n    columns: {id: seq}\n", SF_ECONFIG, 4, 11,
+                 "unknown function 'avg'");
+    expect_error(HDR "tables:\n  - table: a\n    rows: max(1)\n    columns: {id: seq}\n", SF_ECONFIG, 4, 11,
+                 "two or more arguments");
+}
+
 Test(seed, unknown_profiles_and_params_are_usage_errors)
 {
     sf_seed *s;
@@ -748,6 +781,11 @@ struct expect_rows {
     double rows;
 };
 
+static double fl(double v)
+{
+    return floor(v + 1e-9);
+}
+
 /*
  * Each profile's row counts, computed here from the profile's parameters
  * the way docs/seeding.md describes them (floor of the expression).
@@ -760,23 +798,24 @@ static void check_profile(const char *profile, double scale, double tenants, dou
     sf_seed *s;
     sf_error err;
     char set[64];
-    double C = tenants * cpt * scale, O = C * opc;
+    double P = fl(fmax(tenants * 10, tenants * ppt * scale)), C = fl(fmax(tenants * 5, tenants * cpt * scale));
+    double O = fl(C * opc), E = tenants * ept;
     struct expect_rows want[] = {
         {"public.tenants", tenants},
         {"public.warehouses", tenants * wpt},
-        {"public.suppliers", tenants * spt * scale},
-        {"public.products", tenants * ppt * scale},
+        {"public.suppliers", fmax(tenants, tenants * spt * scale)},
+        {"public.products", P},
         {"public.price_lists", tenants * plpt},
-        {"public.price_tiers", tenants * ppt * scale * tpp},
+        {"public.price_tiers", P * tpp},
         {"public.customers", C},
         {"public.customer_contacts", C * ccpc},
-        {"public.inventory", tenants * ppt * scale * wpt * 0.8},
+        {"public.inventory", P * wpt * 0.8},
         {"public.orders", O},
         {"public.order_lines", O * lpo},
         {"public.shipments", O * 0.9},
         {"public.invoices", O * 0.85},
-        {"public.edi_partners", tenants * ept},
-        {"public.edi_messages", tenants * ept * mpp * scale},
+        {"public.edi_partners", E},
+        {"public.edi_messages", fmax(E, E * mpp * scale)},
     };
     cr_assert_eq(sf_seed_open_mem(&s, "seed.yaml", yaml, strlen(yaml), &err), 0, "%s", err.msg);
     cr_assert_eq(sf_seed_use_profiles(s, profile), 0, "%s", sf_seed_error(s)->msg);
@@ -805,6 +844,7 @@ Test(seed, shipped_profiles_have_the_documented_row_counts)
     check_profile("integration-heavy", 0.1, 3, 2, 25, 400, 3, 2, 150, 2, 12, 4, 30, 1500);
     check_profile("regulated", 1, 3, 2, 25, 400, 3, 2, 150, 6, 8, 4, 2, 40);
     check_profile("standard,regulated", 0.5, 3, 2, 25, 400, 3, 2, 150, 6, 8, 4, 2, 40);
+    check_profile("standard", 0.001, 3, 2, 25, 400, 3, 2, 150, 2, 8, 4, 2, 40); /* max() floors */
 }
 
 Test(seed, high_volume_has_millions_of_order_lines_at_scale_1)
