@@ -303,14 +303,21 @@ static int pattern_value(sf_buf *out, const seed_col *c, uint64_t d, int random,
         if (sf_buf_addc(out, ch))
             return SF_ENOMEM;
     }
+    /*
+     * Right to left: the index d fills positions while their combined range
+     * fits the permutation's range (2^62); positions beyond it cannot add
+     * collisions and are drawn at random.
+     */
+    uint64_t acc = 1;
     for (size_t k = np; k-- > 0;) {
         char *p = out->ptr + start + pos[k];
         uint64_t base = *p == '#' ? 10 : 26, digit;
-        if (random) {
+        if (random || acc > (UINT64_C(1) << 62) / base) {
             digit = seed_below(seed_rand_at(rk, ctr++), base);
         } else {
             digit = d % base;
             d /= base;
+            acc *= base;
         }
         *p = (char)(base == 10 ? '0' + digit : 'A' + digit);
     }
