@@ -484,11 +484,11 @@ static int parse_dates(sf_seed *s, seed_col *c, const sf_node *v, int ts)
             return sf_node_error(&s->err, SF_ECONFIG, n, "'%s' is not a date (YYYY-MM-DD%s)", n->str,
                                  ts ? " or YYYY-MM-DD HH:MM:SS" : "");
         if (k) {
-            c->to = ts && n->len == 10 ? w * 86400 + 86399 : w;
+            c->to = ts && n->len == 10 ? w + 86399 : w; /* a date as `to` includes its whole day */
             c->has_to = 1;
             c->to_node = n;
         } else {
-            c->from = ts && n->len == 10 ? w * 86400 : w;
+            c->from = w;
             c->has_from = 1;
             c->from_node = n;
         }

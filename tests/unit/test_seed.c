@@ -13,7 +13,7 @@
 #include "stagefork/util.h"
 
 #define HDR "version: 1\n"
-#define PINNED_DIGEST "5fcc5e258e41df56744546dd069c0a9490ade145a1592ccff7ef732ed63f832e"
+#define PINNED_DIGEST "c1b013716bc338ba7cf1b403f1fc71f5426da3a6f6357dfb507fbad49c6ece78"
 
 static char *run_ok(const char *yaml)
 {
@@ -228,9 +228,12 @@ Test(seed, dates_and_timestamps_stay_in_range)
                            "tables:\n  - table: t\n    rows: 500\n    columns:\n"
                            "      d: {date: {from: 2024-02-27, to: 2024-03-01}}\n"
                            "      r: {date: {to: 2025-06-30, days: recent}}\n"
-                           "      ts: {timestamp: {from: '1999-12-31 23:59:00', to: '2000-01-01 00:01:00'}}\n");
+                           "      ts: {timestamp: {from: '1999-12-31 23:59:00', to: '2000-01-01 00:01:00'}}\n"
+                           "      td: {timestamp: {from: 2024-02-29, to: 2024-02-29}}\n"
+                           "      tr: {timestamp: {to: '2025-06-30 12:00:00', days: recent}}\n");
     seed_colvals d = seed_column(out, "public.t", "d"), r = seed_column(out, "public.t", "r"),
-                 ts = seed_column(out, "public.t", "ts");
+                 ts = seed_column(out, "public.t", "ts"), td = seed_column(out, "public.t", "td"),
+                 tr = seed_column(out, "public.t", "tr");
     int leap = 0;
     for (size_t i = 0; i < d.n; i++) {
         cr_assert(strcmp(d.v[i], "2024-02-27") >= 0 && strcmp(d.v[i], "2024-03-01") <= 0, "%s", d.v[i]);
@@ -239,11 +242,17 @@ Test(seed, dates_and_timestamps_stay_in_range)
         cr_assert_eq(strlen(ts.v[i]), 19);
         cr_assert(strcmp(ts.v[i], "1999-12-31 23:59:00") >= 0 && strcmp(ts.v[i], "2000-01-01 00:01:00") <= 0, "%s",
                   ts.v[i]);
+        cr_assert(!strncmp(td.v[i], "2024-02-29 ", 11) && strlen(td.v[i]) == 19, "a date bound covers its day: %s",
+                  td.v[i]);
+        cr_assert(strcmp(tr.v[i], "2025-06-20 12:00:00") >= 0 && strcmp(tr.v[i], "2025-06-30 12:00:00") <= 0, "%s",
+                  tr.v[i]);
     }
     cr_assert_gt(leap, 50, "2024-02-29 exists");
     seed_colvals_free(&d);
     seed_colvals_free(&r);
     seed_colvals_free(&ts);
+    seed_colvals_free(&td);
+    seed_colvals_free(&tr);
     free(out);
 }
 

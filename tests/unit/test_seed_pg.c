@@ -132,6 +132,16 @@ static void load_profile(const char *tag, const char *profiles, const char *scal
                            "WHERE p.sku <> l.sku OR p.list_price <> l.unit_price"), 0);
     cr_assert_eq(scalar(c, "SELECT count(*) FROM invoices i JOIN orders o ON o.id = i.order_id "
                            "WHERE o.customer_id <> i.customer_id OR o.currency <> i.currency"), 0);
+    /* generated dates and timestamps stay inside the spec's ranges */
+    cr_assert_eq(scalar(c, "SELECT count(*) FROM products WHERE created_at < '2020-01-01' OR created_at >= '2025-07-01'"),
+                 0);
+    cr_assert_eq(scalar(c, "SELECT count(*) FROM tenants WHERE created_at < '2019-01-01' OR created_at >= '2023-01-01'"),
+                 0);
+    cr_assert_eq(scalar(c, "SELECT count(*) FROM orders WHERE order_date > '2025-06-30' OR order_date < '2023-06-30' "
+                           "OR created_at >= '2025-07-01' OR created_at < '2023-06-30'"),
+                 0);
+    cr_assert_eq(scalar(c, "SELECT count(*) FROM price_lists WHERE valid_from < '2024-01-01' OR valid_to > '2026-12-31'"),
+                 0);
     /* identity sequences were moved past the generated keys: the application can insert */
     exec_ok(c, "INSERT INTO tenants (slug, name, region, plan, data_retention_days, created_at) "
                "VALUES ('new-tenant', 'New', 'eu', 'starter', 30, now())");
