@@ -5,7 +5,7 @@
 #               (stagefork seed --to - output, i.e. COPY FROM STDIN of a file)
 #   seed-gen    stagefork seed --to - > /dev/null (generator alone)
 #               vs the same psql COPY baseline
-# Each figure is the best of BENCH_SEED_RUNS (default 2) runs into fresh
+# Each figure is the best of BENCH_SEED_RUNS (default 1) runs into fresh
 # databases cloned from a template holding templates/distribution/schema.sql.
 # Rows: the high-volume profile at BENCH_SEED_SCALE (default 0.3, ~1.1M rows).
 set -euo pipefail
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 BIN=${STAGEFORK_BIN:-$PWD/$BUILD/stagefork}
 SCALE=${BENCH_SEED_SCALE:-0.3}
-RUNS=${BENCH_SEED_RUNS:-2}
+RUNS=${BENCH_SEED_RUNS:-1}
 SPEC=templates/distribution/seed.yaml
 PROFILE=high-volume
 
