@@ -582,6 +582,28 @@ Test(transform, dictionaries_are_large_international_utf8)
     cr_assert_str_eq(sf_dict_name(SF_DICT_STREET), "street");
 }
 
+Test(transform, char_padding_and_citext_case_do_not_change_outputs)
+{
+    sf_mask_policy *pol = policy("version: 1\ntables:\n  t:\n    a: email\n    b: email\n    c: email\n    d: name\n"
+                                 "    e: name\n");
+    sf_mask_key *key = key_n(16);
+    sf_rowctx *ctx = rowctx(key);
+    tbl t = plan(pol, "t", "a:text;b:character(40);c:public.citext;d:text;e:character(30)");
+    char *x = mask1(&t, ctx, 0, "ann@example.org"), *y = mask1(&t, ctx, 1, "ann@example.org                         "),
+         *z = mask1(&t, ctx, 2, "Ann@Example.ORG");
+    cr_assert_str_eq(x, y, "character(n) padding is ignored");
+    cr_assert_str_eq(x, z, "citext compares case-insensitively");
+    free(x), free(y), free(z);
+    x = mask1(&t, ctx, 3, "Ann Lee");
+    y = mask1(&t, ctx, 4, "Ann Lee                       ");
+    cr_assert_str_eq(x, y);
+    free(x), free(y);
+    sf_tableplan_free(t.plan);
+    sf_rowctx_free(ctx);
+    sf_mask_key_free(key);
+    sf_mask_policy_free(pol);
+}
+
 /* ---- digits and alnum ---------------------------------------------------------------- */
 
 Test(transform, digits_keeps_layout_and_is_unique, .timeout = 120)
