@@ -383,7 +383,8 @@ static int fit_rule(sf_tableplan *p, size_t i, sf_error *err)
         } else if (!is_text_kind(k)) {
             goto wrong_type;
         }
-        snprintf(fit, sizeof(fit), "t=%d", (int)k);
+        /* the output depends on the integer range / numeric precision: separate caches */
+        snprintf(fit, sizeof(fit), "t=%d,p=%d,s=%d", (int)k, (int)t->precision, (int)t->scale);
         break;
     case SF_RULE_ALNUM:
         if (!is_text_kind(k))
