@@ -378,6 +378,13 @@ Test(seed_pg, failure_mid_load_rolls_back_every_table)
     exec_ok(c, "CREATE TABLE a (id int PRIMARY KEY); "
                "CREATE TABLE b (a_id int REFERENCES a, v int CHECK (v < 95))");
     cr_assert_eq(sf_seed_open_mem(&s, "spec.yaml", spec, strlen(spec), &err), 0, "%s", err.msg);
+    /* the catalog accepts the spec (a CHECK cannot be judged before loading) and nothing is written */
+    cr_assert_eq(sf_seed_check_conn(s, c), 0, "%s", sf_seed_error(s)->msg);
+    cr_assert_eq(scalar(c, "SELECT count(*) FROM a"), 0);
+    /* a caller's connection inside a transaction is refused */
+    exec_ok(c, "BEGIN");
+    cr_assert_eq(sf_seed_to_conn(s, c), SF_EUSAGE);
+    exec_ok(c, "ROLLBACK");
     cr_assert_eq(sf_seed_to_db(s, dsn, NULL), SF_EDB);
     cr_assert(strstr(sf_seed_error(s)->msg, "seeding public.b") && strstr(sf_seed_error(s)->msg, "check constraint"),
               "%s", sf_seed_error(s)->msg);
