@@ -221,7 +221,7 @@ static int inherit(sf_catalog *c, sf_cattable *t, size_t *cap, const char *schem
 
 /*
  * One column definition, from its first token up to the ',' or ')' that
- * ends it. Table constraints are skipped.
+ * ends it. Table constraints are skipped. 0, 1 at a premature end, SF_ENOMEM.
  */
 static int column_def(sf_cattable *t, size_t *cap, sf_lexer *lx, sf_tok *first, sf_buf *name, int *end_paren)
 {
@@ -238,7 +238,7 @@ static int column_def(sf_cattable *t, size_t *cap, sf_lexer *lx, sf_tok *first, 
     for (;;) {
         sf_tok_kind k = sf_lex_next(lx, &tk);
         if (k == SF_TOK_EOF || k == SF_TOK_ERROR)
-            return -1;
+            return 1;
         if (depth == 0 && (sf_tok_op(lx, &tk, ",") || sf_tok_op(lx, &tk, ")"))) {
             *end_paren = sf_tok_op(lx, &tk, ")");
             break;
@@ -337,9 +337,9 @@ static int create_table(sf_catalog *c, sf_lexer *lx)
                 if (sf_lex_next(lx, &tk) == SF_TOK_EOF || tk.kind == SF_TOK_ERROR)
                     break;
                 rc = column_def(t, &cap, lx, &tk, &col, &end_paren);
-                if (rc == SF_ENOMEM)
+                if (rc < 0)
                     goto skip;
-                if (rc < 0) {
+                if (rc > 0) { /* truncated: keep what was read */
                     rc = 0;
                     break;
                 }
