@@ -254,8 +254,11 @@ int cmd_mask(sf_cli *cli, const cli_args *args)
     if ((rc = parse_opts(cli, args, &o)) != 0)
         return rc;
     fmt = sf_mask_format_parse(o.format);
-    if (sf_mask_policy_load(&pol, o.policy, &err) < 0)
-        return cli_fail(&err);
+    if ((rc = sf_mask_policy_load(&pol, o.policy, &err)) < 0) {
+        /* an unreadable policy is as much a usage error as an invalid one */
+        cli_fail(&err);
+        return rc == SF_ENOMEM ? SF_EXIT_RUNTIME : SF_EXIT_USAGE;
+    }
     if (!o.check && (rc = load_key(cli, &o, pol, &key)) != 0)
         goto out;
     if (sf_masker_new(&m, pol, key, o.strict, &err) < 0) {

@@ -590,10 +590,10 @@ static int run(plain *p)
         int k = sf_sqlscan_run(&p->sc, r->buf + r->start, r->end - r->start, r->eof, &end);
         if (k == SF_SCAN_MORE) {
             if (r->eof) {
-                const char *why = sf_sqlscan_eof_error(&p->sc);
+                uint64_t line;
+                const char *why = sf_sqlscan_eof_error(&p->sc, &line);
                 if (why)
-                    return sf_error_set(&p->err, SF_EFORMAT, "line %llu: %s", (unsigned long long)p->sc.tok_line,
-                                        why);
+                    return sf_error_set(&p->err, SF_EFORMAT, "line %llu: %s", (unsigned long long)line, why);
                 if ((rc = close_insert_table(p)) < 0)
                     return rc;
                 return wr_add(p, r->buf + r->start, r->end - r->start);

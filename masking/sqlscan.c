@@ -101,10 +101,12 @@ int sf_sqlscan_run(sf_sqlscan *sc, const char *s, size_t len, int eof, size_t *e
                         goto more;
                 } else if (c == '-' && s[i + 1] == '-') {
                     sc->state = LINECOMMENT;
+                    sc->open_line = sc->line;
                     i += 2;
                     continue;
                 } else if (c == '/' && s[i + 1] == '*') {
                     sc->state = BLOCKCOMMENT;
+                    sc->open_line = sc->line;
                     sc->depth = 1;
                     i += 2;
                     continue;
@@ -139,6 +141,7 @@ int sf_sqlscan_run(sf_sqlscan *sc, const char *s, size_t len, int eof, size_t *e
                 if (wl == 1 && j < len && s[j] == '\'' &&
                     (lc == 'e' || lc == 'b' || lc == 'x' || lc == 'n')) {
                     sc->state = lc == 'e' || (lc == 'n' && !sc->scs) ? EQUOTE : SQUOTE;
+                    sc->open_line = sc->line;
                     i = j + 1;
                     continue;
                 }
@@ -147,6 +150,7 @@ int sf_sqlscan_run(sf_sqlscan *sc, const char *s, size_t len, int eof, size_t *e
                         goto more;
                     if (j + 1 < len && s[j + 1] == '\'') {
                         sc->state = SQUOTE;
+                        sc->open_line = sc->line;
                         i = j + 2;
                         continue;
                     }
@@ -157,11 +161,13 @@ int sf_sqlscan_run(sf_sqlscan *sc, const char *s, size_t len, int eof, size_t *e
             }
             if (c == '\'') {
                 sc->state = sc->scs ? SQUOTE : EQUOTE;
+                sc->open_line = sc->line;
                 i++;
                 continue;
             }
             if (c == '"') {
                 sc->state = DQUOTE;
+                sc->open_line = sc->line;
                 i++;
                 continue;
             }
@@ -178,6 +184,7 @@ int sf_sqlscan_run(sf_sqlscan *sc, const char *s, size_t len, int eof, size_t *e
                 }
                 if (s[j] == '$') {
                     sc->state = DOLLAR;
+                    sc->open_line = sc->line;
                     sc->tag_off = i;
                     sc->tag_len = j + 1 - i;
                     i = j + 1;
@@ -292,8 +299,9 @@ more:
     return SF_SCAN_MORE;
 }
 
-const char *sf_sqlscan_eof_error(const sf_sqlscan *sc)
+const char *sf_sqlscan_eof_error(const sf_sqlscan *sc, uint64_t *line)
 {
+    *line = sc->open_line;
     switch (sc->state) {
     case SQUOTE:
     case EQUOTE: return "unterminated quoted string";
@@ -302,5 +310,6 @@ const char *sf_sqlscan_eof_error(const sf_sqlscan *sc)
     case BLOCKCOMMENT: return "unterminated /* comment";
     default: break;
     }
+    *line = sc->tok_line;
     return sc->tok != NO_TOK ? "statement without a terminating ';'" : NULL;
 }

@@ -34,6 +34,7 @@ typedef struct sf_sqlscan {
     size_t tag_off, tag_len; /* the current $tag$ */
     uint64_t line;   /* line number of the byte at pos (1-based) */
     uint64_t tok_line; /* line of the first token */
+    uint64_t open_line; /* line where the current string, identifier, body or comment began */
 } sf_sqlscan;
 
 /* Start scanning a script (line 1, standard_conforming_strings on). */
@@ -50,8 +51,8 @@ int sf_sqlscan_run(sf_sqlscan *sc, const char *s, size_t len, int eof, size_t *e
 /*
  * At end of input: NULL if the unit holds only whitespace and comments,
  * else what is unterminated ("unterminated quoted string", "statement
- * without a terminating ';'", ...).
+ * without a terminating ';'", ...) and, in *line, where it began.
  */
-const char *sf_sqlscan_eof_error(const sf_sqlscan *sc);
+const char *sf_sqlscan_eof_error(const sf_sqlscan *sc, uint64_t *line);
 
 #endif

@@ -11,6 +11,7 @@ typedef struct {
     char text[MAXU][512];
     unsigned long line[MAXU]; /* line of the unit's first token */
     const char *eof_error;
+    unsigned long eof_line;
     char rest[512];
 } units;
 
@@ -27,7 +28,9 @@ static void split(units *u, const char *script, size_t chunk, int scs)
         int r = sf_sqlscan_run(&sc, script + start, avail - start, eof, &end);
         if (r == SF_SCAN_MORE) {
             if (eof) {
-                u->eof_error = sf_sqlscan_eof_error(&sc);
+                uint64_t line = 0;
+                u->eof_error = sf_sqlscan_eof_error(&sc, &line);
+                u->eof_line = (unsigned long)line;
                 memcpy(u->rest, script + start, len - start);
                 return;
             }
@@ -139,8 +142,13 @@ Test(sqlscan, unterminated_input)
     split_all(&u, "SELECT 1;\nSELECT 'abc;\n", 1);
     cr_assert_eq(u.n, 1);
     cr_assert_str_eq(u.eof_error, "unterminated quoted string");
+    cr_assert_eq(u.eof_line, 2);
+    split_all(&u, "SELECT 1;\n\n-- c\nSELECT 2,\n/* x\n\n", 1);
+    cr_assert_str_eq(u.eof_error, "unterminated /* comment");
+    cr_assert_eq(u.eof_line, 5);
     split_all(&u, "SELECT 1;\nSELECT 2\n", 1);
     cr_assert_str_eq(u.eof_error, "statement without a terminating ';'");
+    cr_assert_eq(u.eof_line, 2);
     split_all(&u, "/* open /* nested */ still open\n", 1);
     cr_assert_str_eq(u.eof_error, "unterminated /* comment");
     split_all(&u, "SELECT $x$ never closed;\n", 1);
