@@ -234,18 +234,6 @@ int sf_copyhead_parse(sf_copyhead *h, const char *stmt, size_t len, const char *
         }
         sf_lex_next(&lx, &t);
     }
-    if (!sf_tok_word(&lx, &t, "from")) {
-        rc = 1; /* COPY ... TO */
-        goto out;
-    }
-    sf_lex_next(&lx, &t);
-    if (!sf_tok_word(&lx, &t, "stdin")) {
-        rc = 1;
-        goto out;
-    }
-    sf_lex_next(&lx, &t);
-    if (!(sf_tok_op(&lx, &t, ";") || t.kind == SF_TOK_EOF))
-        h->options = 1;
     if (h->ncols > h->cols_cap) {
         size_t cap = h->ncols < 16 ? 16 : h->ncols;
         const char **c = realloc(h->cols, cap * sizeof(*c));
@@ -259,6 +247,18 @@ int sf_copyhead_parse(sf_copyhead *h, const char *stmt, size_t len, const char *
         h->cols[i] = h->names.ptr + off;
         off += strlen(h->names.ptr + off) + 1;
     }
+    if (!sf_tok_word(&lx, &t, "from")) {
+        rc = 1; /* COPY ... TO */
+        goto out;
+    }
+    sf_lex_next(&lx, &t);
+    if (!sf_tok_word(&lx, &t, "stdin")) {
+        rc = 1;
+        goto out;
+    }
+    sf_lex_next(&lx, &t);
+    if (!(sf_tok_op(&lx, &t, ";") || t.kind == SF_TOK_EOF))
+        h->options = 1;
     rc = 0;
 out:
     sf_buf_free(&name);
