@@ -72,6 +72,11 @@ int sf_copy_decode(sf_buf *out, const char *raw, size_t len, const char **why, s
         size_t esc;
         int v;
         if (run) {
+            if (memchr(raw + i, '\0', run)) {
+                *why = "NUL byte in the data";
+                *at = (size_t)((const char *)memchr(raw + i, '\0', run) - raw);
+                return -1;
+            }
             memcpy(out->ptr + out->len, raw + i, run);
             out->len += run;
             i += run;

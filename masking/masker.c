@@ -468,7 +468,8 @@ int sf_mask_table_line(sf_mask_table *t, const char *line, size_t len, sf_buf *o
             rc = sf_copy_encode(out, o[i].ptr, o[i].len);
         if (rc < 0) {
             sf_mask_table_where(t, (long)i, where, sizeof(where));
-            return sf_error_set(&t->err, SF_EINTERNAL, "%s: masked value holds a NUL byte", where);
+            return sf_error_set(&t->err, SF_EFORMAT, "%s: the value holds a NUL byte, which PostgreSQL text cannot",
+                                where);
         }
     }
     return 0;

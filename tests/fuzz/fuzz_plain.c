@@ -35,7 +35,7 @@ static void codec_invariant(const uint8_t *data, size_t size)
             continue;
         sf_buf_clear(&e);
         if (sf_copy_encode(&e, d1.ptr, d1.len) < 0)
-            abort(); /* a decoded value never holds NUL */
+            abort(); /* decode refuses NUL bytes, so encode must accept whatever it produced */
         sf_buf_clear(&d2);
         if (sf_copy_decode(&d2, e.ptr, e.len, &why, &at) < 0 || d2.len != d1.len ||
             memcmp(d1.ptr, d2.ptr, d1.len) != 0)
