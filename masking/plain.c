@@ -355,13 +355,14 @@ static int copy_verbatim(plain *p, sf_mask_table *t, const char *tname)
         char *b = r->buf + r->start;
         size_t avail = r->end - r->start;
         const char *q;
-        if (avail < 3 && !r->eof) {
+        if (avail < 4 && !r->eof) {
             if (rd_fill(p) < 0)
                 return p->err.code;
             continue;
         }
-        if (avail >= 2 && b[0] == '\\' && b[1] == '.' && (avail == 2 || b[2] == '\n')) {
-            size_t n = avail == 2 ? 2 : 3;
+        if (avail >= 2 && b[0] == '\\' && b[1] == '.' &&
+            (avail == 2 || b[2] == '\n' || (b[2] == '\r' && (avail == 3 || b[3] == '\n')))) {
+            size_t n = avail == 2 ? 2 : b[2] == '\n' ? 3 : avail == 3 ? 3 : 4;
             if (wr_add(p, b, n) < 0)
                 return p->err.code;
             r->start += n;
@@ -399,7 +400,7 @@ static int copy_masked(plain *p, sf_mask_table *t, const char *tname)
     writer *w = &p->wr;
     for (;;) {
         char *b = r->buf + r->start;
-        size_t avail = r->end - r->start, len;
+        size_t avail = r->end - r->start, len, eol;
         char *nl = memchr(b, '\n', avail);
         if (!nl) {
             if (r->eof) {
@@ -418,21 +419,25 @@ static int copy_masked(plain *p, sf_mask_table *t, const char *tname)
             continue;
         }
         len = (size_t)(nl - b);
+        /* a CR before the newline is part of the line end (dumps written in text mode on Windows):
+           COPY text never holds a raw CR in data */
+        eol = len && b[len - 1] == '\r' ? 2 : 1;
+        len -= eol - 1;
         if (len == 2 && b[0] == '\\' && b[1] == '.') {
-            if (wr_add(p, b, 3) < 0)
+            if (wr_add(p, b, len + eol) < 0)
                 return p->err.code;
-            r->start += 3;
+            r->start += len + eol;
             p->sc.line++;
             return 0;
         }
         sf_mask_table_set_line(t, p->sc.line);
         if (sf_mask_table_line(t, b, len, &w->buf) < 0)
             return table_fail(p, t);
-        if (sf_buf_addc(&w->buf, '\n') < 0)
+        if (sf_buf_add(&w->buf, b + len, eol) < 0)
             return sf_error_set(&p->err, SF_ENOMEM, "out of memory");
         if (w->buf.len >= WR_BLOCK && wr_flush(p) < 0)
             return p->err.code;
-        r->start += len + 1;
+        r->start += len + eol;
         p->sc.line++;
     }
 }
