@@ -1,0 +1,478 @@
+/*
+ * pg_dump custom format (-Fc), as pg_backup_custom.c writes it: header,
+ * TOC (each entry's data offset: a flag and off_size bytes), then one data
+ * block per entry with data: a block type byte (BLK_DATA, BLK_BLOBS), the
+ * dump id, and length-prefixed chunks ending with a zero length. Chunks
+ * carry one zlib stream when the header's compression level is not 0, raw
+ * COPY text otherwise. BLOBS blocks hold (oid, chunks...) pairs ending with
+ * oid 0.
+ *
+ * The output keeps the header and TOC; block order follows the input. Like
+ * pg_dump, the TOC is written first with offsets "not set", then the
+ * blocks, then - when the output is seekable - rewritten in place with the
+ * real offsets. A seekable input is scanned block by block (chunk lengths
+ * only) and the blocks are masked by workers reading their byte range; a
+ * stream is processed block by block as it arrives.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "pgarchive_int.h"
+#include "pgarchive_run.h"
+
+typedef struct cus_unit {
+    pga_unit u; /* first: the runner hands back this pointer */
+    size_t idx;
+    int type;
+    unsigned char hdr[10]; /* the block's type byte and dump id, as read */
+    size_t hdrlen;
+    uint64_t start, body, end;
+    pga_spool spool;
+} cus_unit;
+
+typedef struct cus_ctx {
+    pga_job *j;
+    char name[512];
+    int fd, seekable;
+    uint64_t size;
+    pga_in in;
+    pga_outfile of;
+    pga_out out;
+    int out_seekable;
+    int zmode, level;
+    pga_runner run;
+} cus_ctx;
+
+typedef struct framer {
+    pga_spool *spool;
+    int int_size;
+} framer;
+
+/* Chunk framing: each piece becomes <int length><bytes>. */
+static int framer_sink(void *ud, const void *p, size_t n, sf_error *err)
+{
+    framer *f = ud;
+    sf_buf b = SF_BUF_INIT;
+    int rc;
+    if (n == 0)
+        return 0;
+    if (pga_put_int(&b, f->int_size, (int32_t)n) < 0)
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    rc = pga_spool_sink(f->spool, b.ptr, b.len, err);
+    sf_buf_free(&b);
+    return rc < 0 ? rc : pga_spool_sink(f->spool, p, n, err);
+}
+
+static int zw_sink(void *ud, const void *p, size_t n, sf_error *err)
+{
+    return pga_zw_write(ud, p, n, err);
+}
+
+typedef struct zr_into {
+    pga_zr *zr;
+    pga_copy *copy;
+} zr_into;
+
+static int zr_sink(void *ud, const void *p, size_t n, sf_error *err)
+{
+    zr_into *z = ud;
+    return pga_zr_feed(z->zr, p, n, pga_copy_feed, z->copy, err);
+}
+
+static void unit_where(const cus_ctx *c, const cus_unit *cu, char *buf, size_t size)
+{
+    char label[256];
+    pga_entry_label(&c->j->toc.e[cu->idx], label, sizeof(label));
+    snprintf(buf, size, "%s: block for %s at offset %llu", c->name, label, (unsigned long long)cu->start);
+}
+
+/* Decode one table's chunks from in, transform, re-encode into cu->spool. */
+static int transform_block(cus_ctx *c, cus_unit *cu, pga_in *in, sf_error *err)
+{
+    const pga_toc *t = &c->j->toc;
+    pga_plan *plan = &c->j->plans[cu->idx];
+    framer fr = {&cu->spool, t->int_size};
+    pga_zw zw;
+    pga_zr zr;
+    pga_copy copy;
+    zr_into into = {&zr, &copy};
+    unsigned char *buf = NULL;
+    sf_buf end = SF_BUF_INIT;
+    int rc, have_zw = 0, have_zr = 0;
+    char where[768];
+
+    pga_copy_init(&copy, c->j->ops, plan->table, zw_sink, &zw);
+    if ((rc = pga_spool_sink(&cu->spool, cu->hdr, cu->hdrlen, err)) < 0)
+        goto out;
+    if ((rc = pga_zw_init(&zw, c->zmode, c->level, framer_sink, &fr, err)) < 0)
+        goto out;
+    have_zw = 1;
+    if (c->zmode != PGA_Z_NONE) {
+        if ((rc = pga_zr_init(&zr, PGA_Z_ZLIB, err)) < 0)
+            goto out;
+        have_zr = 1;
+    }
+    if (!(buf = malloc(PGA_CHUNK))) {
+        rc = sf_error_set(err, SF_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (;;) {
+        int32_t len;
+        if ((rc = pga_read_int(in, t->int_size, &len, "a chunk length", err)) < 0)
+            goto out;
+        if (len == 0)
+            break;
+        if (len < 0) {
+            rc = pga_in_fail(in, in->pos - (uint64_t)t->int_size - 1, SF_EFORMAT, err,
+                             "negative chunk length %d", len);
+            goto out;
+        }
+        while (len > 0) {
+            size_t k = (size_t)len < PGA_CHUNK ? (size_t)len : PGA_CHUNK;
+            if ((rc = pga_in_need(in, buf, k, "chunk data", err)) < 0)
+                goto out;
+            rc = have_zr ? zr_sink(&into, buf, k, err) : pga_copy_feed(&copy, buf, k, err);
+            if (rc < 0)
+                goto out;
+            len -= (int32_t)k;
+        }
+        if (pga_runner_cancelled(&c->run)) {
+            rc = sf_error_set(err, SF_EINTERNAL, "cancelled");
+            goto out;
+        }
+    }
+    if ((have_zr && (rc = pga_zr_finish(&zr, err)) < 0) || (rc = pga_copy_finish(&copy, err)) < 0 ||
+        (rc = pga_zw_finish(&zw, err)) < 0)
+        goto out;
+    if (pga_put_int(&end, t->int_size, 0) < 0) {
+        rc = sf_error_set(err, SF_ENOMEM, "out of memory");
+        goto out;
+    }
+    rc = pga_spool_sink(&cu->spool, end.ptr, end.len, err);
+out:
+    if (rc < 0 && err->msg[0] && strncmp(err->msg, c->name, strlen(c->name)) != 0) {
+        unit_where(c, cu, where, sizeof(where));
+        sf_error_prefix(err, "%s", where);
+    }
+    if (have_zr)
+        pga_zr_free(&zr);
+    if (have_zw)
+        pga_zw_free(&zw);
+    pga_copy_free(&copy);
+    sf_buf_free(&end);
+    free(buf);
+    return rc;
+}
+
+static int unit_work(void *ctx, pga_unit *u, sf_error *err)
+{
+    cus_ctx *c = ctx;
+    cus_unit *cu = (cus_unit *)u;
+    pga_in rin;
+    int rc;
+    if (!c->seekable)
+        return transform_block(c, cu, &c->in, err);
+    if ((rc = pga_in_init_range(&rin, c->fd, c->name, cu->body, cu->end - cu->body, err)) < 0)
+        return rc;
+    rc = transform_block(c, cu, &rin, err);
+    if (rc == 0 && rin.pos != cu->end)
+        rc = pga_in_fail(&rin, rin.pos, SF_EFORMAT, err, "block for TOC entry %d does not end where its "
+                         "chunks end", c->j->toc.e[cu->idx].dump_id);
+    pga_in_free(&rin);
+    return rc;
+}
+
+/* Copy one int as raw bytes from in to out; its value in *v. */
+static int copy_int(cus_ctx *c, pga_in *in, int32_t *v, const char *what, sf_error *err)
+{
+    int isz = c->j->toc.int_size;
+    unsigned char raw[9];
+    pga_in mem;
+    int rc;
+    if ((rc = pga_in_need(in, raw, (size_t)isz + 1, what, err)) < 0)
+        return rc;
+    pga_in_init_mem(&mem, raw, (size_t)isz + 1, in->name);
+    mem.pos = 0;
+    if ((rc = pga_read_int(&mem, isz, v, what, err)) < 0)
+        return pga_in_fail(in, in->pos - (uint64_t)isz - 1, SF_EFORMAT, err, "bad integer (reading %s)", what);
+    return pga_out_write(&c->out, raw, (size_t)isz + 1, err);
+}
+
+static int copy_chunks(cus_ctx *c, pga_in *in, unsigned char *buf, sf_error *err)
+{
+    for (;;) {
+        int32_t len;
+        int rc;
+        if ((rc = copy_int(c, in, &len, "a chunk length", err)) < 0)
+            return rc;
+        if (len == 0)
+            return 0;
+        if (len < 0)
+            return pga_in_fail(in, in->pos, SF_EFORMAT, err, "negative chunk length %d", len);
+        while (len > 0) {
+            size_t k = (size_t)len < PGA_CHUNK ? (size_t)len : PGA_CHUNK;
+            if ((rc = pga_in_need(in, buf, k, "chunk data", err)) < 0 ||
+                (rc = pga_out_write(&c->out, buf, k, err)) < 0)
+                return rc;
+            len -= (int32_t)k;
+        }
+    }
+}
+
+/* Verbatim copy of a block that is not transformed. */
+static int copy_block(cus_ctx *c, cus_unit *cu, sf_error *err)
+{
+    unsigned char *buf = malloc(PGA_CHUNK);
+    int rc = 0;
+    if (!buf)
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    if (c->seekable) {
+        pga_in rin;
+        if ((rc = pga_in_init_range(&rin, c->fd, c->name, cu->start, cu->end - cu->start, err)) == 0) {
+            uint64_t left = cu->end - cu->start;
+            while (left > 0 && rc == 0) {
+                size_t k = left < PGA_CHUNK ? (size_t)left : PGA_CHUNK;
+                if ((rc = pga_in_need(&rin, buf, k, "block data", err)) == 0)
+                    rc = pga_out_write(&c->out, buf, k, err);
+                left -= k;
+            }
+            pga_in_free(&rin);
+        }
+    } else if ((rc = pga_out_write(&c->out, cu->hdr, cu->hdrlen, err)) == 0) {
+        if (cu->type == PGA_BLK_DATA) {
+            rc = copy_chunks(c, &c->in, buf, err);
+        } else {
+            for (;;) {
+                int32_t oid;
+                if ((rc = copy_int(c, &c->in, &oid, "a large object oid", err)) < 0 || oid == 0)
+                    break;
+                if ((rc = copy_chunks(c, &c->in, buf, err)) < 0)
+                    break;
+            }
+        }
+    }
+    free(buf);
+    return rc;
+}
+
+static int unit_emit(void *ctx, pga_unit *u, sf_error *err)
+{
+    cus_ctx *c = ctx;
+    cus_unit *cu = (cus_unit *)u;
+    pga_entry *e = &c->j->toc.e[cu->idx];
+    int rc;
+    e->data_state = PGA_OFF_SET;
+    e->data_pos = c->out.pos;
+    if (cu->u.work)
+        rc = pga_spool_drain(&cu->spool, pga_out_sink, &c->out, err);
+    else
+        rc = copy_block(c, cu, err);
+    if (rc < 0)
+        return rc;
+    return pga_job_end(c->j, cu->idx, err);
+}
+
+static void unit_drop(void *ctx, pga_unit *u)
+{
+    cus_unit *cu = (cus_unit *)u;
+    (void)ctx;
+    pga_spool_free(&cu->spool);
+    free(cu);
+}
+
+/* Seekable input: find where the block's chunks end without reading them. */
+static int scan_block(cus_ctx *c, cus_unit *cu, sf_error *err)
+{
+    pga_in *in = &c->in;
+    int isz = c->j->toc.int_size;
+    char what[96];
+    int rc;
+    snprintf(what, sizeof(what), "chunk data of TOC entry %d", c->j->toc.e[cu->idx].dump_id);
+    for (;;) {
+        int32_t len, oid = 1;
+        if (cu->type == PGA_BLK_BLOBS) {
+            if ((rc = pga_read_int(in, isz, &oid, "a large object oid", err)) < 0)
+                return rc;
+            if (oid == 0)
+                break;
+        }
+        for (;;) {
+            if ((rc = pga_read_int(in, isz, &len, "a chunk length", err)) < 0)
+                return rc;
+            if (len == 0)
+                break;
+            if (len < 0)
+                return pga_in_fail(in, in->pos - (uint64_t)isz - 1, SF_EFORMAT, err,
+                                   "negative chunk length %d", len);
+            if ((rc = pga_in_skip(in, (uint64_t)len, what, err)) < 0)
+                return rc;
+        }
+        if (cu->type == PGA_BLK_DATA)
+            break;
+    }
+    cu->end = in->pos;
+    return 0;
+}
+
+static int write_toc(cus_ctx *c, int with_head, sf_error *err)
+{
+    sf_buf b = SF_BUF_INIT;
+    int rc = 0;
+    if (with_head)
+        rc = pga_toc_write_head(&c->j->toc, &b, err);
+    if (rc == 0)
+        rc = pga_toc_write_entries(&c->j->toc, &b, err);
+    if (rc == 0)
+        rc = pga_out_write(&c->out, b.ptr, b.len, err);
+    sf_buf_free(&b);
+    return rc;
+}
+
+static int read_blocks(cus_ctx *c, sf_error *err)
+{
+    pga_toc *t = &c->j->toc;
+    unsigned char *seen = calloc(t->n ? t->n : 1, 1);
+    int rc = 0;
+    if (!seen)
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    for (;;) {
+        cus_unit *cu;
+        uint64_t at = c->in.pos;
+        unsigned char type;
+        int32_t id;
+        long idx;
+        pga_in mem;
+        if ((rc = pga_in_at_eof(&c->in, err)) != 0)
+            break;
+        if (!(cu = calloc(1, sizeof(*cu)))) {
+            rc = sf_error_set(err, SF_ENOMEM, "out of memory");
+            break;
+        }
+        pga_spool_init(&cu->spool);
+        cu->start = at;
+        cu->hdrlen = (size_t)t->int_size + 2;
+        if ((rc = pga_in_need(&c->in, cu->hdr, cu->hdrlen, "a data block header", err)) < 0) {
+            unit_drop(c, &cu->u);
+            break;
+        }
+        type = cu->hdr[0];
+        pga_in_init_mem(&mem, cu->hdr + 1, (size_t)t->int_size + 1, c->name);
+        if ((rc = pga_read_int(&mem, t->int_size, &id, "a dump id", err)) < 0) {
+            rc = pga_in_fail(&c->in, at + 1, SF_EFORMAT, err, "bad dump id in a data block header");
+            unit_drop(c, &cu->u);
+            break;
+        }
+        if (type != PGA_BLK_DATA && type != PGA_BLK_BLOBS) {
+            rc = pga_in_fail(&c->in, at, SF_EFORMAT, err, "unknown data block type %u (dump id %d)", type, id);
+            unit_drop(c, &cu->u);
+            break;
+        }
+        if ((idx = pga_toc_find(t, id)) < 0) {
+            rc = pga_in_fail(&c->in, at, SF_EFORMAT, err, "data block for dump id %d, which the TOC does "
+                             "not list", id);
+            unit_drop(c, &cu->u);
+            break;
+        }
+        if (seen[idx]) {
+            rc = pga_in_fail(&c->in, at, SF_EFORMAT, err, "second data block for TOC entry %d", id);
+            unit_drop(c, &cu->u);
+            break;
+        }
+        seen[idx] = 1;
+        cu->idx = (size_t)idx;
+        cu->type = type;
+        cu->body = c->in.pos;
+        cu->u.data = cu;
+        cu->u.work = type == PGA_BLK_DATA && c->j->plans[idx].transform;
+        if (type == PGA_BLK_BLOBS && c->j->plans[idx].transform) {
+            rc = pga_in_fail(&c->in, at, SF_EFORMAT, err, "TOC entry %d holds table data in a large-object "
+                             "block", id);
+            unit_drop(c, &cu->u);
+            break;
+        }
+        if (c->seekable && (rc = scan_block(c, cu, err)) < 0) {
+            unit_drop(c, &cu->u);
+            break;
+        }
+        if ((rc = pga_runner_add(&c->run, &cu->u, err)) < 0)
+            break;
+    }
+    free(seen);
+    return rc < 0 ? rc : 0;
+}
+
+int pga_custom_run(pga_job *j, sf_error *err)
+{
+    cus_ctx c;
+    struct stat st;
+    int rc, run_started = 0;
+    memset(&c, 0, sizeof(c));
+    c.j = j;
+    c.of.fd = -1;
+    snprintf(c.name, sizeof(c.name), "custom archive '%s'", strcmp(j->in, "-") ? j->in : "<stdin>");
+    if ((rc = pga_open_input(j->in, &c.fd, &c.seekable, &c.size, err)) < 0)
+        return rc;
+    rc = c.seekable ? pga_in_init_range(&c.in, c.fd, c.name, 0, c.size, err)
+                    : pga_in_init_fd(&c.in, c.fd, c.name, 0, err);
+    if (rc < 0)
+        goto done;
+    if ((rc = pga_toc_read(&j->toc, &c.in, PGA_FMT_CUSTOM, err)) < 0)
+        goto done;
+    if ((rc = pga_job_prepare(j, c.name, err)) < 0)
+        goto done;
+    c.zmode = j->toc.compression != 0 ? PGA_Z_ZLIB : PGA_Z_NONE;
+    c.level = j->toc.compression;
+    for (size_t i = 0; i < j->toc.n; i++) {
+        pga_entry *e = &j->toc.e[i];
+        if (e->data_state != PGA_OFF_NO_DATA)
+            e->data_state = PGA_OFF_NOT_SET;
+        e->data_pos = 0;
+    }
+    if ((rc = pga_outfile_open(&c.of, j->out, err)) < 0)
+        goto done;
+    if ((rc = pga_out_init(&c.out, c.of.fd, c.of.tmp ? j->out : "standard output", err)) < 0)
+        goto done;
+    c.out_seekable = c.of.tmp != NULL ||
+                     (fstat(c.of.fd, &st) == 0 && S_ISREG(st.st_mode) && lseek(c.of.fd, 0, SEEK_CUR) == 0);
+    if ((rc = write_toc(&c, 1, err)) < 0)
+        goto done;
+    if ((rc = pga_runner_init(&c.run, c.seekable ? j->jobs : 1, unit_work, unit_emit, unit_drop, &c, err)) < 0)
+        goto done;
+    run_started = 1;
+    if ((rc = read_blocks(&c, err)) < 0 || (rc = pga_runner_finish(&c.run, err)) < 0)
+        goto done;
+    pga_runner_free(&c.run);
+    run_started = 0;
+    if ((rc = pga_job_end_rest(j, err)) < 0)
+        goto done;
+    if (c.out_seekable) {
+        uint64_t end = c.out.pos;
+        size_t head_len;
+        sf_buf hb = SF_BUF_INIT;
+        if ((rc = pga_toc_write_head(&j->toc, &hb, err)) < 0) {
+            sf_buf_free(&hb);
+            goto done;
+        }
+        head_len = hb.len;
+        sf_buf_free(&hb);
+        if ((rc = pga_out_seek(&c.out, head_len, err)) < 0 || (rc = write_toc(&c, 0, err)) < 0 ||
+            (rc = pga_out_seek(&c.out, end, err)) < 0)
+            goto done;
+    }
+    if ((rc = pga_out_flush(&c.out, err)) < 0)
+        goto done;
+    rc = pga_outfile_commit(&c.of, err);
+done:
+    if (run_started)
+        pga_runner_free(&c.run);
+    if (rc < 0)
+        pga_outfile_discard(&c.of);
+    pga_out_free(&c.out);
+    pga_in_free(&c.in);
+    if (c.fd > 0)
+        close(c.fd);
+    return rc;
+}
