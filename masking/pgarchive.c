@@ -12,7 +12,7 @@
 
 /* ---- detection ---------------------------------------------------------- */
 
-static int tar_header_ok(const unsigned char *h)
+int pga_tar_header_ok(const unsigned char *h)
 {
     unsigned long sum = 0, stored = 0;
     int digits = 0;
@@ -37,7 +37,7 @@ sf_mask_format sf_mask_detect_bytes(const unsigned char *head, size_t len)
 {
     if (len >= 5 && memcmp(head, "PGDMP", 5) == 0)
         return SF_MASK_FORMAT_CUSTOM;
-    if (len >= 512 && tar_header_ok(head))
+    if (len >= 512 && pga_tar_header_ok(head))
         return SF_MASK_FORMAT_TAR;
     return SF_MASK_FORMAT_PLAIN;
 }

@@ -1,2 +1,454 @@
+/*
+ * pg_dump directory format (-Fd), as pg_backup_directory.c writes it:
+ * toc.dat (header + TOC; each entry's extra field is its data file name,
+ * "NNNN.dat" or "blobs.toc"), one NNNN.dat file per table - gzip-compressed
+ * as NNNN.dat.gz when the archive is compressed -, blobs.toc and
+ * blob_OID.dat(.gz) for large objects.
+ *
+ * The output is built in a temp directory beside OUT and renamed into place
+ * at the end (OUT may be absent or an empty directory, like pg_dump's);
+ * tables are masked one file per worker; every other file is copied byte
+ * for byte.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "pgarchive_int.h"
-int pga_dir_run(pga_job *j, sf_error *err) { (void)j; return sf_error_set(err, SF_EUSAGE, "todo"); }
+#include "pgarchive_run.h"
+
+typedef struct dir_unit {
+    pga_unit u;
+    long idx;          /* TOC entry, -1 for a file the TOC does not name */
+    char *file;        /* name inside the directory (with .gz if so) */
+} dir_unit;
+
+typedef struct dir_ctx {
+    pga_job *j;
+    char name[512];
+    char *tmpdir;
+    int zlevel;
+    pga_runner run;
+} dir_ctx;
+
+static char *path_join(const char *dir, const char *file)
+{
+    size_t n = strlen(dir) + strlen(file) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", dir, file);
+    return p;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+static int copy_file(const char *from, const char *to, sf_error *err)
+{
+    unsigned char *buf = malloc(PGA_CHUNK * 2);
+    int in = -1, out = -1, rc = 0;
+    if (!buf)
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    if ((in = open(from, O_RDONLY | O_CLOEXEC)) < 0) {
+        rc = sf_error_set(err, SF_EIO, "cannot open '%s': %s", from, strerror(errno));
+        goto done;
+    }
+    if ((out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666)) < 0) {
+        rc = sf_error_set(err, SF_EIO, "cannot create '%s': %s", to, strerror(errno));
+        goto done;
+    }
+    for (;;) {
+        ssize_t n = read(in, buf, PGA_CHUNK * 2), off = 0;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = sf_error_set(err, SF_EIO, "cannot read '%s': %s", from, strerror(errno));
+            break;
+        }
+        if (n == 0)
+            break;
+        while (off < n) {
+            ssize_t w = write(out, buf + off, (size_t)(n - off));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0) {
+                rc = sf_error_set(err, SF_EIO, "cannot write '%s': %s", to, strerror(errno));
+                goto done;
+            }
+            off += w;
+        }
+    }
+done:
+    if (in >= 0)
+        close(in);
+    if (out >= 0 && close(out) != 0 && rc == 0)
+        rc = sf_error_set(err, SF_EIO, "cannot write '%s': %s", to, strerror(errno));
+    free(buf);
+    return rc;
+}
+
+static int zw_sink(void *ud, const void *p, size_t n, sf_error *err)
+{
+    return pga_zw_write(ud, p, n, err);
+}
+
+typedef struct zr_into {
+    pga_zr *zr;
+    pga_copy *copy;
+} zr_into;
+
+static int zr_sink(void *ud, const void *p, size_t n, sf_error *err)
+{
+    zr_into *z = ud;
+    return pga_zr_feed(z->zr, p, n, pga_copy_feed, z->copy, err);
+}
+
+/* Mask one table file: read (gunzip), pump lines, write (gzip). */
+static int transform_file(dir_ctx *c, dir_unit *du, const char *from, const char *to, sf_error *err)
+{
+    pga_plan *plan = &c->j->plans[du->idx];
+    int gz = ends_with(du->file, ".gz");
+    int ifd = -1, ofd = -1, rc, have_zw = 0, have_zr = 0, zr_inited = 0;
+    pga_in in;
+    pga_out out;
+    pga_zw zw;
+    pga_zr zr;
+    pga_copy copy;
+    zr_into into = {&zr, &copy};
+    unsigned char *buf = NULL;
+    char name[1024];
+
+    snprintf(name, sizeof(name), "'%s'", from);
+    memset(&in, 0, sizeof(in));
+    memset(&out, 0, sizeof(out));
+    memset(&zr, 0, sizeof(zr));
+    pga_copy_init(&copy, c->j->ops, plan->table, zw_sink, &zw);
+    if ((ifd = open(from, O_RDONLY | O_CLOEXEC)) < 0) {
+        rc = sf_error_set(err, SF_EIO, "cannot open '%s': %s", from, strerror(errno));
+        goto done;
+    }
+    if ((ofd = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666)) < 0) {
+        rc = sf_error_set(err, SF_EIO, "cannot create '%s': %s", to, strerror(errno));
+        goto done;
+    }
+    if ((rc = pga_in_init_fd(&in, ifd, name, 0, err)) < 0 || (rc = pga_out_init(&out, ofd, to, err)) < 0)
+        goto done;
+    if ((rc = pga_zw_init(&zw, gz ? PGA_Z_GZIP : PGA_Z_NONE, c->zlevel, pga_out_sink, &out, err)) < 0)
+        goto done;
+    have_zw = 1;
+    if (gz) {
+        if ((rc = pga_zr_init(&zr, PGA_Z_GZIP, err)) < 0)
+            goto done;
+        have_zr = zr_inited = 1;
+    }
+    if (!(buf = malloc(PGA_CHUNK))) {
+        rc = sf_error_set(err, SF_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (;;) {
+        size_t got;
+        if ((rc = pga_in_read(&in, buf, PGA_CHUNK, &got, err)) < 0)
+            goto done;
+        if (got == 0)
+            break;
+        rc = have_zr ? zr_sink(&into, buf, got, err) : pga_copy_feed(&copy, buf, got, err);
+        if (rc < 0)
+            goto done;
+        if (pga_runner_cancelled(&c->run)) {
+            rc = sf_error_set(err, SF_EINTERNAL, "cancelled");
+            goto done;
+        }
+    }
+    if (have_zr && in.pos == 0)
+        have_zr = 0; /* an empty .gz file reads as empty, as with gzread */
+    if ((have_zr && (rc = pga_zr_finish(&zr, err)) < 0) || (rc = pga_copy_finish(&copy, err)) < 0 ||
+        (rc = pga_zw_finish(&zw, err)) < 0 || (rc = pga_out_flush(&out, err)) < 0)
+        goto done;
+done:
+    if (rc < 0 && strncmp(err->msg, name, strlen(name)) != 0) {
+        char label[256];
+        pga_entry_label(&c->j->toc.e[du->idx], label, sizeof(label));
+        sf_error_prefix(err, "%s: %s", name, label);
+    }
+    if (zr_inited)
+        pga_zr_free(&zr);
+    if (have_zw)
+        pga_zw_free(&zw);
+    pga_copy_free(&copy);
+    pga_in_free(&in);
+    pga_out_free(&out);
+    if (ifd >= 0)
+        close(ifd);
+    if (ofd >= 0 && close(ofd) != 0 && rc == 0)
+        rc = sf_error_set(err, SF_EIO, "cannot write '%s': %s", to, strerror(errno));
+    free(buf);
+    return rc;
+}
+
+static int unit_work(void *ctx, pga_unit *u, sf_error *err)
+{
+    dir_ctx *c = ctx;
+    dir_unit *du = (dir_unit *)u;
+    char *from = path_join(c->j->in, du->file), *to = path_join(c->tmpdir, du->file);
+    int rc;
+    if (!from || !to)
+        rc = sf_error_set(err, SF_ENOMEM, "out of memory");
+    else if (du->idx >= 0 && c->j->plans[du->idx].transform)
+        rc = transform_file(c, du, from, to, err);
+    else
+        rc = copy_file(from, to, err);
+    free(from);
+    free(to);
+    return rc;
+}
+
+static int unit_emit(void *ctx, pga_unit *u, sf_error *err)
+{
+    dir_ctx *c = ctx;
+    dir_unit *du = (dir_unit *)u;
+    return du->idx >= 0 ? pga_job_end(c->j, (size_t)du->idx, err) : 0;
+}
+
+static void unit_drop(void *ctx, pga_unit *u)
+{
+    dir_unit *du = (dir_unit *)u;
+    (void)ctx;
+    free(du->file);
+    free(du);
+}
+
+static void remove_tree(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    if (d) {
+        while ((de = readdir(d)))
+            if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+                unlinkat(dirfd(d), de->d_name, 0);
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
+static int safe_name(const pga_str *s)
+{
+    return s->s && s->len > 0 && s->len < 256 && strlen(s->s) == s->len && !strchr(s->s, '/') &&
+           strcmp(s->s, ".") != 0 && strcmp(s->s, "..") != 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every regular file of the input directory, sorted. */
+static int list_files(const char *dir, char ***out, size_t *n, sf_error *err)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    char **v = NULL;
+    size_t cnt = 0;
+    if (!d)
+        return sf_error_set(err, SF_EIO, "cannot open '%s': %s", dir, strerror(errno));
+    while ((de = readdir(d))) {
+        struct stat st;
+        char **nv;
+        if (de->d_name[0] == '.' && (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
+            continue;
+        if (fstatat(dirfd(d), de->d_name, &st, 0) != 0 || !S_ISREG(st.st_mode))
+            continue;
+        if (!(nv = realloc(v, (cnt + 1) * sizeof(*v))) || !(nv[cnt] = strdup(de->d_name))) {
+            free(nv ? nv : v);
+            closedir(d);
+            return sf_error_set(err, SF_ENOMEM, "out of memory");
+        }
+        v = nv;
+        cnt++;
+    }
+    closedir(d);
+    if (cnt)
+        qsort(v, cnt, sizeof(*v), cmp_str);
+    *out = v;
+    *n = cnt;
+    return 0;
+}
+
+static long find_file(char **files, size_t n, const char *name)
+{
+    char **hit = n ? bsearch(&name, files, n, sizeof(*files), cmp_str) : NULL;
+    return hit ? (long)(hit - files) : -1;
+}
+
+static int add_unit(dir_ctx *c, long idx, const char *file, int work, sf_error *err)
+{
+    dir_unit *du = calloc(1, sizeof(*du));
+    if (!du || !(du->file = strdup(file))) {
+        free(du);
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    }
+    du->idx = idx;
+    du->u.work = work;
+    du->u.data = du;
+    return pga_runner_add(&c->run, &du->u, err);
+}
+
+/* Create the temp output directory beside out; out must be absent or empty. */
+static int make_tmpdir(dir_ctx *c, const char *out, sf_error *err)
+{
+    struct stat st;
+    const char *slash = strrchr(out, '/');
+    size_t dlen = slash ? (size_t)(slash - out) + 1 : 0, n = strlen(out) + 16;
+    if (stat(out, &st) == 0) {
+        DIR *d;
+        struct dirent *de;
+        if (!S_ISDIR(st.st_mode))
+            return sf_error_set(err, SF_EEXIST, "cannot write the directory archive to '%s': it exists and is "
+                                "not a directory", out);
+        if (!(d = opendir(out)))
+            return sf_error_set(err, SF_EIO, "cannot open '%s': %s", out, strerror(errno));
+        while ((de = readdir(d)))
+            if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+                closedir(d);
+                return sf_error_set(err, SF_EEXIST, "cannot write the directory archive to '%s': the "
+                                    "directory is not empty", out);
+            }
+        closedir(d);
+    }
+    if (!(c->tmpdir = malloc(n)))
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    memcpy(c->tmpdir, out, dlen);
+    snprintf(c->tmpdir + dlen, n - dlen, ".%s.sf-XXXXXX", out + dlen);
+    if (!mkdtemp(c->tmpdir)) {
+        int e = errno;
+        free(c->tmpdir);
+        c->tmpdir = NULL;
+        return sf_error_set(err, SF_EIO, "cannot create a directory beside '%s': %s", out, strerror(e));
+    }
+    return 0; /* mkdtemp's 0700 is also what pg_dump gives its output directory */
+}
+
+static int read_toc(dir_ctx *c, sf_error *err)
+{
+    char *path = path_join(c->j->in, "toc.dat");
+    char name[1024];
+    pga_in in;
+    int fd, rc;
+    struct stat st;
+    if (!path)
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    if (stat(c->j->in, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        free(path);
+        return sf_error_set(err, SF_EUSAGE, "'%s' is not a directory: not a pg_dump -Fd archive", c->j->in);
+    }
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+        rc = sf_error_set(err, errno == ENOENT ? SF_EFORMAT : SF_EIO, "cannot open '%s': %s%s", path,
+                          strerror(errno), errno == ENOENT ? " (not a pg_dump -Fd archive)" : "");
+        free(path);
+        return rc;
+    }
+    snprintf(name, sizeof(name), "'%s'", path);
+    free(path);
+    if ((rc = pga_in_init_fd(&in, fd, name, 0, err)) == 0) {
+        rc = pga_toc_read(&c->j->toc, &in, PGA_FMT_TAR, err); /* sic: see pgarchive_toc.h */
+        pga_in_free(&in);
+    }
+    close(fd);
+    return rc;
+}
+
+int pga_dir_run(pga_job *j, sf_error *err)
+{
+    dir_ctx c;
+    char **files = NULL;
+    unsigned char *used = NULL;
+    size_t nfiles = 0;
+    int rc, run_started = 0;
+    memset(&c, 0, sizeof(c));
+    c.j = j;
+    snprintf(c.name, sizeof(c.name), "directory archive '%s'", j->in);
+    if (strcmp(j->out, "-") == 0)
+        return sf_error_set(err, SF_EUSAGE, "a directory archive cannot be written to standard output; "
+                            "name an output directory");
+    if (strcmp(j->in, "-") == 0)
+        return sf_error_set(err, SF_EUSAGE, "a directory archive cannot be read from standard input");
+    if ((rc = read_toc(&c, err)) < 0)
+        return rc;
+    if ((rc = pga_job_prepare(j, c.name, err)) < 0)
+        return rc;
+    c.zlevel = j->toc.compression == 0 ? -1 : j->toc.compression;
+    if ((rc = list_files(j->in, &files, &nfiles, err)) < 0)
+        goto done;
+    if (nfiles && !(used = calloc(nfiles, 1))) {
+        rc = sf_error_set(err, SF_ENOMEM, "out of memory");
+        goto done;
+    }
+    if ((rc = make_tmpdir(&c, j->out, err)) < 0)
+        goto done;
+    if ((rc = pga_runner_init(&c.run, j->jobs, unit_work, unit_emit, unit_drop, &c, err)) < 0)
+        goto done;
+    run_started = 1;
+    for (size_t i = 0; i < j->toc.n; i++) {
+        pga_entry *e = &j->toc.e[i];
+        char gzname[300];
+        long f;
+        if (!e->filename.s || e->filename.len == 0)
+            continue;
+        if (!safe_name(&e->filename)) {
+            rc = sf_error_set(err, SF_EFORMAT, "%s: TOC entry %d names an invalid data file '%s'", c.name,
+                              e->dump_id, e->filename.s);
+            goto done;
+        }
+        snprintf(gzname, sizeof(gzname), "%s.gz", e->filename.s);
+        if ((f = find_file(files, nfiles, e->filename.s)) < 0)
+            f = find_file(files, nfiles, gzname);
+        if (f < 0) {
+            char label[256];
+            pga_entry_label(e, label, sizeof(label));
+            rc = sf_error_set(err, SF_EFORMAT, "%s: %s: data file '%s' is missing", c.name, label, e->filename.s);
+            goto done;
+        }
+        if (used[f])
+            continue;
+        used[f] = 1;
+        j->plans[i].seen = 1;
+        if ((rc = add_unit(&c, (long)i, files[f], 1, err)) < 0)
+            goto done;
+    }
+    for (size_t f = 0; f < nfiles; f++) {
+        if (used[f])
+            continue;
+        if ((rc = add_unit(&c, -1, files[f], 1, err)) < 0)
+            goto done;
+    }
+    if ((rc = pga_runner_finish(&c.run, err)) < 0)
+        goto done;
+    pga_runner_free(&c.run);
+    run_started = 0;
+    if ((rc = pga_job_end_rest(j, err)) < 0)
+        goto done;
+    if (rename(c.tmpdir, j->out) != 0) {
+        rc = sf_error_set(err, SF_EIO, "cannot rename '%s' to '%s': %s", c.tmpdir, j->out, strerror(errno));
+        goto done;
+    }
+    free(c.tmpdir);
+    c.tmpdir = NULL;
+done:
+    if (run_started)
+        pga_runner_free(&c.run);
+    if (c.tmpdir) {
+        remove_tree(c.tmpdir);
+        free(c.tmpdir);
+    }
+    for (size_t f = 0; f < nfiles; f++)
+        free(files[f]);
+    free(files);
+    free(used);
+    return rc;
+}

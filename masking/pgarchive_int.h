@@ -73,6 +73,9 @@ int pga_outfile_commit(pga_outfile *f, sf_error *err);
 /* Remove the temp file (error path); safe after commit. */
 void pga_outfile_discard(pga_outfile *f);
 
+/* A 512-byte block is a ustar (POSIX or GNU) header with a valid checksum. */
+int pga_tar_header_ok(const unsigned char *h);
+
 /* An input file: "-" is stdin. seekable = a regular file we can pread. */
 int pga_open_input(const char *path, int *fd, int *seekable, uint64_t *size, sf_error *err);
 

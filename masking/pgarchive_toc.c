@@ -145,7 +145,6 @@ static const char *format_name(int f)
     switch (f) {
     case PGA_FMT_CUSTOM: return "custom";
     case PGA_FMT_TAR: return "tar";
-    case PGA_FMT_DIRECTORY: return "directory";
     default: return "unknown";
     }
 }
@@ -181,7 +180,7 @@ static int read_head(pga_toc *t, pga_in *in, int format, sf_error *err)
         return pga_in_fail(in, at, SF_EFORMAT, err, "unsupported integer size %d", t->int_size);
     if (t->off_size < 1 || t->off_size > 16)
         return pga_in_fail(in, at + 1, SF_EFORMAT, err, "unsupported offset size %d", t->off_size);
-    if (t->format != PGA_FMT_CUSTOM && t->format != PGA_FMT_TAR && t->format != PGA_FMT_DIRECTORY)
+    if (t->format != PGA_FMT_CUSTOM && t->format != PGA_FMT_TAR)
         return pga_in_fail(in, at + 2, SF_EFORMAT, err, "unknown archive format code %d", t->format);
     if (format && t->format != format)
         return pga_in_fail(in, at + 2, SF_EFORMAT, err, "header says %s format, expected %s",

@@ -18,8 +18,9 @@
 #include "stagefork/error.h"
 #include "pgarchive_io.h"
 
-/* ArchiveFormat values stored in the header. */
-enum { PGA_FMT_CUSTOM = 1, PGA_FMT_TAR = 3, PGA_FMT_DIRECTORY = 5 };
+/* ArchiveFormat values stored in the header. The directory format writes
+   the tar code (3) into its toc.dat, so 5 never appears in a file. */
+enum { PGA_FMT_CUSTOM = 1, PGA_FMT_TAR = 3 };
 /* Custom-format data offset flags. */
 enum { PGA_OFF_NOT_SET = 1, PGA_OFF_SET = 2, PGA_OFF_NO_DATA = 3 };
 /* Custom-format data block types. */
@@ -66,7 +67,7 @@ typedef struct pga_toc {
 
 /*
  * Read a header and TOC from `in`. `format` is the PGA_FMT_* the container
- * requires (0 = accept any of the three). Errors are SF_EFORMAT naming the
+ * requires (0 = either; directory archives require PGA_FMT_TAR). Errors are SF_EFORMAT naming the
  * reader's name and the offset: "toc.dat: offset 1234: …". On error toc is
  * left empty (pga_toc_free is still safe).
  */
