@@ -44,6 +44,7 @@ typedef struct cus_ctx {
     int out_seekable;
     int zmode, level;
     pga_runner run;
+    unsigned char *had_data; /* per entry: the input TOC promises a data block */
 } cus_ctx;
 
 typedef struct framer {
@@ -345,8 +346,10 @@ static int read_blocks(cus_ctx *c, sf_error *err)
         int32_t id;
         long idx;
         pga_in mem;
-        if ((rc = pga_in_at_eof(&c->in, err)) != 0)
+        if ((rc = pga_in_at_eof(&c->in, err)) != 0) {
+            rc = rc < 0 ? rc : 0;
             break;
+        }
         if (!(cu = calloc(1, sizeof(*cu)))) {
             rc = sf_error_set(err, SF_ENOMEM, "out of memory");
             break;
@@ -400,6 +403,18 @@ static int read_blocks(cus_ctx *c, sf_error *err)
         if ((rc = pga_runner_add(&c->run, &cu->u, err)) < 0)
             break;
     }
+    if (rc == 0 && (rc = pga_runner_finish(&c->run, err)) == 0) {
+        /* A file cut at a block boundary parses cleanly: the TOC tells. */
+        for (size_t i = 0; i < t->n; i++) {
+            if (c->had_data[i] && !seen[i]) {
+                char label[256];
+                pga_entry_label(&t->e[i], label, sizeof(label));
+                rc = pga_in_fail(&c->in, c->in.pos, SF_EFORMAT, err, "the archive ends before the data block of "
+                                 "%s (truncated?)", label);
+                break;
+            }
+        }
+    }
     free(seen);
     return rc < 0 ? rc : 0;
 }
@@ -425,8 +440,13 @@ int pga_custom_run(pga_job *j, sf_error *err)
         goto done;
     c.zmode = j->toc.compression != 0 ? PGA_Z_ZLIB : PGA_Z_NONE;
     c.level = j->toc.compression;
+    if (!(c.had_data = calloc(j->toc.n ? j->toc.n : 1, 1))) {
+        rc = sf_error_set(err, SF_ENOMEM, "out of memory");
+        goto done;
+    }
     for (size_t i = 0; i < j->toc.n; i++) {
         pga_entry *e = &j->toc.e[i];
+        c.had_data[i] = e->data_state != PGA_OFF_NO_DATA;
         if (e->data_state != PGA_OFF_NO_DATA)
             e->data_state = PGA_OFF_NOT_SET;
         e->data_pos = 0;
@@ -442,7 +462,7 @@ int pga_custom_run(pga_job *j, sf_error *err)
     if ((rc = pga_runner_init(&c.run, c.seekable ? j->jobs : 1, unit_work, unit_emit, unit_drop, &c, err)) < 0)
         goto done;
     run_started = 1;
-    if ((rc = read_blocks(&c, err)) < 0 || (rc = pga_runner_finish(&c.run, err)) < 0)
+    if ((rc = read_blocks(&c, err)) < 0)
         goto done;
     pga_runner_free(&c.run);
     run_started = 0;
@@ -472,6 +492,7 @@ done:
         pga_outfile_discard(&c.of);
     pga_out_free(&c.out);
     pga_in_free(&c.in);
+    free(c.had_data);
     if (c.fd > 0)
         close(c.fd);
     return rc;

@@ -4,11 +4,15 @@
  * readers and writers are exact without needing a masking key or policy.
  *
  *   pgarc_rewrite [--raw] [--fail-table TAG] FORMAT IN OUT [JOBS]
+ *   pgarc_rewrite --list FILE       (custom archive or toc.dat)
  *
  * FORMAT is auto|custom|directory|tar. By default every table's data is
  * decoded and re-encoded line by line (block/chunk/zlib layers included);
  * --raw lets identity tables be copied verbatim instead. --fail-table TAG
  * makes the hooks fail on the first row of table TAG (error-path tests).
+ * --list prints one line per TOC entry: dump id, desc, schema, tag, data
+ * offset flag, data offset, file name (tab-separated), so tests can find
+ * the byte offsets of blocks to corrupt.
  * Exit 0 on success; 1 with "error: ..." on stderr otherwise.
  */
 #define _GNU_SOURCE /* memmem */
@@ -75,12 +79,47 @@ static void h_abort(void *ud, void *table)
     free(table);
 }
 
+static int list(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    sf_buf b = SF_BUF_INIT;
+    char chunk[65536];
+    size_t n;
+    pga_in in;
+    pga_toc toc;
+    sf_error err = {0};
+    if (!f) {
+        perror(path);
+        return 1;
+    }
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        sf_buf_add(&b, chunk, n);
+    fclose(f);
+    pga_in_init_mem(&in, b.ptr, b.len, path);
+    if (pga_toc_read(&toc, &in, 0, &err) < 0) {
+        fprintf(stderr, "error: %s\n", err.msg);
+        sf_buf_free(&b);
+        return 1;
+    }
+    for (size_t i = 0; i < toc.n; i++) {
+        const pga_entry *e = &toc.e[i];
+        printf("%d\t%s\t%s\t%s\t%d\t%llu\t%s\n", e->dump_id, e->desc.s, e->nspace.s ? e->nspace.s : "",
+               e->tag.s ? e->tag.s : "", e->data_state, (unsigned long long)e->data_pos,
+               e->filename.s ? e->filename.s : "");
+    }
+    pga_toc_free(&toc);
+    sf_buf_free(&b);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     hooks h = {0};
     pga_ops ops = {&h, 1, h_ddl, h_begin, h_line, h_end, h_abort};
     sf_error err = {0};
     int i = 1, fmt, jobs = 1;
+    if (argc == 3 && strcmp(argv[1], "--list") == 0)
+        return list(argv[2]);
     for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
         if (strcmp(argv[i], "--raw") == 0)
             ops.decode_all = 0;
