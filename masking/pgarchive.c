@@ -88,18 +88,27 @@ static int feeds_ddl(const pga_entry *e)
     return pga_str_eq(&e->desc, "TABLE") || pga_str_eq(&e->desc, "DOMAIN") || pga_str_eq(&e->desc, "TYPE");
 }
 
+/* The archive's standard_conforming_strings, from its STDSTRINGS entry (default on). */
+static int archive_scs(const pga_toc *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (pga_str_eq(&t->e[i].desc, "STDSTRINGS") && t->e[i].defn.s)
+            return strstr(t->e[i].defn.s, "'off'") == NULL;
+    return 1;
+}
+
 int pga_job_prepare(pga_job *j, const char *where, sf_error *err)
 {
     const pga_ops *ops = j->ops;
     char label[256];
-    int rc;
+    int rc, scs = archive_scs(&j->toc);
     if (j->toc.n && !(j->plans = calloc(j->toc.n, sizeof(*j->plans))))
         return sf_error_set(err, SF_ENOMEM, "out of memory");
     for (size_t i = 0; i < j->toc.n; i++) {
         const pga_entry *e = &j->toc.e[i];
         if (!feeds_ddl(e) || !pga_str_nonempty(&e->defn))
             continue;
-        if ((rc = ops->ddl(ops->ud, e->defn.s, e->defn.len, err)) < 0) {
+        if ((rc = ops->ddl(ops->ud, e->defn.s, e->defn.len, scs, err)) < 0) {
             pga_entry_label(e, label, sizeof(label));
             return rc == SF_EFORMAT ? sf_error_prefix(err, "%s: %s", where, label) : rc;
         }
@@ -247,7 +256,7 @@ void pga_outfile_discard(pga_outfile *f)
 /* ---- dispatch ----------------------------------------------------------- */
 
 int pga_rewrite(const pga_ops *ops, sf_mask_format fmt, const char *in, const char *out, int jobs,
-                sf_error *err)
+                pga_stats *stats, sf_error *err)
 {
     pga_job j;
     int rc;
@@ -277,6 +286,8 @@ int pga_rewrite(const pga_ops *ops, sf_mask_format fmt, const char *in, const ch
         rc = sf_error_set(err, SF_EUSAGE, "'%s' is not a pg_dump tar, custom or directory archive", in);
         break;
     }
+    if (stats)
+        *stats = j.stats;
     pga_job_free(&j);
     return rc;
 }

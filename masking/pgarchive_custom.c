@@ -31,6 +31,7 @@ typedef struct cus_unit {
     size_t hdrlen;
     uint64_t start, body, end;
     pga_spool spool;
+    uint64_t rows; /* verbatim tables: rows counted */
 } cus_unit;
 
 typedef struct cus_ctx {
@@ -168,17 +169,62 @@ out:
     return rc;
 }
 
+/* A table copied verbatim: count its rows (and so check its data). */
+static int count_block(cus_ctx *c, cus_unit *cu, pga_in *in, sf_error *err)
+{
+    const pga_toc *t = &c->j->toc;
+    unsigned char *buf = malloc(PGA_CHUNK);
+    pga_rows rows;
+    int rc;
+    char where[768];
+    if (!buf)
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    if ((rc = pga_rows_init(&rows, c->zmode, err)) < 0) {
+        free(buf);
+        return rc;
+    }
+    for (;;) {
+        int32_t len;
+        if ((rc = pga_read_int(in, t->int_size, &len, "a chunk length", err)) < 0 || len == 0)
+            break;
+        if (len < 0) {
+            rc = pga_in_fail(in, in->pos - (uint64_t)t->int_size - 1, SF_EFORMAT, err, "negative chunk length %d",
+                             len);
+            break;
+        }
+        while (len > 0 && rc == 0) {
+            size_t k = (size_t)len < PGA_CHUNK ? (size_t)len : PGA_CHUNK;
+            if ((rc = pga_in_need(in, buf, k, "chunk data", err)) == 0)
+                rc = pga_rows_feed(&rows, buf, k, err);
+            len -= (int32_t)k;
+        }
+        if (rc < 0)
+            break;
+    }
+    if (rc == 0)
+        rc = pga_rows_finish(&rows, err);
+    cu->rows = rows.rows;
+    if (rc < 0 && err->msg[0] && strncmp(err->msg, c->name, strlen(c->name)) != 0) {
+        unit_where(c, cu, where, sizeof(where));
+        sf_error_prefix(err, "%s", where);
+    }
+    pga_rows_free(&rows);
+    free(buf);
+    return rc;
+}
+
 static int unit_work(void *ctx, pga_unit *u, sf_error *err)
 {
     cus_ctx *c = ctx;
     cus_unit *cu = (cus_unit *)u;
+    int transform = c->j->plans[cu->idx].transform;
     pga_in rin;
     int rc;
     if (!c->seekable)
         return transform_block(c, cu, &c->in, err);
     if ((rc = pga_in_init_range(&rin, c->fd, c->name, cu->body, cu->end - cu->body, err)) < 0)
         return rc;
-    rc = transform_block(c, cu, &rin, err);
+    rc = transform ? transform_block(c, cu, &rin, err) : count_block(c, cu, &rin, err);
     if (rc == 0 && rin.pos != cu->end)
         rc = pga_in_fail(&rin, rin.pos, SF_EFORMAT, err, "block for TOC entry %d does not end where its "
                          "chunks end", c->j->toc.e[cu->idx].dump_id);
@@ -202,7 +248,7 @@ static int copy_int(cus_ctx *c, pga_in *in, int32_t *v, const char *what, sf_err
     return pga_out_write(&c->out, raw, (size_t)isz + 1, err);
 }
 
-static int copy_chunks(cus_ctx *c, pga_in *in, unsigned char *buf, sf_error *err)
+static int copy_chunks(cus_ctx *c, pga_in *in, unsigned char *buf, pga_rows *rows, sf_error *err)
 {
     for (;;) {
         int32_t len;
@@ -216,7 +262,7 @@ static int copy_chunks(cus_ctx *c, pga_in *in, unsigned char *buf, sf_error *err
         while (len > 0) {
             size_t k = (size_t)len < PGA_CHUNK ? (size_t)len : PGA_CHUNK;
             if ((rc = pga_in_need(in, buf, k, "chunk data", err)) < 0 ||
-                (rc = pga_out_write(&c->out, buf, k, err)) < 0)
+                (rc = pga_out_write(&c->out, buf, k, err)) < 0 || (rows && (rc = pga_rows_feed(rows, buf, k, err)) < 0))
                 return rc;
             len -= (int32_t)k;
         }
@@ -243,14 +289,29 @@ static int copy_block(cus_ctx *c, cus_unit *cu, sf_error *err)
             pga_in_free(&rin);
         }
     } else if ((rc = pga_out_write(&c->out, cu->hdr, cu->hdrlen, err)) == 0) {
-        if (cu->type == PGA_BLK_DATA) {
-            rc = copy_chunks(c, &c->in, buf, err);
+        if (cu->type == PGA_BLK_DATA && c->j->plans[cu->idx].open) {
+            /* A verbatim table on a stream: count its rows on the way through. */
+            pga_rows rows;
+            if ((rc = pga_rows_init(&rows, c->zmode, err)) == 0) {
+                rc = copy_chunks(c, &c->in, buf, &rows, err);
+                if (rc == 0)
+                    rc = pga_rows_finish(&rows, err);
+                cu->rows = rows.rows;
+                pga_rows_free(&rows);
+            }
+            if (rc < 0 && strncmp(err->msg, c->name, strlen(c->name)) != 0) {
+                char where[768];
+                unit_where(c, cu, where, sizeof(where));
+                sf_error_prefix(err, "%s", where);
+            }
+        } else if (cu->type == PGA_BLK_DATA) {
+            rc = copy_chunks(c, &c->in, buf, NULL, err);
         } else {
             for (;;) {
                 int32_t oid;
                 if ((rc = copy_int(c, &c->in, &oid, "a large object oid", err)) < 0 || oid == 0)
                     break;
-                if ((rc = copy_chunks(c, &c->in, buf, err)) < 0)
+                if ((rc = copy_chunks(c, &c->in, buf, NULL, err)) < 0)
                     break;
             }
         }
@@ -267,12 +328,15 @@ static int unit_emit(void *ctx, pga_unit *u, sf_error *err)
     int rc;
     e->data_state = PGA_OFF_SET;
     e->data_pos = c->out.pos;
-    if (cu->u.work)
+    pga_plan *plan = &c->j->plans[cu->idx];
+    if (plan->transform)
         rc = pga_spool_drain(&cu->spool, pga_out_sink, &c->out, err);
     else
         rc = copy_block(c, cu, err);
     if (rc < 0)
         return rc;
+    if (plan->open && !plan->transform && c->j->ops->rows)
+        c->j->ops->rows(plan->table, cu->rows);
     return pga_job_end(c->j, cu->idx, err);
 }
 
@@ -389,7 +453,9 @@ static int read_blocks(cus_ctx *c, sf_error *err)
         cu->type = type;
         cu->body = c->in.pos;
         cu->u.data = cu;
-        cu->u.work = type == PGA_BLK_DATA && c->j->plans[idx].transform;
+        /* transform; or, on a seekable input, count a verbatim table's rows in a worker */
+        cu->u.work = type == PGA_BLK_DATA &&
+                     (c->j->plans[idx].transform || (c->seekable && c->j->plans[idx].open));
         if (type == PGA_BLK_BLOBS && c->j->plans[idx].transform) {
             rc = pga_in_fail(&c->in, at, SF_EFORMAT, err, "TOC entry %d holds table data in a large-object "
                              "block", id);
@@ -484,6 +550,8 @@ int pga_custom_run(pga_job *j, sf_error *err)
     }
     if ((rc = pga_out_flush(&c.out, err)) < 0)
         goto done;
+    j->stats.bytes_in = c.in.pos;
+    j->stats.bytes_out = c.out.pos;
     rc = pga_outfile_commit(&c.of, err);
 done:
     if (run_started)

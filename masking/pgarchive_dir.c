@@ -25,6 +25,8 @@ typedef struct dir_unit {
     pga_unit u;
     long idx;          /* TOC entry, -1 for a file the TOC does not name */
     char *file;        /* name inside the directory (with .gz if so) */
+    uint64_t rows;     /* verbatim tables: rows counted */
+    uint64_t out_size;
 } dir_unit;
 
 typedef struct dir_ctx {
@@ -33,6 +35,7 @@ typedef struct dir_ctx {
     char *tmpdir;
     int zlevel;
     pga_runner run;
+    uint64_t bytes_out;
 } dir_ctx;
 
 static char *path_join(const char *dir, const char *file)
@@ -50,7 +53,8 @@ static int ends_with(const char *s, const char *suffix)
     return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
-static int copy_file(const char *from, const char *to, sf_error *err)
+/* Copy a file byte for byte; with rows, also count the table rows in it. */
+static int copy_file(const char *from, const char *to, pga_rows *rows, sf_error *err)
 {
     unsigned char *buf = malloc(PGA_CHUNK * 2);
     int in = -1, out = -1, rc = 0;
@@ -74,6 +78,8 @@ static int copy_file(const char *from, const char *to, sf_error *err)
         }
         if (n == 0)
             break;
+        if (rows && (rc = pga_rows_feed(rows, buf, (size_t)n, err)) < 0)
+            goto done;
         while (off < n) {
             ssize_t w = write(out, buf + off, (size_t)(n - off));
             if (w < 0 && errno == EINTR)
@@ -192,18 +198,43 @@ done:
     return rc;
 }
 
+static int count_copy_file(dir_ctx *c, dir_unit *du, const char *from, const char *to, sf_error *err)
+{
+    pga_rows rows;
+    int rc = pga_rows_init(&rows, ends_with(du->file, ".gz") ? PGA_Z_GZIP : PGA_Z_NONE, err);
+    if (rc < 0)
+        return rc;
+    rc = copy_file(from, to, &rows, err);
+    if (rc == 0)
+        rc = pga_rows_finish(&rows, err);
+    du->rows = rows.rows;
+    pga_rows_free(&rows);
+    if (rc < 0 && err->msg[0] != '\'' && strncmp(err->msg, "cannot ", 7) != 0) {
+        char label[256];
+        pga_entry_label(&c->j->toc.e[du->idx], label, sizeof(label));
+        sf_error_prefix(err, "'%s': %s", from, label);
+    }
+    return rc;
+}
+
 static int unit_work(void *ctx, pga_unit *u, sf_error *err)
 {
     dir_ctx *c = ctx;
     dir_unit *du = (dir_unit *)u;
     char *from = path_join(c->j->in, du->file), *to = path_join(c->tmpdir, du->file);
+    pga_plan *plan = du->idx >= 0 ? &c->j->plans[du->idx] : NULL;
+    struct stat st;
     int rc;
     if (!from || !to)
         rc = sf_error_set(err, SF_ENOMEM, "out of memory");
-    else if (du->idx >= 0 && c->j->plans[du->idx].transform)
+    else if (plan && plan->transform)
         rc = transform_file(c, du, from, to, err);
+    else if (plan && plan->open)
+        rc = count_copy_file(c, du, from, to, err);
     else
-        rc = copy_file(from, to, err);
+        rc = copy_file(from, to, NULL, err);
+    if (rc == 0 && stat(to, &st) == 0)
+        du->out_size = (uint64_t)st.st_size;
     free(from);
     free(to);
     return rc;
@@ -213,7 +244,13 @@ static int unit_emit(void *ctx, pga_unit *u, sf_error *err)
 {
     dir_ctx *c = ctx;
     dir_unit *du = (dir_unit *)u;
-    return du->idx >= 0 ? pga_job_end(c->j, (size_t)du->idx, err) : 0;
+    pga_plan *plan = du->idx >= 0 ? &c->j->plans[du->idx] : NULL;
+    c->bytes_out += du->out_size;
+    if (!plan)
+        return 0;
+    if (plan->open && !plan->transform && c->j->ops->rows)
+        c->j->ops->rows(plan->table, du->rows);
+    return pga_job_end(c->j, (size_t)du->idx, err);
 }
 
 static void unit_drop(void *ctx, pga_unit *u)
@@ -248,8 +285,8 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Every regular file of the input directory, sorted. */
-static int list_files(const char *dir, char ***out, size_t *n, sf_error *err)
+/* Every regular file of the input directory, sorted; *bytes = their total size. */
+static int list_files(const char *dir, char ***out, size_t *n, uint64_t *bytes, sf_error *err)
 {
     DIR *d = opendir(dir);
     struct dirent *de;
@@ -264,6 +301,7 @@ static int list_files(const char *dir, char ***out, size_t *n, sf_error *err)
             continue;
         if (fstatat(dirfd(d), de->d_name, &st, 0) != 0 || !S_ISREG(st.st_mode))
             continue;
+        *bytes += (uint64_t)st.st_size;
         if (!(nv = realloc(v, (cnt + 1) * sizeof(*v))) || !(nv[cnt] = strdup(de->d_name))) {
             free(nv ? nv : v);
             closedir(d);
@@ -383,7 +421,7 @@ int pga_dir_run(pga_job *j, sf_error *err)
     if ((rc = pga_job_prepare(j, c.name, err)) < 0)
         return rc;
     c.zlevel = j->toc.compression == 0 ? -1 : j->toc.compression;
-    if ((rc = list_files(j->in, &files, &nfiles, err)) < 0)
+    if ((rc = list_files(j->in, &files, &nfiles, &j->stats.bytes_in, err)) < 0)
         goto done;
     if (nfiles && !(used = calloc(nfiles, 1))) {
         rc = sf_error_set(err, SF_ENOMEM, "out of memory");
@@ -433,6 +471,7 @@ int pga_dir_run(pga_job *j, sf_error *err)
     run_started = 0;
     if ((rc = pga_job_end_rest(j, err)) < 0)
         goto done;
+    j->stats.bytes_out = c.bytes_out;
     if (rename(c.tmpdir, j->out) != 0) {
         rc = sf_error_set(err, SF_EIO, "cannot rename '%s' to '%s': %s", c.tmpdir, j->out, strerror(errno));
         goto done;

@@ -23,11 +23,15 @@
 typedef struct pga_ops {
     void *ud;
     int decode_all; /* decode and re-encode even identity tables (format tests) */
-    int (*ddl)(void *ud, const char *sql, size_t len, sf_error *err);
+    /* A TABLE/DOMAIN/TYPE definition; scs = the archive's standard_conforming_strings. */
+    int (*ddl)(void *ud, const char *sql, size_t len, int scs, sf_error *err);
     /* *table = NULL or *identity = 1: the table's bytes are copied verbatim. */
     int (*begin)(void *ud, const char *copy_stmt, size_t len, void **table, int *identity, sf_error *err);
-    /* Append the transformed line (no newline) to out. */
-    int (*line)(void *table, const char *line, size_t len, sf_buf *out, sf_error *err);
+    /* Append the transformed line (no newline) to out; lineno counts from 1
+       within the table's data and belongs in error messages. */
+    int (*line)(void *table, uint64_t lineno, const char *line, size_t len, sf_buf *out, sf_error *err);
+    /* Rows of a table copied verbatim (counted, not decoded); may be NULL. */
+    void (*rows)(void *table, uint64_t n);
     int (*end)(void *ud, void *table, sf_error *err);
     void (*abort)(void *ud, void *table);
 } pga_ops;
@@ -39,12 +43,17 @@ typedef struct pga_plan {
     int seen;      /* a data block/member/file was found for it */
 } pga_plan;
 
+typedef struct pga_stats {
+    uint64_t bytes_in, bytes_out;
+} pga_stats;
+
 typedef struct pga_job {
     const pga_ops *ops;
     const char *in, *out;
     int jobs;
     pga_toc toc;
     pga_plan *plans; /* one per TOC entry */
+    pga_stats stats; /* archive bytes read and written (set by the drivers) */
 } pga_job;
 
 /*
@@ -99,6 +108,34 @@ int pga_copy_feed(void *ud, const void *p, size_t n, sf_error *err);
 int pga_copy_finish(pga_copy *c, sf_error *err);
 void pga_copy_free(pga_copy *c);
 
+/*
+ * Row counter for tables copied verbatim: counts the COPY lines before "\."
+ * in (possibly compressed) table data without decoding any field, so the
+ * report has their row counts and corrupt data is still caught.
+ */
+typedef struct pga_rows {
+    int zmode;          /* how the fed bytes are compressed (PGA_Z_*) */
+    pga_zr zr;
+    uint64_t rows, fed;
+    int ended;
+    size_t linelen;
+    char c0, c1;
+} pga_rows;
+
+int pga_rows_init(pga_rows *r, int zmode, sf_error *err);
+/* pga_sink_fn: ud is a pga_rows. */
+int pga_rows_feed(void *ud, const void *p, size_t n, sf_error *err);
+int pga_rows_finish(pga_rows *r, sf_error *err);
+void pga_rows_free(pga_rows *r);
+
+/* A sink that passes every piece to two sinks. */
+typedef struct pga_tee {
+    pga_sink_fn a, b;
+    void *ua, *ub;
+} pga_tee;
+
+int pga_tee_sink(void *ud, const void *p, size_t n, sf_error *err);
+
 /* ---- format drivers ------------------------------------------------------ */
 
 int pga_custom_run(pga_job *j, sf_error *err);
@@ -108,9 +145,10 @@ int pga_tar_run(pga_job *j, sf_error *err);
 /*
  * Rewrite an archive of format fmt from in to out through ops, with up to
  * `jobs` workers. The output keeps the input's format, header and TOC; on
- * error the partial output is removed.
+ * error the partial output is removed. stats (may be NULL) gets the bytes
+ * read and written.
  */
 int pga_rewrite(const pga_ops *ops, sf_mask_format fmt, const char *in, const char *out, int jobs,
-                sf_error *err);
+                pga_stats *stats, sf_error *err);
 
 #endif

@@ -36,6 +36,8 @@ typedef struct tar_unit {
     uint64_t pos;   /* header offset, for messages */
     uint64_t off, size;
     pga_spool spool;
+    int count;      /* a verbatim table: count its rows */
+    uint64_t rows;
 } tar_unit;
 
 typedef struct tar_ctx {
@@ -146,12 +148,46 @@ static int range_member(tar_ctx *c, tar_unit *tu, pga_sink_fn sink, void *ud, sf
     return rc;
 }
 
+static void member_where(tar_ctx *c, tar_unit *tu, sf_error *err)
+{
+    char label[256];
+    if (strncmp(err->msg, c->name, strlen(c->name)) == 0)
+        return;
+    pga_entry_label(&c->j->toc.e[tu->idx], label, sizeof(label));
+    sf_error_prefix(err, "%s: member '%s' (%s)", c->name, archive_entry_pathname(tu->entry), label);
+}
+
+/* Copy (or, with to == NULL, just read) a verbatim table member, counting its rows. */
+static int count_member(tar_ctx *c, tar_unit *tu, pga_sink_fn to, void *ud, sf_error *err)
+{
+    pga_rows rows;
+    pga_tee tee = {pga_rows_feed, to, &rows, ud};
+    int rc = pga_rows_init(&rows, PGA_Z_NONE, err);
+    if (rc < 0)
+        return rc;
+    if (tu->mode == UM_RANGE && !to)
+        rc = range_member(c, tu, pga_rows_feed, &rows, err);
+    else
+        rc = stream_member(c, tu, to ? pga_tee_sink : pga_rows_feed, to ? (void *)&tee : (void *)&rows, err);
+    if (rc == 0)
+        rc = pga_rows_finish(&rows, err);
+    tu->rows = rows.rows;
+    pga_rows_free(&rows);
+    if (rc < 0)
+        member_where(c, tu, err);
+    return rc;
+}
+
 static int unit_work(void *ctx, pga_unit *u, sf_error *err)
 {
     tar_ctx *c = ctx;
     tar_unit *tu = (tar_unit *)u;
     pga_copy copy;
     int rc;
+    if (tu->count && tu->mode == UM_RANGE)
+        return count_member(c, tu, NULL, NULL, err);
+    if (tu->count && tu->mode == UM_SPOOLED)
+        return count_member(c, tu, pga_spool_sink, &tu->spool, err);
     if (!tu->table)
         return tu->mode == UM_SPOOLED ? stream_member(c, tu, pga_spool_sink, &tu->spool, err) : 0;
     pga_copy_init(&copy, c->j->ops, c->j->plans[tu->idx].table, pga_spool_sink, &tu->spool);
@@ -160,11 +196,8 @@ static int unit_work(void *ctx, pga_unit *u, sf_error *err)
     if (rc == 0)
         rc = pga_copy_finish(&copy, err);
     pga_copy_free(&copy);
-    if (rc < 0 && strncmp(err->msg, c->name, strlen(c->name)) != 0) {
-        char label[256];
-        pga_entry_label(&c->j->toc.e[tu->idx], label, sizeof(label));
-        sf_error_prefix(err, "%s: member '%s' (%s)", c->name, archive_entry_pathname(tu->entry), label);
-    }
+    if (rc < 0)
+        member_where(c, tu, err);
     return rc;
 }
 
@@ -190,12 +223,16 @@ static int unit_emit(void *ctx, pga_unit *u, sf_error *err)
         rc = pga_spool_drain(&tu->spool, aw_sink, c, err);
     else if (tu->mode == UM_RANGE)
         rc = range_member(c, tu, aw_sink, c, err);
+    else if (tu->count)
+        rc = count_member(c, tu, aw_sink, c, err);
     else
         rc = stream_member(c, tu, aw_sink, c, err);
     if (rc < 0)
         return rc;
     if (archive_write_finish_entry(c->aw) < ARCHIVE_WARN)
         return aw_fail(c, archive_entry_pathname(tu->entry), err);
+    if (tu->count && c->j->ops->rows)
+        c->j->ops->rows(c->j->plans[tu->idx].table, tu->rows);
     return tu->idx >= 0 ? pga_job_end(c->j, (size_t)tu->idx, err) : 0;
 }
 
@@ -336,10 +373,11 @@ static int read_members(tar_ctx *c, int parallel, sf_error *err)
             }
             seen[tu->idx] = 1;
             tu->table = c->j->plans[tu->idx].transform;
+            tu->count = !tu->table && c->j->plans[tu->idx].open;
         }
         if (parallel && data_offset(c, tu, &tu->off)) {
             tu->mode = UM_RANGE;
-            tu->u.work = tu->table;
+            tu->u.work = tu->table || tu->count;
         } else if (parallel) {
             /* Not a plain ustar member: process it here, while it streams by. */
             tu->mode = UM_SPOOLED;
@@ -414,6 +452,8 @@ int pga_tar_run(pga_job *j, sf_error *err)
         rc = aw_fail(&c, "end of archive", err);
         goto done;
     }
+    j->stats.bytes_in = c.seekable ? c.fsize : (uint64_t)archive_filter_bytes(c.ar, -1);
+    j->stats.bytes_out = (uint64_t)archive_filter_bytes(c.aw, -1);
     rc = pga_outfile_commit(&c.of, err);
 done:
     if (run_started)

@@ -69,6 +69,10 @@ for a in c_def c_z0 c_z9 d_def d_z0 d_par t; do
   if same_tree "$W/$a.o1" "$W/$a.o2"; then ok "$a: -j 1 and -j 2 outputs are byte-identical"; else
     fail "$a: -j 1 and -j 2 outputs are byte-identical"; fi
   check "$a: verbatim rewrite (--raw) -j 2" "$TOOL" --raw "$fmt" "$W/$a" "$W/$a.raw" 2
+  assert_eq "pgarc_rewrite: 5 tables, 32009 rows" "$(cat "$T_ERR")" "$a: verbatim tables' rows are counted"
+  "$TOOL" --raw "$fmt" - - < "$W/$a" 2>"$W/raw_stream.err" >/dev/null
+  [[ $fmt == directory ]] || assert_eq "pgarc_rewrite: 5 tables, 32009 rows" "$(cat "$W/raw_stream.err")" \
+    "$a: verbatim tables' rows are counted on a stream"
   if [[ $fmt != tar ]]; then
     if same_tree "$W/$a" "$W/$a.raw"; then ok "$a: verbatim rewrite reproduces pg_dump's bytes"; else
       fail "$a: verbatim rewrite reproduces pg_dump's bytes"; fi

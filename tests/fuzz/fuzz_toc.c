@@ -12,9 +12,9 @@
 #include <unistd.h>
 #include "pgarchive_int.h"
 
-static int f_ddl(void *ud, const char *sql, size_t len, sf_error *err)
+static int f_ddl(void *ud, const char *sql, size_t len, int scs, sf_error *err)
 {
-    (void)ud, (void)sql, (void)len, (void)err;
+    (void)ud, (void)sql, (void)len, (void)err, (void)scs;
     return 0;
 }
 
@@ -26,9 +26,9 @@ static int f_begin(void *ud, const char *copy, size_t len, void **table, int *id
     return 0;
 }
 
-static int f_line(void *table, const char *line, size_t len, sf_buf *out, sf_error *err)
+static int f_line(void *table, uint64_t lineno, const char *line, size_t len, sf_buf *out, sf_error *err)
 {
-    (void)table;
+    (void)table, (void)lineno;
     return sf_buf_add(out, line, len) < 0 ? sf_error_set(err, SF_ENOMEM, "out of memory") : 0;
 }
 
@@ -43,7 +43,7 @@ static void f_abort(void *ud, void *table)
     (void)ud, (void)table;
 }
 
-static const pga_ops ops = {NULL, 0, f_ddl, f_begin, f_line, f_end, f_abort};
+static const pga_ops ops = {NULL, 0, f_ddl, f_begin, f_line, NULL, f_end, f_abort};
 
 static char dir[64];
 
@@ -72,7 +72,7 @@ static void rewrite_custom(const uint8_t *data, size_t size)
         return;
     fwrite(data, 1, size, f);
     fclose(f);
-    if (pga_rewrite(&ops, SF_MASK_FORMAT_CUSTOM, in, out, 2, &err) < 0 && !strstr(err.msg, "offset") &&
+    if (pga_rewrite(&ops, SF_MASK_FORMAT_CUSTOM, in, out, 2, NULL, &err) < 0 && !strstr(err.msg, "offset") &&
         !strstr(err.msg, "zlib") && !strstr(err.msg, "table data") && !strstr(err.msg, "INSERT"))
         abort(); /* every format error names where it happened */
     unlink(out);

@@ -32,9 +32,9 @@ typedef struct tbl {
     long rows;
 } tbl;
 
-static int h_ddl(void *ud, const char *sql, size_t len, sf_error *err)
+static int h_ddl(void *ud, const char *sql, size_t len, int scs, sf_error *err)
 {
-    (void)ud, (void)err;
+    (void)ud, (void)err, (void)scs;
     return sql && len ? 0 : SF_EINTERNAL;
 }
 
@@ -55,13 +55,18 @@ static int h_begin(void *ud, const char *copy, size_t len, void **table, int *id
     return 0;
 }
 
-static int h_line(void *table, const char *line, size_t len, sf_buf *out, sf_error *err)
+static int h_line(void *table, uint64_t lineno, const char *line, size_t len, sf_buf *out, sf_error *err)
 {
     tbl *t = table;
     if (t->fail)
-        return sf_error_set(err, SF_EFORMAT, "test hook refuses this table");
+        return sf_error_set(err, SF_EFORMAT, "line %llu: test hook refuses this table", (unsigned long long)lineno);
     t->rows++;
     return sf_buf_add(out, line, len) < 0 ? sf_error_set(err, SF_ENOMEM, "out of memory") : 0;
+}
+
+static void h_rows(void *table, uint64_t n)
+{
+    ((tbl *)table)->rows += (long)n;
 }
 
 static int h_end(void *ud, void *table, sf_error *err)
@@ -115,7 +120,7 @@ static int list(const char *path)
 int main(int argc, char **argv)
 {
     hooks h = {0};
-    pga_ops ops = {&h, 1, h_ddl, h_begin, h_line, h_end, h_abort};
+    pga_ops ops = {&h, 1, h_ddl, h_begin, h_line, h_rows, h_end, h_abort};
     sf_error err = {0};
     int i = 1, fmt, jobs = 1;
     if (argc == 3 && strcmp(argv[1], "--list") == 0)
@@ -152,7 +157,7 @@ int main(int argc, char **argv)
         }
         jobs = (int)v;
     }
-    if (pga_rewrite(&ops, (sf_mask_format)fmt, argv[i + 1], argv[i + 2], jobs, &err) < 0) {
+    if (pga_rewrite(&ops, (sf_mask_format)fmt, argv[i + 1], argv[i + 2], jobs, NULL, &err) < 0) {
         fprintf(stderr, "error: %s\n", err.msg);
         return 1;
     }

@@ -413,17 +413,17 @@ Test(pgarchive_zlib, gzip_members_concatenate)
 
 /* ---- COPY pump ------------------------------------------------------------ */
 
-static int upper_line(void *table, const char *line, size_t len, sf_buf *out, sf_error *err)
+static int upper_line(void *table, uint64_t lineno, const char *line, size_t len, sf_buf *out, sf_error *err)
 {
     (void)table;
     if (len >= 4 && memcmp(line, "FAIL", 4) == 0)
-        return sf_error_set(err, SF_EFORMAT, "refused");
+        return sf_error_set(err, SF_EFORMAT, "line %llu: refused", (unsigned long long)lineno);
     for (size_t i = 0; i < len; i++)
         sf_buf_addc(out, (char)((line[i] >= 'a' && line[i] <= 'z') ? line[i] - 32 : line[i]));
     return 0;
 }
 
-static const pga_ops pump_ops = {NULL, 1, NULL, NULL, upper_line, NULL, NULL};
+static const pga_ops pump_ops = {NULL, 1, NULL, NULL, upper_line, NULL, NULL, NULL};
 
 Test(pgarchive_copy, splits_lines_across_pieces_and_passes_the_terminator)
 {
