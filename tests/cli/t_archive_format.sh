@@ -31,8 +31,12 @@ NDB=0
 newdb() { NDB=$((NDB + 1)); DB=sf_arcfmt_r${NDB}_$SUF; DBS+=("$DB"); psql_q -d postgres -c "create database $DB" >/dev/null; }
 cleanup() { local d; for d in "${DBS[@]}"; do psql_q -d postgres -c "drop database if exists $d" >/dev/null 2>&1; done; }
 at_exit cleanup
-# pg_dump -Fp of a database, minus the per-run \restrict key lines.
-plain_of() { "$BIN/pg_dump" -Fp "$1" | grep -v '^\\\(un\)\?restrict '; }
+# pg_dump -Fp of a database, minus the per-run \restrict key lines: the schema
+# as is, then the data rows sorted (heap order after a restore depends on -j).
+plain_of() {
+  "$BIN/pg_dump" -Fp --schema-only "$1" | grep -v '^\\\(un\)\?restrict '
+  "$BIN/pg_dump" -Fp --data-only "$1" | grep -v '^\\\(un\)\?restrict ' | LC_ALL=C sort
+}
 listing() { "$BIN/pg_restore" -l "$1" | grep -v '^;     Archive created at'; }
 
 psql_q -d postgres -c "create database $SRC" >/dev/null && DBS+=("$SRC") || { fail "create source db"; finish; }
