@@ -283,6 +283,20 @@ int cmd_mask(sf_cli *cli, const cli_args *args)
     }
     if (o.report && (rc = write_report(o.report, m)) != 0)
         goto out;
+    if (cli->verbose) {
+        sf_buf doc = SF_BUF_INIT;
+        json_t *r;
+        if (sf_masker_report_json(m, &doc) == 0 && (r = json_loads(doc.ptr, 0, NULL))) {
+            fprintf(stderr, "masked %lld rows in %zu tables: %.1f MB in, %.1f MB out, %.2fs\n",
+                    (long long)json_integer_value(json_object_get(r, "rows")),
+                    json_array_size(json_object_get(r, "tables")),
+                    (double)json_integer_value(json_object_get(r, "bytes_in")) / 1048576.0,
+                    (double)json_integer_value(json_object_get(r, "bytes_out")) / 1048576.0,
+                    json_real_value(json_object_get(r, "seconds")));
+            json_decref(r);
+        }
+        sf_buf_free(&doc);
+    }
     if (cli->json) {
         sf_buf doc = SF_BUF_INIT;
         if (sf_masker_report_json(m, &doc) == 0)

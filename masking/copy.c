@@ -72,6 +72,11 @@ int sf_copy_decode(sf_buf *out, const char *raw, size_t len, const char **why, s
         size_t esc;
         int v;
         if (run) {
+            if (memchr(raw + i, '\0', run)) {
+                *why = "NUL byte in the data";
+                *at = (size_t)((const char *)memchr(raw + i, '\0', run) - raw);
+                return -1;
+            }
             memcpy(out->ptr + out->len, raw + i, run);
             out->len += run;
             i += run;
@@ -234,18 +239,6 @@ int sf_copyhead_parse(sf_copyhead *h, const char *stmt, size_t len, const char *
         }
         sf_lex_next(&lx, &t);
     }
-    if (!sf_tok_word(&lx, &t, "from")) {
-        rc = 1; /* COPY ... TO */
-        goto out;
-    }
-    sf_lex_next(&lx, &t);
-    if (!sf_tok_word(&lx, &t, "stdin")) {
-        rc = 1;
-        goto out;
-    }
-    sf_lex_next(&lx, &t);
-    if (!(sf_tok_op(&lx, &t, ";") || t.kind == SF_TOK_EOF))
-        h->options = 1;
     if (h->ncols > h->cols_cap) {
         size_t cap = h->ncols < 16 ? 16 : h->ncols;
         const char **c = realloc(h->cols, cap * sizeof(*c));
@@ -259,6 +252,18 @@ int sf_copyhead_parse(sf_copyhead *h, const char *stmt, size_t len, const char *
         h->cols[i] = h->names.ptr + off;
         off += strlen(h->names.ptr + off) + 1;
     }
+    if (!sf_tok_word(&lx, &t, "from")) {
+        rc = 1; /* COPY ... TO */
+        goto out;
+    }
+    sf_lex_next(&lx, &t);
+    if (!sf_tok_word(&lx, &t, "stdin")) {
+        rc = 1;
+        goto out;
+    }
+    sf_lex_next(&lx, &t);
+    if (!(sf_tok_op(&lx, &t, ";") || t.kind == SF_TOK_EOF))
+        h->options = 1;
     rc = 0;
 out:
     sf_buf_free(&name);

@@ -10,8 +10,8 @@
  * Two deliberate departures from PostgreSQL's leniency, because pg_dump
  * never writes them and they signal a corrupt dump: "\x" not followed by a
  * hex digit, and a backslash ending the line (PostgreSQL's deprecated
- * "backslash-newline") are errors. An escape producing a NUL byte is an
- * error, as in PostgreSQL.
+ * "backslash-newline") are errors. A NUL byte, raw or from an escape, is
+ * an error, as in PostgreSQL.
  */
 
 #include <stddef.h>

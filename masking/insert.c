@@ -77,15 +77,6 @@ int sf_insert_head(sf_insert *ins, const char *stmt, size_t len, const char *def
         }
         sf_lex_next(lx, &t);
     }
-    if (sf_tok_word(lx, &t, "overriding")) { /* OVERRIDING SYSTEM|USER VALUE */
-        sf_lex_next(lx, &t);
-        sf_lex_next(lx, &t);
-        sf_lex_next(lx, &t);
-    }
-    if (!sf_tok_word(lx, &t, "values")) {
-        rc = 1; /* DEFAULT VALUES, SELECT ... */
-        goto out;
-    }
     if (ins->ncols > ins->cols_cap) {
         size_t cap = ins->ncols < 16 ? 16 : ins->ncols;
         const char **c = realloc(ins->cols, cap * sizeof(*c));
@@ -98,6 +89,15 @@ int sf_insert_head(sf_insert *ins, const char *stmt, size_t len, const char *def
     for (size_t i = 0; i < ins->ncols; i++) {
         ins->cols[i] = ins->names.ptr + off;
         off += strlen(ins->names.ptr + off) + 1;
+    }
+    if (sf_tok_word(lx, &t, "overriding")) { /* OVERRIDING SYSTEM|USER VALUE */
+        sf_lex_next(lx, &t);
+        sf_lex_next(lx, &t);
+        sf_lex_next(lx, &t);
+    }
+    if (!sf_tok_word(lx, &t, "values")) {
+        rc = 1; /* DEFAULT VALUES, SELECT ... */
+        goto out;
     }
     rc = 0;
 out:

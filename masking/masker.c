@@ -411,6 +411,7 @@ static long field_at(const char *line, size_t at)
 int sf_mask_table_line(sf_mask_table *t, const char *line, size_t len, sf_buf *out)
 {
     const sf_field *o;
+    const char *run;
     char where[768];
     size_t n, bad = 0;
     if (t->identity) {
@@ -456,21 +457,24 @@ int sf_mask_table_line(sf_mask_table *t, const char *line, size_t len, sf_buf *o
             t->in[i].ptr = t->scratch.ptr + t->doff[i];
     if (sf_mask_table_row(t, t->in, &o) < 0)
         return t->err.code;
+    /* untouched fields (and the tabs between them) are copied as runs of the original bytes */
+    run = line;
     for (size_t i = 0; i < n; i++) {
         int rc;
-        if (i && sf_buf_addc(out, '\t') < 0)
-            return sf_error_set(&t->err, SF_ENOMEM, "out of memory");
         if (!t->masks[i] || (o[i].null == t->in[i].null && o[i].ptr == t->in[i].ptr && o[i].len == t->in[i].len))
-            rc = sf_buf_add(out, t->raw[i].ptr, t->raw[i].len);
-        else if (o[i].null)
-            rc = sf_buf_add(out, "\\N", 2);
-        else
-            rc = sf_copy_encode(out, o[i].ptr, o[i].len);
+            continue;
+        if (sf_buf_add(out, run, (size_t)(t->raw[i].ptr - run)) < 0)
+            return sf_error_set(&t->err, SF_ENOMEM, "out of memory");
+        rc = o[i].null ? sf_buf_add(out, "\\N", 2) : sf_copy_encode(out, o[i].ptr, o[i].len);
         if (rc < 0) {
             sf_mask_table_where(t, (long)i, where, sizeof(where));
-            return sf_error_set(&t->err, SF_EINTERNAL, "%s: masked value holds a NUL byte", where);
+            return sf_error_set(&t->err, SF_EFORMAT, "%s: the value holds a NUL byte, which PostgreSQL text cannot",
+                                where);
         }
+        run = t->raw[i].ptr + t->raw[i].len;
     }
+    if (sf_buf_add(out, run, (size_t)(line + len - run)) < 0)
+        return sf_error_set(&t->err, SF_ENOMEM, "out of memory");
     return 0;
 }
 

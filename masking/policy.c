@@ -560,7 +560,7 @@ static int parse_sensitive(sf_mask_policy *pol, const sf_node *n, sf_error *err)
         char *p;
         if ((rc = want_scalar(s, "a sensitive substring", err)))
             return rc;
-        if (s->len == 0)
+        if (s->len == 0 || strspn(s->str, " _-.") == s->len)
             return sf_node_error(err, SF_ECONFIG, s, "an empty sensitive substring would match every column");
         if (!(p = dupn(s->str, s->len)))
             return nomem(err);
@@ -760,29 +760,30 @@ const sf_policy_table *sf_policy_find(const sf_mask_policy *pol, const char *sch
     return NULL;
 }
 
-static int contains_ci(const char *hay, const char *needle)
+/*
+ * Lower-case ASCII letters and digits of s (everything else dropped), so
+ * "E-Mail", "e_mail" and "EMail" all read "email".
+ */
+static size_t squash(char *out, size_t cap, const char *s)
 {
-    size_t nl = strlen(needle);
-    for (; *hay; hay++) {
-        size_t i = 0;
-        while (i < nl && hay[i]) {
-            char c = hay[i];
-            if (c >= 'A' && c <= 'Z')
-                c = (char)(c - 'A' + 'a');
-            if (c != needle[i])
-                break;
-            i++;
-        }
-        if (i == nl)
-            return 1;
+    size_t n = 0;
+    for (; *s && n + 1 < cap; s++) {
+        char c = *s;
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (unsigned char)c >= 0x80)
+            out[n++] = c;
     }
-    return 0;
+    out[n] = 0;
+    return n;
 }
 
 int sf_policy_is_sensitive(const sf_mask_policy *pol, const char *column)
 {
+    char col[256], sub[256];
+    squash(col, sizeof(col), column);
     for (size_t i = 0; i < pol->nsensitive; i++)
-        if (contains_ci(column, pol->sensitive[i]))
+        if (squash(sub, sizeof(sub), pol->sensitive[i]) > 0 && strstr(col, sub))
             return 1;
     return 0;
 }

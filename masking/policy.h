@@ -88,7 +88,10 @@ typedef struct sf_policy_table {
 
 /* The policy's table entry for a real schema.table, or NULL. */
 const sf_policy_table *sf_policy_find(const sf_mask_policy *pol, const char *schema, const char *table);
-/* The column name matches one of the policy's `sensitive` substrings (ASCII case-insensitive). */
+/*
+ * The column name contains one of the policy's `sensitive` substrings,
+ * comparing lower-case letters and digits only ("E-Mail" matches email).
+ */
 int sf_policy_is_sensitive(const sf_mask_policy *pol, const char *column);
 /* "email", "noise", ... */
 const char *sf_rule_kind_name(sf_rule_kind kind);

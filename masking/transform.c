@@ -622,8 +622,9 @@ struct sf_rowctx {
     size_t cols_cap;
     sf_dec *vals;
     size_t vals_cap;
-    uint8_t num[4096];    /* numerals scratch */
-    size_t pos[4096];
+    uint8_t *num;         /* numerals scratch */
+    size_t *pos, *pos2;   /* character positions */
+    size_t scratch_cap;
 };
 
 int sf_rowctx_new(sf_rowctx **out, const sf_mask_key *key, sf_error *err)
@@ -665,7 +666,11 @@ void sf_rowctx_free(sf_rowctx *ctx)
     free(ctx->len);
     free(ctx->isnull);
     free(ctx->vals);
-    OPENSSL_cleanse(ctx->num, sizeof(ctx->num));
+    if (ctx->num)
+        OPENSSL_cleanse(ctx->num, ctx->scratch_cap);
+    free(ctx->num);
+    free(ctx->pos);
+    free(ctx->pos2);
     free(ctx);
 }
 
@@ -780,6 +785,36 @@ static int prepare(sf_rowctx *ctx, const sf_tableplan *p, sf_error *err)
             return rc;
     }
     ctx->memo_id = p->id;
+    return 0;
+}
+
+/* Room for n numerals and positions. */
+static int ensure_scratch(sf_rowctx *ctx, size_t n, sf_error *err)
+{
+    uint8_t *num;
+    size_t *pos, *pos2;
+    if (n <= ctx->scratch_cap)
+        return 0;
+    if (n < 64)
+        n = 64;
+    num = malloc(n);
+    pos = malloc(n * sizeof(size_t));
+    pos2 = malloc(n * sizeof(size_t));
+    if (!num || !pos || !pos2) {
+        free(num);
+        free(pos);
+        free(pos2);
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    }
+    if (ctx->num)
+        OPENSSL_cleanse(ctx->num, ctx->scratch_cap);
+    free(ctx->num);
+    free(ctx->pos);
+    free(ctx->pos2);
+    ctx->num = num;
+    ctx->pos = pos;
+    ctx->pos2 = pos2;
+    ctx->scratch_cap = n;
     return 0;
 }
 
@@ -978,17 +1013,16 @@ static int do_digits(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in,
 {
     const colplan *c = &m->p->cols[m->col];
     size_t start = dst->len, n = 0, nint = 0, keep = (size_t)c->rule->keep_leading;
-    size_t *pos = ctx->pos;
+    size_t *pos;
     char *buf;
     sf_fpe *f;
     int rc, neg = in->len > 0 && in->ptr[0] == '-';
-    if ((rc = get_fpe(s->rs, &f, m->err)))
+    if ((rc = get_fpe(s->rs, &f, m->err)) || (rc = ensure_scratch(ctx, in->len, m->err)))
         return rc;
     if (sf_buf_add(dst, in->ptr, in->len) < 0)
         return sf_error_set(m->err, SF_ENOMEM, "out of memory");
     buf = dst->ptr + start;
-    if (in->len > sizeof(ctx->pos) / sizeof(ctx->pos[0]))
-        return value_error(m, "value longer than 4096 bytes");
+    pos = ctx->pos;
     if (c->fit == FIT_INT || c->fit == FIT_NUMERIC) {
         /* [-]digits[.digits] exactly */
         size_t i = neg ? 1 : 0, dot = 0;
@@ -1009,9 +1043,14 @@ static int do_digits(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in,
         }
         {
             const char *bound = c->fit == FIT_INT ? (neg ? c->bound_neg : c->bound_pos) : NULL;
+            /* numeric(p,s) with p == s holds only "0" before the point: nothing to permute there */
+            size_t int_keep = c->fit == FIT_NUMERIC && c->type.precision >= 0 &&
+                                      (size_t)(c->type.precision - c->type.scale) < nint
+                                  ? nint
+                                  : (keep < nint ? keep : nint);
             if (!int_ok(buf, pos, nint, bound))
                 return value_error(m, "value is not a canonical integer");
-            rc = fpe_digits(ctx, f, DOM_INT_PART, buf, pos, nint, keep < nint ? keep : nint, 1, bound);
+            rc = fpe_digits(ctx, f, DOM_INT_PART, buf, pos, nint, int_keep, 1, bound);
             if (rc == 0 && n > nint)
                 rc = fpe_digits(ctx, f, DOM_FRAC_PART, buf, pos + nint, n - nint, keep > nint ? keep - nint : 0, 0, NULL);
         }
@@ -1031,16 +1070,19 @@ static int do_digits(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in,
 static int do_alnum(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in, sf_buf *dst)
 {
     size_t start = dst->len, nl = 0, nd = 0, seen = 0, keep = (size_t)m->p->cols[m->col].rule->keep_leading;
-    size_t *lpos = ctx->pos, dpos[512];
-    uint8_t *x = ctx->num;
+    size_t *lpos, *dpos;
+    uint8_t *x;
     char *buf;
     sf_fpe *f;
     int rc;
-    if ((rc = get_fpe(s->rs, &f, m->err)))
+    if ((rc = get_fpe(s->rs, &f, m->err)) || (rc = ensure_scratch(ctx, in->len, m->err)))
         return rc;
-    if (in->len > 4096 || sf_buf_add(dst, in->ptr, in->len) < 0)
-        return in->len > 4096 ? value_error(m, "value longer than 4096 bytes") : sf_error_set(m->err, SF_ENOMEM, "out of memory");
+    if (sf_buf_add(dst, in->ptr, in->len) < 0)
+        return sf_error_set(m->err, SF_ENOMEM, "out of memory");
     buf = dst->ptr + start;
+    lpos = ctx->pos;
+    dpos = ctx->pos2;
+    x = ctx->num;
     for (size_t i = 0; i < in->len; i++) {
         char ch = buf[i];
         int letter = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z'), digit = ch >= '0' && ch <= '9';
@@ -1050,10 +1092,8 @@ static int do_alnum(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in, 
             continue;
         if (letter)
             lpos[nl++] = i;
-        else if (nd < sizeof(dpos) / sizeof(dpos[0]))
-            dpos[nd++] = i;
         else
-            return value_error(m, "value has more than 512 digits");
+            dpos[nd++] = i;
     }
     if (nl) {
         for (size_t i = 0; i < nl; i++) {

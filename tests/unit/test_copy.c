@@ -137,6 +137,8 @@ Test(copy, decode_errors)
     cr_assert_eq(sf_copy_decode(&d, "a\\000", 5, &why, &at), -1);
     cr_assert(strstr(why, "NUL"));
     cr_assert_eq(sf_copy_decode(&d, "\\x00", 4, &why, &at), -1);
+    cr_assert_eq(sf_copy_decode(&d, "a\\tb\0c", 6, &why, &at), -1);
+    cr_assert_eq(at, 4);
     sf_buf_free(&d);
 }
 

@@ -129,6 +129,10 @@ Test(insert, not_values_and_malformed)
     size_t at;
     const char *s = "INSERT INTO public.empty DEFAULT VALUES;";
     cr_assert_eq(sf_insert_head(&ins, s, strlen(s), "public", 1, &why), 1);
+    s = "INSERT INTO public.t (a, \"B\") SELECT 1, 2;";
+    cr_assert_eq(sf_insert_head(&ins, s, strlen(s), "public", 1, &why), 1);
+    cr_assert_eq(ins.ncols, 2, "the column list is read even without VALUES");
+    cr_assert_str_eq(ins.cols[1], "B");
     s = "INSERT INTO public.t SELECT * FROM u;";
     cr_assert_eq(sf_insert_head(&ins, s, strlen(s), "public", 1, &why), 1);
     s = "INSERT public.t VALUES (1);";
