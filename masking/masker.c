@@ -684,6 +684,8 @@ int sf_mask_run(sf_masker *m, sf_mask_format fmt, const char *in, const char *ou
         run_started(m, fmt);
         rc = sf_mask_archive(m, fmt, is_stdin ? "-" : in, out ? out : "-", jobs, &m->err);
         run_finished(m);
+        if (rc == 0)
+            sf_masker_warn_absent(m);
         return rc;
     }
     if (is_stdin)

@@ -84,7 +84,10 @@ struct sf_mask_table {
 int sf_masker_open_table(sf_masker *m, sf_mask_table **out, const char *schema, const char *name,
                          const char *const *cols, size_t ncols);
 
-/* Record that a table's data appears in the dump (for --check and warnings). Thread-safe. */
+/*
+ * Record that a table's data appears in the dump (for --check and the
+ * absent-table warning); sf_masker_open_table does it too. Thread-safe.
+ */
 int sf_masker_note_table(sf_masker *m, const char *schema, const char *name, const char *const *cols,
                          size_t ncols);
 
@@ -112,7 +115,11 @@ void sf_mask_table_where(const sf_mask_table *t, long col, char *buf, size_t siz
 /* Set the masker's error (thread-safe); returns code. */
 int sf_masker_fail(sf_masker *m, const sf_error *err);
 
-/* Warn (sf_log) about policy tables that never appeared in the dump. */
+/*
+ * Warn (sf_log) about policy tables that never appeared in the dump (in a
+ * CREATE TABLE or with data). sf_mask_run and sf_mask_plain call it after a
+ * successful run; archive readers need not.
+ */
 void sf_masker_warn_absent(sf_masker *m);
 
 /* The plain reader (plain.c): mask, or with check set only learn DDL and data heads. */

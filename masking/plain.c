@@ -581,6 +581,24 @@ static int do_statement(plain *p, size_t ulen, size_t tok)
     return rc;
 }
 
+/* \connect (pg_dumpall) starts a new session: settings go back to the server defaults. */
+static void follow_connect(plain *p, const char *u, size_t len)
+{
+    size_t i = 0, e = len;
+    const char *nl;
+    if (e && u[e - 1] == '\n')
+        e--;
+    if ((nl = memrchr(u, '\n', e)) != NULL) /* the meta-command is the unit's last line */
+        i = (size_t)(nl - u) + 1;
+    while (i < len && (u[i] == ' ' || u[i] == '\t'))
+        i++;
+    if ((len - i >= 8 && strncmp(u + i, "\\connect", 8) == 0 && (len - i == 8 || u[i + 8] == ' ' || u[i + 8] == '\n')) ||
+        (len - i >= 3 && strncmp(u + i, "\\c ", 3) == 0)) {
+        p->sc.scs = 1;
+        sf_catalog_search_path(&p->m->cat, "SET search_path = DEFAULT;", 26, 1);
+    }
+}
+
 static int run(plain *p)
 {
     reader *r = &p->rd;
@@ -605,6 +623,7 @@ static int run(plain *p)
         if (k == SF_SCAN_META) {
             if ((rc = close_insert_table(p)) < 0)
                 return rc;
+            follow_connect(p, r->buf + r->start, end);
             if (wr_add(p, r->buf + r->start, end) < 0)
                 return p->err.code;
             r->start += end;

@@ -273,3 +273,19 @@ Test(plain, odd_identifiers)
     cr_assert(strstr(r.out, "\nX\t1\n"), "%s", r.out);
     free(r.out);
 }
+
+Test(plain, connect_resets_session_settings)
+{
+    /* pg_dumpall: each database's section starts a new session */
+    const char *policy = "version: 1\ntables:\n  public.people: {email: {fixed: \"a\\\\b\"}}\n";
+    const char *dump = "SET standard_conforming_strings = off;\n"
+                       "SET search_path = other;\n"
+                       "--\n\\connect db2\n"
+                       "CREATE TABLE people (email text);\n"
+                       "INSERT INTO people VALUES ('x@y.z');\n";
+    result r = runs(policy, dump);
+    cr_assert_eq(r.rc, 0, "%s", r.err);
+    /* public.people (search_path back to default), written with scs on: no E'' */
+    cr_assert(strstr(r.out, "INSERT INTO people VALUES ('a\\b');"), "%s", r.out);
+    free(r.out);
+}
