@@ -50,7 +50,35 @@ typedef struct tar_ctx {
     pga_runner run;
     long *byname;   /* TOC entry indexes with a file name, sorted by it */
     size_t nbyname;
+    int discard;    /* after an error: swallow what libarchive still writes */
+    uint64_t written;
+    int werrno;
 } tar_ctx;
+
+/* libarchive's write callback: the output file, unless the run failed. */
+static la_ssize_t out_write(struct archive *a, void *ud, const void *p, size_t n)
+{
+    tar_ctx *c = ud;
+    const unsigned char *b = p;
+    size_t left = n;
+    (void)a;
+    if (c->discard)
+        return (la_ssize_t)n;
+    while (left > 0) {
+        ssize_t w = write(c->of.fd, b, left);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0) {
+            c->werrno = errno;
+            archive_set_error(a, errno, "%s", strerror(errno));
+            return -1;
+        }
+        b += w;
+        left -= (size_t)w;
+    }
+    c->written += n;
+    return (la_ssize_t)n;
+}
 
 static int ar_fail(tar_ctx *c, struct archive *a, const char *what, sf_error *err)
 {
@@ -432,7 +460,7 @@ int pga_tar_run(pga_job *j, sf_error *err)
         goto done;
     if (archive_write_set_format_ustar(c.aw) != ARCHIVE_OK || archive_write_add_filter_none(c.aw) != ARCHIVE_OK ||
         archive_write_set_bytes_in_last_block(c.aw, 1) != ARCHIVE_OK ||
-        archive_write_open_fd(c.aw, c.of.fd) != ARCHIVE_OK) {
+        archive_write_open2(c.aw, &c, NULL, out_write, NULL, NULL) != ARCHIVE_OK) {
         rc = aw_fail(&c, "open", err);
         goto done;
     }
@@ -453,13 +481,13 @@ int pga_tar_run(pga_job *j, sf_error *err)
         goto done;
     }
     j->stats.bytes_in = c.seekable ? c.fsize : (uint64_t)archive_filter_bytes(c.ar, -1);
-    j->stats.bytes_out = (uint64_t)archive_filter_bytes(c.aw, -1);
+    j->stats.bytes_out = c.written;
     rc = pga_outfile_commit(&c.of, err);
 done:
     if (run_started)
         pga_runner_free(&c.run);
     if (c.aw && rc < 0)
-        archive_write_fail(c.aw); /* no end-of-archive trailer on a broken output */
+        c.discard = 1; /* no end-of-archive trailer on a broken output */
     if (c.aw)
         archive_write_free(c.aw);
     if (c.ar)
