@@ -291,3 +291,41 @@ int pga_rewrite(const pga_ops *ops, sf_mask_format fmt, const char *in, const ch
     pga_job_free(&j);
     return rc;
 }
+
+int pga_learn(const pga_ops *ops, sf_mask_format fmt, const char *in, sf_error *err)
+{
+    pga_job j;
+    char where[600];
+    int rc;
+    if (fmt == SF_MASK_FORMAT_AUTO) {
+        if (strcmp(in, "-") == 0)
+            return sf_error_set(err, SF_EUSAGE, "cannot detect the archive format of standard input; "
+                                "name the format with --format");
+        if ((rc = sf_mask_detect_path(&fmt, in, err)) < 0)
+            return rc;
+    }
+    memset(&j, 0, sizeof(j));
+    j.ops = ops;
+    j.in = in;
+    j.jobs = 1;
+    switch (fmt) {
+    case SF_MASK_FORMAT_CUSTOM:
+        rc = pga_custom_load_toc(&j, err);
+        snprintf(where, sizeof(where), "custom archive '%s'", in);
+        break;
+    case SF_MASK_FORMAT_DIRECTORY:
+        rc = pga_dir_load_toc(&j, err);
+        snprintf(where, sizeof(where), "directory archive '%s'", in);
+        break;
+    case SF_MASK_FORMAT_TAR:
+        rc = pga_tar_load_toc(&j, err);
+        snprintf(where, sizeof(where), "tar archive '%s'", in);
+        break;
+    default:
+        return sf_error_set(err, SF_EUSAGE, "'%s' is not a pg_dump tar, custom or directory archive", in);
+    }
+    if (rc == 0)
+        rc = pga_job_prepare(&j, where, err);
+    pga_job_free(&j);
+    return rc;
+}

@@ -565,3 +565,21 @@ done:
         close(c.fd);
     return rc;
 }
+
+int pga_custom_load_toc(pga_job *j, sf_error *err)
+{
+    char name[512];
+    int fd, seekable, rc;
+    uint64_t size;
+    pga_in in;
+    snprintf(name, sizeof(name), "custom archive '%s'", strcmp(j->in, "-") ? j->in : "<stdin>");
+    if ((rc = pga_open_input(j->in, &fd, &seekable, &size, err)) < 0)
+        return rc;
+    if ((rc = pga_in_init_fd(&in, fd, name, 0, err)) == 0) {
+        rc = pga_toc_read(&j->toc, &in, PGA_FMT_CUSTOM, err);
+        pga_in_free(&in);
+    }
+    if (fd > 0)
+        close(fd);
+    return rc;
+}

@@ -401,6 +401,14 @@ static int read_toc(dir_ctx *c, sf_error *err)
     return rc;
 }
 
+int pga_dir_load_toc(pga_job *j, sf_error *err)
+{
+    dir_ctx c;
+    memset(&c, 0, sizeof(c));
+    c.j = j;
+    return read_toc(&c, err);
+}
+
 int pga_dir_run(pga_job *j, sf_error *err)
 {
     dir_ctx c;

@@ -141,6 +141,16 @@ int pga_tee_sink(void *ud, const void *p, size_t n, sf_error *err);
 int pga_custom_run(pga_job *j, sf_error *err);
 int pga_dir_run(pga_job *j, sf_error *err);
 int pga_tar_run(pga_job *j, sf_error *err);
+/* Read only the archive's header and TOC into j->toc (for --check). */
+int pga_custom_load_toc(pga_job *j, sf_error *err);
+int pga_dir_load_toc(pga_job *j, sf_error *err);
+int pga_tar_load_toc(pga_job *j, sf_error *err);
+
+/*
+ * Read an archive's TOC and run ops' ddl and begin hooks on it (begin may
+ * return no table), writing nothing: what --check needs to learn a dump.
+ */
+int pga_learn(const pga_ops *ops, sf_mask_format fmt, const char *in, sf_error *err);
 
 /*
  * Rewrite an archive of format fmt from in to out through ops, with up to

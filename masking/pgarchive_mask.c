@@ -1,5 +1,7 @@
 /* sf_mask_archive: the masker plugged into the archive drivers as their table hooks. */
 #include <string.h>
+#include <stdlib.h>
+#include "copy.h"
 #include "maskerint.h"
 #include "pgarchive.h"
 #include "pgarchive_int.h"
@@ -60,4 +62,45 @@ int sf_mask_archive(sf_masker *m, sf_mask_format fmt, const char *in, const char
         m->bytes_out += st.bytes_out;
     }
     return rc;
+}
+
+/* --check: note the table a TABLE DATA entry fills, with its columns; mask nothing. */
+static int l_begin(void *ud, const char *copy_stmt, size_t len, void **table, int *identity, sf_error *err)
+{
+    sf_masker *m = ud;
+    sf_copyhead h;
+    const sf_cattable *ct = NULL;
+    const char **cols;
+    size_t ncols;
+    int rc;
+    *table = NULL;
+    *identity = 1;
+    sf_copyhead_init(&h);
+    if (sf_copyhead_parse(&h, copy_stmt, len, sf_catalog_default_schema(&m->cat), 1) != 0) {
+        sf_copyhead_free(&h);
+        return sf_error_set(err, SF_EFORMAT, "cannot read the COPY statement");
+    }
+    cols = h.cols;
+    ncols = h.ncols;
+    if (!h.has_list && (ct = sf_catalog_table(&m->cat, h.schema.ptr, h.table.ptr))) {
+        if (!(cols = calloc(ct->ncols ? ct->ncols : 1, sizeof(*cols)))) {
+            sf_copyhead_free(&h);
+            return sf_error_set(err, SF_ENOMEM, "out of memory");
+        }
+        ncols = 0;
+        for (size_t i = 0; i < ct->ncols; i++)
+            if (!ct->cols[i].generated)
+                cols[ncols++] = ct->cols[i].name;
+    }
+    rc = sf_masker_note_table(m, h.schema.ptr, h.table.ptr, cols, ncols);
+    if (ct)
+        free(cols);
+    sf_copyhead_free(&h);
+    return rc < 0 ? sf_error_set(err, rc, "out of memory") : 0;
+}
+
+int sf_mask_archive_learn(sf_masker *m, sf_mask_format fmt, const char *in, sf_error *err)
+{
+    pga_ops ops = {m, 0, m_ddl, l_begin, m_line, m_rows, m_end, m_abort};
+    return pga_learn(&ops, fmt, in, err);
 }

@@ -307,10 +307,10 @@ static int data_offset(tar_ctx *c, tar_unit *tu, uint64_t *off)
     return 1;
 }
 
-static int read_toc_member(tar_ctx *c, sf_error *err)
+/* Read the first member, which must be toc.dat, into raw and parse it into c->j->toc. */
+static int load_toc(tar_ctx *c, struct archive_entry **entry, sf_buf *raw, sf_error *err)
 {
     struct archive_entry *ae;
-    sf_buf b;
     unsigned char *buf;
     char tname[600];
     pga_in in;
@@ -325,7 +325,7 @@ static int read_toc_member(tar_ctx *c, sf_error *err)
                             "archive)", c->name, archive_entry_pathname(ae) ? archive_entry_pathname(ae) : "");
     if (!(buf = malloc(PGA_CHUNK)))
         return sf_error_set(err, SF_ENOMEM, "out of memory");
-    sf_buf_init(&b, TOC_MAX);
+    sf_buf_init(raw, TOC_MAX);
     for (;;) {
         la_ssize_t n = archive_read_data(c->ar, buf, PGA_CHUNK);
         if (n < 0) {
@@ -334,7 +334,7 @@ static int read_toc_member(tar_ctx *c, sf_error *err)
         }
         if (n == 0)
             break;
-        if (sf_buf_add(&b, buf, (size_t)n) < 0) {
+        if (sf_buf_add(raw, buf, (size_t)n) < 0) {
             rc = sf_error_set(err, SF_ENOMEM, "%s: toc.dat is larger than 1 GiB", c->name);
             break;
         }
@@ -342,12 +342,21 @@ static int read_toc_member(tar_ctx *c, sf_error *err)
     free(buf);
     if (rc == 0) {
         snprintf(tname, sizeof(tname), "%s: toc.dat", c->name);
-        pga_in_init_mem(&in, b.ptr, b.len, tname);
+        pga_in_init_mem(&in, raw->ptr, raw->len, tname);
         rc = pga_toc_read(&c->j->toc, &in, PGA_FMT_TAR, err);
     }
     if (rc == 0 && c->j->toc.compression != 0)
         rc = sf_error_set(err, SF_EFORMAT, "%s: toc.dat: compressed tar archives (compression level %d) are not "
                           "supported; pg_dump writes tar archives uncompressed", c->name, c->j->toc.compression);
+    *entry = ae;
+    return rc;
+}
+
+static int read_toc_member(tar_ctx *c, sf_error *err)
+{
+    struct archive_entry *ae = NULL;
+    sf_buf b = SF_BUF_INIT;
+    int rc = load_toc(c, &ae, &b, err);
     if (rc == 0 && (rc = pga_job_prepare(c->j, c->name, err)) == 0) {
         /* The output starts with the same toc.dat. */
         if (archive_write_header(c->aw, ae) < ARCHIVE_WARN)
@@ -495,6 +504,33 @@ done:
     if (rc < 0)
         pga_outfile_discard(&c.of);
     free(c.byname);
+    if (c.fd > 0)
+        close(c.fd);
+    return rc;
+}
+
+int pga_tar_load_toc(pga_job *j, sf_error *err)
+{
+    tar_ctx c;
+    struct archive_entry *ae;
+    sf_buf raw = SF_BUF_INIT;
+    int rc;
+    memset(&c, 0, sizeof(c));
+    c.j = j;
+    snprintf(c.name, sizeof(c.name), "tar archive '%s'", strcmp(j->in, "-") ? j->in : "<stdin>");
+    if ((rc = pga_open_input(j->in, &c.fd, &c.seekable, &c.fsize, err)) < 0)
+        return rc;
+    if (!(c.ar = archive_read_new())) {
+        rc = sf_error_set(err, SF_ENOMEM, "out of memory");
+    } else {
+        archive_read_support_format_tar(c.ar);
+        if (archive_read_open_fd(c.ar, c.fd, 64 << 10) != ARCHIVE_OK)
+            rc = ar_fail(&c, c.ar, "open", err);
+        else
+            rc = load_toc(&c, &ae, &raw, err);
+        archive_read_free(c.ar);
+    }
+    sf_buf_free(&raw);
     if (c.fd > 0)
         close(c.fd);
     return rc;
