@@ -129,6 +129,19 @@ for f in tar custom dir; do
 done
 check "--no-strict masks anyway" "$SF" mask --policy "$W/loose.yaml" --no-strict "$W/custom.dump" "$W/loose.m"
 
+# ---- --check reads archives: the same coverage listing as for the plain dump
+"$SF" mask --check --policy "$POLICY" "$W/plain.sql" > "$W/check.plain" 2>/dev/null
+for f in "${formats[@]}"; do
+  "$SF" mask --check --policy "$POLICY" "$W/${IN[$f]}" > "$W/check.$f" 2>"$W/check.err"
+  rc=$?
+  [[ $rc == 0 ]] && cmp -s "$W/check.plain" "$W/check.$f" && [[ -s $W/check.plain ]] \
+    && ok "$f: --check lists the same columns and rules as for the plain dump" \
+    || fail "$f: --check lists the same columns and rules as for the plain dump" "rc=$rc $(diff "$W/check.plain" "$W/check.$f" | head -3) $(cat "$W/check.err")"
+done
+assert_exit 3 "$SF" mask --check --policy "$W/loose.yaml" "$W/custom.dump"
+grep -q 'public.customers.contact_name' "$T_ERR" && ok "--check on an archive: strict violation named" || fail "--check on an archive: strict violation named" "$(cat "$T_ERR")"
+"$SF" mask --check --policy "$POLICY" < "$W/tar.tar" | cmp -s - "$W/check.plain" && ok "--check of a tar archive on stdin" || fail "--check of a tar archive on stdin"
+
 # ---- corrupt archives through the CLI: exit 1, where it broke, nothing left
 bad() { # name pattern in [--format f]
   local name=$1 pat=$2 in=$3; shift 3
