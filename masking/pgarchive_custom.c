@@ -10,9 +10,11 @@
  * The output keeps the header and TOC; block order follows the input. Like
  * pg_dump, the TOC is written first with offsets "not set", then the
  * blocks, then - when the output is seekable - rewritten in place with the
- * real offsets. A seekable input is scanned block by block (chunk lengths
- * only) and the blocks are masked by workers reading their byte range; a
- * stream is processed block by block as it arrives.
+ * real offsets. The coordinator reads the blocks in order: a masked table's
+ * data is inflated and cut into pieces that workers mask and deflate (see
+ * pgarchive_int.h), its chunks re-framed here; other blocks are copied
+ * verbatim - on a seekable input from their byte range, after a worker has
+ * counted a verbatim table's rows; on a stream as they pass.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -48,123 +50,183 @@ typedef struct cus_ctx {
     unsigned char *had_data; /* per entry: the input TOC promises a data block */
 } cus_ctx;
 
-typedef struct framer {
-    pga_spool *spool;
-    int int_size;
-} framer;
+/* Per masked table: its block header and the chunk framer of its output. */
+typedef struct cus_table {
+    unsigned char hdr[10];
+    size_t hdrlen;
+    uint64_t start;
+    unsigned char *fbuf;
+    size_t flen;
+} cus_table;
 
-/* Chunk framing: each piece becomes <int length><bytes>. */
-static int framer_sink(void *ud, const void *p, size_t n, sf_error *err)
+static void cus_table_free(void *p)
 {
-    framer *f = ud;
-    sf_buf b = SF_BUF_INIT;
-    int rc;
-    if (n == 0)
-        return 0;
-    if (pga_put_int(&b, f->int_size, (int32_t)n) < 0)
-        return sf_error_set(err, SF_ENOMEM, "out of memory");
-    rc = pga_spool_sink(f->spool, b.ptr, b.len, err);
-    sf_buf_free(&b);
-    return rc < 0 ? rc : pga_spool_sink(f->spool, p, n, err);
+    cus_table *ct = p;
+    if (ct)
+        free(ct->fbuf);
+    free(ct);
 }
 
-static int zw_sink(void *ud, const void *p, size_t n, sf_error *err)
+static void block_where(const cus_ctx *c, size_t idx, uint64_t start, char *buf, size_t size)
 {
-    return pga_zw_write(ud, p, n, err);
+    char label[256];
+    pga_entry_label(&c->j->toc.e[idx], label, sizeof(label));
+    snprintf(buf, size, "%s: block for %s at offset %llu", c->name, label, (unsigned long long)start);
+}
+
+static void unit_where(const cus_ctx *c, const cus_unit *cu, char *buf, size_t size)
+{
+    block_where(c, cu->idx, cu->start, buf, size);
+}
+
+/* Chunks of a masked table's output: <int length><up to PGA_CHUNK bytes>. */
+static int frame_flush(cus_ctx *c, cus_table *ct, sf_error *err)
+{
+    sf_buf b = SF_BUF_INIT;
+    int rc;
+    if (ct->flen == 0)
+        return 0;
+    if (pga_put_int(&b, c->j->toc.int_size, (int32_t)ct->flen) < 0)
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    rc = pga_out_write(&c->out, b.ptr, b.len, err);
+    sf_buf_free(&b);
+    if (rc == 0)
+        rc = pga_out_write(&c->out, ct->fbuf, ct->flen, err);
+    ct->flen = 0;
+    return rc;
+}
+
+typedef struct framing {
+    cus_ctx *c;
+    cus_table *ct;
+} framing;
+
+static int frame_sink(void *ud, const void *data, size_t n, sf_error *err)
+{
+    framing *f = ud;
+    const unsigned char *p = data;
+    int rc;
+    while (n > 0) {
+        size_t k = PGA_CHUNK - f->ct->flen;
+        if (k > n)
+            k = n;
+        memcpy(f->ct->fbuf + f->ct->flen, p, k);
+        f->ct->flen += k;
+        p += k;
+        n -= k;
+        if (f->ct->flen == PGA_CHUNK && (rc = frame_flush(f->c, f->ct, err)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Write one masked piece: the block header and container header first, the
+   container trailer and end-of-data marker after the last. */
+static int emit_piece(cus_ctx *c, pga_piece *p, sf_error *err)
+{
+    pga_tstate *ts = p->ts;
+    cus_table *ct = ts->fmt;
+    pga_entry *e = &c->j->toc.e[ts->idx];
+    framing f = {c, ct};
+    unsigned char z[10];
+    size_t zn;
+    int rc;
+    if (p->k == 0) {
+        e->data_state = PGA_OFF_SET;
+        e->data_pos = c->out.pos;
+        if ((rc = pga_out_write(&c->out, ct->hdr, ct->hdrlen, err)) < 0)
+            return rc;
+        if ((zn = pga_z_header(ts->zmode, ts->level, z)) && (rc = frame_sink(&f, z, zn, err)) < 0)
+            return rc;
+    }
+    if ((rc = pga_spool_drain(&p->spool, frame_sink, &f, err)) < 0 || (rc = pga_piece_done(c->j, p, err)) < 0)
+        return rc;
+    if (p->last) {
+        sf_buf b = SF_BUF_INIT;
+        if ((zn = pga_z_trailer(ts->zmode, ts->check, ts->tlen, z)) && (rc = frame_sink(&f, z, zn, err)) < 0)
+            return rc;
+        if ((rc = frame_flush(c, ct, err)) < 0)
+            return rc;
+        if (pga_put_int(&b, c->j->toc.int_size, 0) < 0)
+            return sf_error_set(err, SF_ENOMEM, "out of memory");
+        rc = pga_out_write(&c->out, b.ptr, b.len, err);
+        sf_buf_free(&b);
+    }
+    return rc;
 }
 
 typedef struct zr_into {
     pga_zr *zr;
-    pga_copy *copy;
+    pga_split *split;
 } zr_into;
 
 static int zr_sink(void *ud, const void *p, size_t n, sf_error *err)
 {
     zr_into *z = ud;
-    return pga_zr_feed(z->zr, p, n, pga_copy_feed, z->copy, err);
+    return pga_zr_feed(z->zr, p, n, pga_split_feed, z->split, err);
 }
 
-static void unit_where(const cus_ctx *c, const cus_unit *cu, char *buf, size_t size)
-{
-    char label[256];
-    pga_entry_label(&c->j->toc.e[cu->idx], label, sizeof(label));
-    snprintf(buf, size, "%s: block for %s at offset %llu", c->name, label, (unsigned long long)cu->start);
-}
-
-/* Decode one table's chunks from in, transform, re-encode into cu->spool. */
-static int transform_block(cus_ctx *c, cus_unit *cu, pga_in *in, sf_error *err)
+/* Coordinator: read a masked table's block, inflate it and hand it to workers in pieces. */
+static int read_masked_block(cus_ctx *c, size_t idx, const unsigned char *hdr, size_t hdrlen, uint64_t start,
+                             sf_error *err)
 {
     const pga_toc *t = &c->j->toc;
-    pga_plan *plan = &c->j->plans[cu->idx];
-    framer fr = {&cu->spool, t->int_size};
-    pga_zw zw;
+    pga_in *in = &c->in;
+    pga_tstate *ts = pga_tstate_new(idx, c->zmode, c->level);
+    cus_table *ct = calloc(1, sizeof(*ct));
+    pga_split split;
     pga_zr zr;
-    pga_copy copy;
-    zr_into into = {&zr, &copy};
-    unsigned char *buf = NULL;
-    sf_buf end = SF_BUF_INIT;
-    int rc, have_zw = 0, have_zr = 0;
-    char where[768];
-
-    pga_copy_init(&copy, c->j->ops, plan->table, zw_sink, &zw);
-    if ((rc = pga_spool_sink(&cu->spool, cu->hdr, cu->hdrlen, err)) < 0)
-        goto out;
-    if ((rc = pga_zw_init(&zw, c->zmode, c->level, framer_sink, &fr, err)) < 0)
-        goto out;
-    have_zw = 1;
+    zr_into into = {&zr, &split};
+    unsigned char *buf = malloc(PGA_CHUNK);
+    int rc = 0, have_zr = 0;
+    char where[1024];
+    if (!ts || !ct || !buf || !(ct->fbuf = malloc(PGA_CHUNK))) {
+        cus_table_free(ct);
+        pga_tstate_unref(ts);
+        free(buf);
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    }
+    memcpy(ct->hdr, hdr, hdrlen);
+    ct->hdrlen = hdrlen;
+    ct->start = start;
+    ts->fmt = ct;
+    ts->fmt_free = cus_table_free;
+    pga_split_init(&split, c->j, &c->run, ts);
     if (c->zmode != PGA_Z_NONE) {
         if ((rc = pga_zr_init(&zr, PGA_Z_ZLIB, err)) < 0)
             goto out;
         have_zr = 1;
     }
-    if (!(buf = malloc(PGA_CHUNK))) {
-        rc = sf_error_set(err, SF_ENOMEM, "out of memory");
-        goto out;
-    }
     for (;;) {
         int32_t len;
-        if ((rc = pga_read_int(in, t->int_size, &len, "a chunk length", err)) < 0)
-            goto out;
-        if (len == 0)
+        if ((rc = pga_read_int(in, t->int_size, &len, "a chunk length", err)) < 0 || len == 0)
             break;
         if (len < 0) {
-            rc = pga_in_fail(in, in->pos - (uint64_t)t->int_size - 1, SF_EFORMAT, err,
-                             "negative chunk length %d", len);
-            goto out;
+            rc = pga_in_fail(in, in->pos - (uint64_t)t->int_size - 1, SF_EFORMAT, err, "negative chunk length %d",
+                             len);
+            break;
         }
-        while (len > 0) {
+        while (len > 0 && rc == 0) {
             size_t k = (size_t)len < PGA_CHUNK ? (size_t)len : PGA_CHUNK;
-            if ((rc = pga_in_need(in, buf, k, "chunk data", err)) < 0)
-                goto out;
-            rc = have_zr ? zr_sink(&into, buf, k, err) : pga_copy_feed(&copy, buf, k, err);
-            if (rc < 0)
-                goto out;
+            if ((rc = pga_in_need(in, buf, k, "chunk data", err)) == 0)
+                rc = have_zr ? zr_sink(&into, buf, k, err) : pga_split_feed(&split, buf, k, err);
             len -= (int32_t)k;
         }
-        if (pga_runner_cancelled(&c->run)) {
-            rc = sf_error_set(err, SF_EINTERNAL, "cancelled");
-            goto out;
-        }
+        if (rc < 0)
+            break;
     }
-    if ((have_zr && (rc = pga_zr_finish(&zr, err)) < 0) || (rc = pga_copy_finish(&copy, err)) < 0 ||
-        (rc = pga_zw_finish(&zw, err)) < 0)
-        goto out;
-    if (pga_put_int(&end, t->int_size, 0) < 0) {
-        rc = sf_error_set(err, SF_ENOMEM, "out of memory");
-        goto out;
-    }
-    rc = pga_spool_sink(&cu->spool, end.ptr, end.len, err);
+    if (rc == 0 && have_zr)
+        rc = pga_zr_finish(&zr, err);
+    if (rc == 0)
+        rc = pga_split_finish(&split, err);
 out:
     if (rc < 0 && err->msg[0] && strncmp(err->msg, c->name, strlen(c->name)) != 0) {
-        unit_where(c, cu, where, sizeof(where));
+        block_where(c, idx, start, where, sizeof(where));
         sf_error_prefix(err, "%s", where);
     }
     if (have_zr)
         pga_zr_free(&zr);
-    if (have_zw)
-        pga_zw_free(&zw);
-    pga_copy_free(&copy);
-    sf_buf_free(&end);
+    pga_split_free(&split);
     free(buf);
     return rc;
 }
@@ -176,7 +238,7 @@ static int count_block(cus_ctx *c, cus_unit *cu, pga_in *in, sf_error *err)
     unsigned char *buf = malloc(PGA_CHUNK);
     pga_rows rows;
     int rc;
-    char where[768];
+    char where[1024];
     if (!buf)
         return sf_error_set(err, SF_ENOMEM, "out of memory");
     if ((rc = pga_rows_init(&rows, c->zmode, err)) < 0) {
@@ -217,14 +279,22 @@ static int unit_work(void *ctx, pga_unit *u, sf_error *err)
 {
     cus_ctx *c = ctx;
     cus_unit *cu = (cus_unit *)u;
-    int transform = c->j->plans[cu->idx].transform;
     pga_in rin;
     int rc;
-    if (!c->seekable)
-        return transform_block(c, cu, &c->in, err);
+    if (u->kind == PGA_UNIT_PIECE) {
+        pga_piece *p = (pga_piece *)u;
+        char where[1024];
+        rc = pga_piece_work(c->j, p, &c->run, err);
+        if (rc < 0) {
+            block_where(c, p->ts->idx, ((cus_table *)p->ts->fmt)->start, where, sizeof(where));
+            sf_error_prefix(err, "%s", where);
+        }
+        return rc;
+    }
+    /* a verbatim table on a seekable input: count its rows */
     if ((rc = pga_in_init_range(&rin, c->fd, c->name, cu->body, cu->end - cu->body, err)) < 0)
         return rc;
-    rc = transform ? transform_block(c, cu, &rin, err) : count_block(c, cu, &rin, err);
+    rc = count_block(c, cu, &rin, err);
     if (rc == 0 && rin.pos != cu->end)
         rc = pga_in_fail(&rin, rin.pos, SF_EFORMAT, err, "block for TOC entry %d does not end where its "
                          "chunks end", c->j->toc.e[cu->idx].dump_id);
@@ -300,7 +370,7 @@ static int copy_block(cus_ctx *c, cus_unit *cu, sf_error *err)
                 pga_rows_free(&rows);
             }
             if (rc < 0 && strncmp(err->msg, c->name, strlen(c->name)) != 0) {
-                char where[768];
+                char where[1024];
                 unit_where(c, cu, where, sizeof(where));
                 sf_error_prefix(err, "%s", where);
             }
@@ -324,26 +394,30 @@ static int unit_emit(void *ctx, pga_unit *u, sf_error *err)
 {
     cus_ctx *c = ctx;
     cus_unit *cu = (cus_unit *)u;
-    pga_entry *e = &c->j->toc.e[cu->idx];
+    pga_entry *e;
+    pga_plan *plan;
     int rc;
+    if (u->kind == PGA_UNIT_PIECE)
+        return emit_piece(c, (pga_piece *)u, err);
+    e = &c->j->toc.e[cu->idx];
+    plan = &c->j->plans[cu->idx];
     e->data_state = PGA_OFF_SET;
     e->data_pos = c->out.pos;
-    pga_plan *plan = &c->j->plans[cu->idx];
-    if (plan->transform)
-        rc = pga_spool_drain(&cu->spool, pga_out_sink, &c->out, err);
-    else
-        rc = copy_block(c, cu, err);
-    if (rc < 0)
+    if ((rc = copy_block(c, cu, err)) < 0)
         return rc;
-    if (plan->open && !plan->transform && c->j->ops->rows)
+    if (plan->open && c->j->ops->rows)
         c->j->ops->rows(plan->table, cu->rows);
     return pga_job_end(c->j, cu->idx, err);
 }
 
 static void unit_drop(void *ctx, pga_unit *u)
 {
+    cus_ctx *c = ctx;
     cus_unit *cu = (cus_unit *)u;
-    (void)ctx;
+    if (u->kind == PGA_UNIT_PIECE) {
+        pga_piece_free(c->j, (pga_piece *)u);
+        return;
+    }
     pga_spool_free(&cu->spool);
     free(cu);
 }
@@ -453,15 +527,21 @@ static int read_blocks(cus_ctx *c, sf_error *err)
         cu->type = type;
         cu->body = c->in.pos;
         cu->u.data = cu;
-        /* transform; or, on a seekable input, count a verbatim table's rows in a worker */
-        cu->u.work = type == PGA_BLK_DATA &&
-                     (c->j->plans[idx].transform || (c->seekable && c->j->plans[idx].open));
         if (type == PGA_BLK_BLOBS && c->j->plans[idx].transform) {
             rc = pga_in_fail(&c->in, at, SF_EFORMAT, err, "TOC entry %d holds table data in a large-object "
                              "block", id);
             unit_drop(c, &cu->u);
             break;
         }
+        if (c->j->plans[idx].transform) {
+            rc = read_masked_block(c, (size_t)idx, cu->hdr, cu->hdrlen, at, err);
+            unit_drop(c, &cu->u);
+            if (rc < 0)
+                break;
+            continue;
+        }
+        /* on a seekable input a worker counts a verbatim table's rows */
+        cu->u.work = type == PGA_BLK_DATA && c->seekable && c->j->plans[idx].open;
         if (c->seekable && (rc = scan_block(c, cu, err)) < 0) {
             unit_drop(c, &cu->u);
             break;

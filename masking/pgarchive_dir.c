@@ -6,9 +6,10 @@
  * blob_OID.dat(.gz) for large objects.
  *
  * The output is built in a temp directory beside OUT and renamed into place
- * at the end (OUT may be absent or an empty directory, like pg_dump's);
- * tables are masked one file per worker; every other file is copied byte
- * for byte.
+ * at the end (OUT may be absent or an empty directory, like pg_dump's). A
+ * masked table's file is read and gunzipped here and masked by workers in
+ * pieces (see pgarchive_int.h), written back here in order; every other file
+ * is copied byte for byte by a worker (verbatim tables' rows counted).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -100,100 +101,136 @@ done:
     return rc;
 }
 
-static int zw_sink(void *ud, const void *p, size_t n, sf_error *err)
+/* Per masked table file: where its output goes. */
+typedef struct dir_table {
+    char *from, *to;
+    int fd;
+    pga_out out;
+} dir_table;
+
+static void dir_table_free(void *p)
 {
-    return pga_zw_write(ud, p, n, err);
+    dir_table *dt = p;
+    if (!dt)
+        return;
+    if (dt->fd >= 0)
+        close(dt->fd);
+    pga_out_free(&dt->out);
+    free(dt->from);
+    free(dt->to);
+    free(dt);
+}
+
+static void file_where(dir_ctx *c, const char *from, size_t idx, sf_error *err)
+{
+    char label[256];
+    pga_entry_label(&c->j->toc.e[idx], label, sizeof(label));
+    sf_error_prefix(err, "'%s': %s", from, label);
+}
+
+/* Write one masked piece to its table's file; open it first, close it after the last. */
+static int emit_piece(dir_ctx *c, pga_piece *p, sf_error *err)
+{
+    pga_tstate *ts = p->ts;
+    dir_table *dt = ts->fmt;
+    unsigned char z[10];
+    size_t zn;
+    int rc;
+    if (p->k == 0) {
+        if ((dt->fd = open(dt->to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666)) < 0)
+            return sf_error_set(err, SF_EIO, "cannot create '%s': %s", dt->to, strerror(errno));
+        if ((rc = pga_out_init(&dt->out, dt->fd, dt->to, err)) < 0)
+            return rc;
+        if ((zn = pga_z_header(ts->zmode, ts->level, z)) && (rc = pga_out_write(&dt->out, z, zn, err)) < 0)
+            return rc;
+    }
+    if ((rc = pga_spool_drain(&p->spool, pga_out_sink, &dt->out, err)) < 0 || (rc = pga_piece_done(c->j, p, err)) < 0)
+        return rc;
+    if (p->last) {
+        if ((zn = pga_z_trailer(ts->zmode, ts->check, ts->tlen, z)) && (rc = pga_out_write(&dt->out, z, zn, err)) < 0)
+            return rc;
+        if ((rc = pga_out_flush(&dt->out, err)) < 0)
+            return rc;
+        c->bytes_out += dt->out.pos;
+        rc = close(dt->fd);
+        dt->fd = -1;
+        if (rc != 0)
+            return sf_error_set(err, SF_EIO, "cannot write '%s': %s", dt->to, strerror(errno));
+    }
+    return 0;
 }
 
 typedef struct zr_into {
     pga_zr *zr;
-    pga_copy *copy;
+    pga_split *split;
 } zr_into;
 
 static int zr_sink(void *ud, const void *p, size_t n, sf_error *err)
 {
     zr_into *z = ud;
-    return pga_zr_feed(z->zr, p, n, pga_copy_feed, z->copy, err);
+    return pga_zr_feed(z->zr, p, n, pga_split_feed, z->split, err);
 }
 
-/* Mask one table file: read (gunzip), pump lines, write (gzip). */
-static int transform_file(dir_ctx *c, dir_unit *du, const char *from, const char *to, sf_error *err)
+/* Coordinator: read (gunzip) a masked table's file and hand it to workers in pieces. */
+static int read_masked_file(dir_ctx *c, size_t idx, const char *file, sf_error *err)
 {
-    pga_plan *plan = &c->j->plans[du->idx];
-    int gz = ends_with(du->file, ".gz");
-    int ifd = -1, ofd = -1, rc, have_zw = 0, have_zr = 0, zr_inited = 0;
-    pga_in in;
-    pga_out out;
-    pga_zw zw;
+    int gz = ends_with(file, ".gz");
+    pga_tstate *ts = pga_tstate_new(idx, gz ? PGA_Z_GZIP : PGA_Z_NONE, c->zlevel);
+    dir_table *dt = calloc(1, sizeof(*dt));
+    unsigned char *buf = malloc(PGA_CHUNK);
+    pga_split split;
     pga_zr zr;
-    pga_copy copy;
-    zr_into into = {&zr, &copy};
-    unsigned char *buf = NULL;
+    zr_into into = {&zr, &split};
     char name[1024];
-
-    snprintf(name, sizeof(name), "'%s'", from);
-    memset(&in, 0, sizeof(in));
-    memset(&out, 0, sizeof(out));
-    memset(&zr, 0, sizeof(zr));
-    pga_copy_init(&copy, c->j->ops, plan->table, zw_sink, &zw);
-    if ((ifd = open(from, O_RDONLY | O_CLOEXEC)) < 0) {
-        rc = sf_error_set(err, SF_EIO, "cannot open '%s': %s", from, strerror(errno));
-        goto done;
+    pga_in in;
+    int ifd = -1, rc = 0, have_zr = 0, have_in = 0;
+    if (dt)
+        dt->fd = -1;
+    if (!ts || !dt || !buf || !(dt->from = path_join(c->j->in, file)) || !(dt->to = path_join(c->tmpdir, file))) {
+        dir_table_free(dt);
+        pga_tstate_unref(ts);
+        free(buf);
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
     }
-    if ((ofd = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666)) < 0) {
-        rc = sf_error_set(err, SF_EIO, "cannot create '%s': %s", to, strerror(errno));
-        goto done;
+    ts->fmt = dt;
+    ts->fmt_free = dir_table_free;
+    pga_split_init(&split, c->j, &c->run, ts);
+    snprintf(name, sizeof(name), "'%s'", dt->from);
+    if ((ifd = open(dt->from, O_RDONLY | O_CLOEXEC)) < 0) {
+        rc = sf_error_set(err, SF_EIO, "cannot open '%s': %s", dt->from, strerror(errno));
+        goto out;
     }
-    if ((rc = pga_in_init_fd(&in, ifd, name, 0, err)) < 0 || (rc = pga_out_init(&out, ofd, to, err)) < 0)
-        goto done;
-    if ((rc = pga_zw_init(&zw, gz ? PGA_Z_GZIP : PGA_Z_NONE, c->zlevel, pga_out_sink, &out, err)) < 0)
-        goto done;
-    have_zw = 1;
+    if ((rc = pga_in_init_fd(&in, ifd, name, 0, err)) < 0)
+        goto out;
+    have_in = 1;
     if (gz) {
         if ((rc = pga_zr_init(&zr, PGA_Z_GZIP, err)) < 0)
-            goto done;
-        have_zr = zr_inited = 1;
-    }
-    if (!(buf = malloc(PGA_CHUNK))) {
-        rc = sf_error_set(err, SF_ENOMEM, "out of memory");
-        goto done;
+            goto out;
+        have_zr = 1;
     }
     for (;;) {
         size_t got;
-        if ((rc = pga_in_read(&in, buf, PGA_CHUNK, &got, err)) < 0)
-            goto done;
-        if (got == 0)
+        if ((rc = pga_in_read(&in, buf, PGA_CHUNK, &got, err)) < 0 || got == 0)
             break;
-        rc = have_zr ? zr_sink(&into, buf, got, err) : pga_copy_feed(&copy, buf, got, err);
+        rc = have_zr ? zr_sink(&into, buf, got, err) : pga_split_feed(&split, buf, got, err);
         if (rc < 0)
-            goto done;
-        if (pga_runner_cancelled(&c->run)) {
-            rc = sf_error_set(err, SF_EINTERNAL, "cancelled");
-            goto done;
-        }
+            break;
     }
-    if (have_zr && in.pos == 0)
-        have_zr = 0; /* an empty .gz file reads as empty, as with gzread */
-    if ((have_zr && (rc = pga_zr_finish(&zr, err)) < 0) || (rc = pga_copy_finish(&copy, err)) < 0 ||
-        (rc = pga_zw_finish(&zw, err)) < 0 || (rc = pga_out_flush(&out, err)) < 0)
-        goto done;
-done:
-    if (rc < 0 && strncmp(err->msg, name, strlen(name)) != 0) {
-        char label[256];
-        pga_entry_label(&c->j->toc.e[du->idx], label, sizeof(label));
-        sf_error_prefix(err, "%s: %s", name, label);
-    }
-    if (zr_inited)
+    /* an empty .gz file reads as empty, as with gzread */
+    if (rc == 0 && have_zr && in.pos > 0)
+        rc = pga_zr_finish(&zr, err);
+    if (rc == 0)
+        rc = pga_split_finish(&split, err);
+out:
+    if (rc < 0 && strncmp(err->msg, name, strlen(name)) != 0 && strncmp(err->msg, "cannot ", 7) != 0)
+        file_where(c, dt->from, idx, err);
+    if (have_zr)
         pga_zr_free(&zr);
-    if (have_zw)
-        pga_zw_free(&zw);
-    pga_copy_free(&copy);
-    pga_in_free(&in);
-    pga_out_free(&out);
+    if (have_in)
+        pga_in_free(&in);
     if (ifd >= 0)
         close(ifd);
-    if (ofd >= 0 && close(ofd) != 0 && rc == 0)
-        rc = sf_error_set(err, SF_EIO, "cannot write '%s': %s", to, strerror(errno));
+    pga_split_free(&split);
     free(buf);
     return rc;
 }
@@ -221,14 +258,21 @@ static int unit_work(void *ctx, pga_unit *u, sf_error *err)
 {
     dir_ctx *c = ctx;
     dir_unit *du = (dir_unit *)u;
-    char *from = path_join(c->j->in, du->file), *to = path_join(c->tmpdir, du->file);
-    pga_plan *plan = du->idx >= 0 ? &c->j->plans[du->idx] : NULL;
+    char *from, *to;
+    pga_plan *plan;
     struct stat st;
     int rc;
+    if (u->kind == PGA_UNIT_PIECE) {
+        pga_piece *p = (pga_piece *)u;
+        if ((rc = pga_piece_work(c->j, p, &c->run, err)) < 0)
+            file_where(c, ((dir_table *)p->ts->fmt)->from, p->ts->idx, err);
+        return rc;
+    }
+    from = path_join(c->j->in, du->file);
+    to = path_join(c->tmpdir, du->file);
+    plan = du->idx >= 0 ? &c->j->plans[du->idx] : NULL;
     if (!from || !to)
         rc = sf_error_set(err, SF_ENOMEM, "out of memory");
-    else if (plan && plan->transform)
-        rc = transform_file(c, du, from, to, err);
     else if (plan && plan->open)
         rc = count_copy_file(c, du, from, to, err);
     else
@@ -244,19 +288,26 @@ static int unit_emit(void *ctx, pga_unit *u, sf_error *err)
 {
     dir_ctx *c = ctx;
     dir_unit *du = (dir_unit *)u;
-    pga_plan *plan = du->idx >= 0 ? &c->j->plans[du->idx] : NULL;
+    pga_plan *plan;
+    if (u->kind == PGA_UNIT_PIECE)
+        return emit_piece(c, (pga_piece *)u, err);
+    plan = du->idx >= 0 ? &c->j->plans[du->idx] : NULL;
     c->bytes_out += du->out_size;
     if (!plan)
         return 0;
-    if (plan->open && !plan->transform && c->j->ops->rows)
+    if (plan->open && c->j->ops->rows)
         c->j->ops->rows(plan->table, du->rows);
     return pga_job_end(c->j, (size_t)du->idx, err);
 }
 
 static void unit_drop(void *ctx, pga_unit *u)
 {
+    dir_ctx *c = ctx;
     dir_unit *du = (dir_unit *)u;
-    (void)ctx;
+    if (u->kind == PGA_UNIT_PIECE) {
+        pga_piece_free(c->j, (pga_piece *)u);
+        return;
+    }
     free(du->file);
     free(du);
 }
@@ -464,7 +515,8 @@ int pga_dir_run(pga_job *j, sf_error *err)
             continue;
         used[f] = 1;
         j->plans[i].seen = 1;
-        if ((rc = add_unit(&c, (long)i, files[f], 1, err)) < 0)
+        rc = j->plans[i].transform ? read_masked_file(&c, i, files[f], err) : add_unit(&c, (long)i, files[f], 1, err);
+        if (rc < 0)
             goto done;
     }
     for (size_t f = 0; f < nfiles; f++) {

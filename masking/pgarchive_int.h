@@ -13,6 +13,7 @@
 #include "stagefork/error.h"
 #include "stagefork/mask.h"
 #include "pgarchive_io.h"
+#include "pgarchive_run.h"
 #include "pgarchive_toc.h"
 
 /*
@@ -135,6 +136,78 @@ typedef struct pga_tee {
 } pga_tee;
 
 int pga_tee_sink(void *ud, const void *p, size_t n, sf_error *err);
+
+/* ---- pieces (pgarchive_piece.c) ------------------------------------------
+ *
+ * A masked table's decoded COPY text is cut at line boundaries into pieces
+ * of about PGA_PIECE bytes, each masked (and compressed as a raw deflate
+ * piece) by a worker into its own spool; the coordinator writes them in
+ * order inside one zlib/gzip container whose check value it combines from
+ * the pieces'. Piece boundaries depend only on the input, so the output is
+ * the same for any number of workers, and one huge table keeps every worker
+ * busy. A table under PGA_PIECE bytes is one piece. Tests may shrink the
+ * piece size with STAGEFORK_ARCHIVE_PIECE_BYTES (it changes the output's
+ * bytes, not its content).
+ */
+
+#define PGA_PIECE ((size_t)2 << 20)
+enum { PGA_UNIT_PIECE = 100 };
+
+/* Per-table state shared by its pieces (touched on the coordinating thread only). */
+typedef struct pga_tstate {
+    int refs;
+    size_t idx;          /* TOC entry */
+    int zmode;           /* output container: PGA_Z_NONE, PGA_Z_ZLIB or PGA_Z_GZIP */
+    int level;
+    uint32_t check;      /* combined check value of the pieces written so far */
+    uint64_t tlen;       /* their masked, uncompressed bytes */
+    void *fmt;           /* the format's own per-table output state */
+    void (*fmt_free)(void *fmt);
+} pga_tstate;
+
+typedef struct pga_piece {
+    pga_unit u;          /* kind PGA_UNIT_PIECE */
+    pga_tstate *ts;
+    uint32_t k;          /* piece number within the table */
+    int last;
+    sf_buf text;         /* unmasked input lines (freed once masked) */
+    uint64_t first_line; /* line number of its first line within the table */
+    void *table;         /* table hook handle; piece 0 uses the plan's */
+    pga_spool spool;     /* masked output (raw deflate piece when compressed) */
+    uint32_t check;      /* check value of its masked, uncompressed bytes */
+    uint64_t tlen;
+} pga_piece;
+
+/* Worker side: mask p->text into p->spool. */
+int pga_piece_work(const pga_job *j, pga_piece *p, pga_runner *run, sf_error *err);
+/* Coordinator side, in order: fold p's check value into its table's; then
+   end its table handle (piece 0: the plan's). */
+int pga_piece_done(pga_job *j, pga_piece *p, sf_error *err);
+/* Free a piece (aborting a handle it still owns) and drop its table ref. */
+void pga_piece_free(pga_job *j, pga_piece *p);
+
+pga_tstate *pga_tstate_new(size_t idx, int zmode, int level);
+void pga_tstate_unref(pga_tstate *ts);
+
+/* Cuts one table's decoded text into pieces and adds them to the runner. */
+typedef struct pga_split {
+    pga_job *j;
+    pga_runner *run;
+    pga_tstate *ts;
+    sf_buf cur;
+    uint64_t first_line, lines;
+    size_t scanned, piece;
+    int ended;           /* the "\." line passed: no more cuts */
+    uint32_t k;
+} pga_split;
+
+/* ts: a new table state (the splitter takes the caller's reference). */
+void pga_split_init(pga_split *s, pga_job *j, pga_runner *run, pga_tstate *ts);
+/* pga_sink_fn: ud is a pga_split. */
+int pga_split_feed(void *ud, const void *p, size_t n, sf_error *err);
+/* Add the last piece (possibly empty). */
+int pga_split_finish(pga_split *s, sf_error *err);
+void pga_split_free(pga_split *s);
 
 /* ---- format drivers ------------------------------------------------------ */
 

@@ -392,6 +392,8 @@ int pga_zw_init(pga_zw *w, int mode, int level, pga_sink_fn sink, void *ud, sf_e
         zrc = deflateInit(&w->z, level);
     else if (mode == PGA_Z_GZIP)
         zrc = deflateInit2(&w->z, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+    else if (mode == PGA_Z_RAW)
+        zrc = deflateInit2(&w->z, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
     if (zrc != Z_OK) {
         free(w->out);
         w->out = NULL;
@@ -418,7 +420,7 @@ static int zw_run(pga_zw *w, int flush, sf_error *err)
             w->outlen = 0;
             continue;
         }
-        if (flush == Z_FINISH ? zrc == Z_STREAM_END : w->z.avail_in == 0)
+        if (flush == Z_FINISH ? zrc == Z_STREAM_END : (w->z.avail_in == 0 && w->z.avail_out != 0))
             return 0;
     }
 }
@@ -469,6 +471,95 @@ int pga_zw_finish(pga_zw *w, sf_error *err)
         if ((rc = w->sink(w->ud, w->out, w->outlen, err)) < 0)
             return rc;
         w->outlen = 0;
+    }
+    return 0;
+}
+
+int pga_zw_finish_open(pga_zw *w, sf_error *err)
+{
+    int rc;
+    if (w->mode != PGA_Z_NONE) {
+        w->z.next_in = NULL;
+        w->z.avail_in = 0;
+        if ((rc = zw_run(w, Z_SYNC_FLUSH, err)) < 0)
+            return rc;
+    }
+    if (w->outlen) {
+        if ((rc = w->sink(w->ud, w->out, w->outlen, err)) < 0)
+            return rc;
+        w->outlen = 0;
+    }
+    return 0;
+}
+
+/* ---- stream containers ------------------------------------------------- */
+
+static int eff_level(int level)
+{
+    return level < 0 || level > 9 ? 6 : level;
+}
+
+size_t pga_z_header(int zmode, int level, unsigned char out[10])
+{
+    int lv = eff_level(level);
+    if (zmode == PGA_Z_ZLIB) {
+        /* what deflate writes: CMF 0x78 (deflate, 32K window), FLEVEL from the level, FCHECK */
+        unsigned h = (Z_DEFLATED + ((15 - 8) << 4)) << 8;
+        unsigned flags = lv < 2 ? 0 : lv < 6 ? 1 : lv == 6 ? 2 : 3;
+        h |= flags << 6;
+        h += 31 - (h % 31);
+        out[0] = (unsigned char)(h >> 8);
+        out[1] = (unsigned char)(h & 0xff);
+        return 2;
+    }
+    if (zmode == PGA_Z_GZIP) {
+        /* what deflate writes: no name, mtime 0, XFL from the level, OS Unix */
+        static const unsigned char g[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3};
+        memcpy(out, g, 10);
+        out[8] = lv == 9 ? 2 : lv < 2 ? 4 : 0;
+        return 10;
+    }
+    return 0;
+}
+
+uint32_t pga_z_check_init(int zmode)
+{
+    return zmode == PGA_Z_GZIP ? (uint32_t)crc32(0L, Z_NULL, 0) : (uint32_t)adler32(0L, Z_NULL, 0);
+}
+
+uint32_t pga_z_check(int zmode, uint32_t check, const void *p, size_t n)
+{
+    const Bytef *b = p;
+    while (n > 0) {
+        uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
+        check = zmode == PGA_Z_GZIP ? (uint32_t)crc32(check, b, k) : (uint32_t)adler32(check, b, k);
+        b += k;
+        n -= k;
+    }
+    return check;
+}
+
+uint32_t pga_z_check_combine(int zmode, uint32_t a, uint32_t b, uint64_t blen)
+{
+    return zmode == PGA_Z_GZIP ? (uint32_t)crc32_combine(a, b, (z_off_t)blen)
+                               : (uint32_t)adler32_combine(a, b, (z_off_t)blen);
+}
+
+size_t pga_z_trailer(int zmode, uint32_t check, uint64_t len, unsigned char out[8])
+{
+    if (zmode == PGA_Z_ZLIB) {
+        out[0] = (unsigned char)(check >> 24);
+        out[1] = (unsigned char)(check >> 16);
+        out[2] = (unsigned char)(check >> 8);
+        out[3] = (unsigned char)check;
+        return 4;
+    }
+    if (zmode == PGA_Z_GZIP) {
+        for (int i = 0; i < 4; i++) {
+            out[i] = (unsigned char)(check >> (8 * i));
+            out[4 + i] = (unsigned char)((len & 0xffffffffu) >> (8 * i));
+        }
+        return 8;
     }
     return 0;
 }

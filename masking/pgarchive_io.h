@@ -88,10 +88,11 @@ void pga_spool_free(pga_spool *s);
 
 /* ---- zlib ------------------------------------------------------------- */
 
-enum { PGA_Z_NONE = 0, PGA_Z_ZLIB, PGA_Z_GZIP };
+enum { PGA_Z_NONE = 0, PGA_Z_ZLIB, PGA_Z_GZIP, PGA_Z_RAW };
 
 /* Encoder: NONE batches bytes into PGA_CHUNK pieces; ZLIB/GZIP deflate at
-   `level` (-1 = zlib default). Output goes to sink in pieces <= PGA_CHUNK. */
+   `level` (-1 = zlib default) with their wrappers, RAW without one (a piece
+   of a larger stream). Output goes to sink in pieces <= PGA_CHUNK. */
 typedef struct pga_zw {
     z_stream z;
     int mode, active;
@@ -104,7 +105,20 @@ typedef struct pga_zw {
 int pga_zw_init(pga_zw *w, int mode, int level, pga_sink_fn sink, void *ud, sf_error *err);
 int pga_zw_write(pga_zw *w, const void *p, size_t n, sf_error *err);
 int pga_zw_finish(pga_zw *w, sf_error *err);
+/* RAW pieces other than the last end byte-aligned and open (Z_SYNC_FLUSH). */
+int pga_zw_finish_open(pga_zw *w, sf_error *err);
 void pga_zw_free(pga_zw *w);
+
+/*
+ * One zlib or gzip stream assembled from RAW pieces compressed separately
+ * (as pigz does): the container header, then the pieces, then a trailer
+ * with the check value combined over the pieces' uncompressed bytes.
+ */
+size_t pga_z_header(int zmode, int level, unsigned char out[10]);
+uint32_t pga_z_check(int zmode, uint32_t check, const void *p, size_t n);
+uint32_t pga_z_check_init(int zmode);
+uint32_t pga_z_check_combine(int zmode, uint32_t a, uint32_t b, uint64_t blen);
+size_t pga_z_trailer(int zmode, uint32_t check, uint64_t len, unsigned char out[8]);
 
 /* Decoder: ZLIB (one zlib stream) or GZIP (one or more gzip members).
    Messages start with "zlib: ". */

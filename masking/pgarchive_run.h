@@ -20,6 +20,7 @@
 typedef struct pga_unit pga_unit;
 struct pga_unit {
     pga_unit *next;
+    int kind;      /* the format's own unit kind */
     int work;      /* 1: run the work function in a worker */
     int state;     /* 0 queued, 1 running, 2 done */
     int rc;

@@ -6,10 +6,12 @@
  * the output keeps the input's member order and metadata; table members
  * are masked, every other member is copied byte for byte.
  *
- * A seekable input whose members are plain ustar (as pg_dump writes them)
- * is masked in parallel: the coordinator walks the headers, workers pread
- * each table's bytes and mask them into a spool, and the coordinator writes
- * the members in order. Otherwise members are processed as they stream by.
+ * The coordinator walks the members in order. A masked table's data is read
+ * here and masked by workers in pieces (see pgarchive_int.h); its member is
+ * written once the last piece is done (a tar header needs the size). Other
+ * members are copied: on a seekable input whose members are plain ustar (as
+ * pg_dump writes them) from their byte range, after a worker has counted a
+ * verbatim table's rows; otherwise as they stream by.
  * Like pg_dump's own tar format, a member cannot exceed 8 GiB (ustar).
  */
 #define _GNU_SOURCE /* qsort_r */
@@ -176,6 +178,36 @@ static int range_member(tar_ctx *c, tar_unit *tu, pga_sink_fn sink, void *ud, sf
     return rc;
 }
 
+/* Per masked table member: its header and the masked pieces written so far. */
+typedef struct tar_table {
+    struct archive_entry *entry;
+    pga_spool *parked;
+    size_t nparked;
+} tar_table;
+
+static void tar_table_free(void *p)
+{
+    tar_table *tt = p;
+    if (!tt)
+        return;
+    for (size_t i = 0; i < tt->nparked; i++)
+        pga_spool_free(&tt->parked[i]);
+    free(tt->parked);
+    if (tt->entry)
+        archive_entry_free(tt->entry);
+    free(tt);
+}
+
+static void table_where(tar_ctx *c, pga_tstate *ts, sf_error *err)
+{
+    char label[256];
+    tar_table *tt = ts->fmt;
+    if (strncmp(err->msg, c->name, strlen(c->name)) == 0)
+        return;
+    pga_entry_label(&c->j->toc.e[ts->idx], label, sizeof(label));
+    sf_error_prefix(err, "%s: member '%s' (%s)", c->name, archive_entry_pathname(tt->entry), label);
+}
+
 static void member_where(tar_ctx *c, tar_unit *tu, sf_error *err)
 {
     char label[256];
@@ -210,23 +242,18 @@ static int unit_work(void *ctx, pga_unit *u, sf_error *err)
 {
     tar_ctx *c = ctx;
     tar_unit *tu = (tar_unit *)u;
-    pga_copy copy;
-    int rc;
+    if (u->kind == PGA_UNIT_PIECE) {
+        pga_piece *p = (pga_piece *)u;
+        int rc = pga_piece_work(c->j, p, &c->run, err);
+        if (rc < 0)
+            table_where(c, p->ts, err);
+        return rc;
+    }
     if (tu->count && tu->mode == UM_RANGE)
         return count_member(c, tu, NULL, NULL, err);
     if (tu->count && tu->mode == UM_SPOOLED)
         return count_member(c, tu, pga_spool_sink, &tu->spool, err);
-    if (!tu->table)
-        return tu->mode == UM_SPOOLED ? stream_member(c, tu, pga_spool_sink, &tu->spool, err) : 0;
-    pga_copy_init(&copy, c->j->ops, c->j->plans[tu->idx].table, pga_spool_sink, &tu->spool);
-    rc = tu->mode == UM_RANGE ? range_member(c, tu, pga_copy_feed, &copy, err)
-                              : stream_member(c, tu, pga_copy_feed, &copy, err);
-    if (rc == 0)
-        rc = pga_copy_finish(&copy, err);
-    pga_copy_free(&copy);
-    if (rc < 0)
-        member_where(c, tu, err);
-    return rc;
+    return tu->mode == UM_SPOOLED ? stream_member(c, tu, pga_spool_sink, &tu->spool, err) : 0;
 }
 
 static int aw_sink(void *ud, const void *p, size_t n, sf_error *err)
@@ -238,16 +265,50 @@ static int aw_sink(void *ud, const void *p, size_t n, sf_error *err)
     return 0;
 }
 
+/* Keep a masked piece until its table's last; then write the member. */
+static int emit_piece(tar_ctx *c, pga_piece *p, sf_error *err)
+{
+    tar_table *tt = p->ts->fmt;
+    pga_spool *np;
+    uint64_t total = 0;
+    int rc;
+    if ((rc = pga_piece_done(c->j, p, err)) < 0)
+        return rc;
+    if (!(np = realloc(tt->parked, (tt->nparked + 1) * sizeof(*np))))
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    tt->parked = np;
+    tt->parked[tt->nparked++] = p->spool;
+    pga_spool_init(&p->spool);
+    if (!p->last)
+        return 0;
+    for (size_t i = 0; i < tt->nparked; i++)
+        total += tt->parked[i].total;
+    archive_entry_set_size(tt->entry, (la_int64_t)total);
+    if (archive_write_header(c->aw, tt->entry) < ARCHIVE_WARN)
+        return aw_fail(c, archive_entry_pathname(tt->entry), err);
+    for (size_t i = 0; i < tt->nparked; i++) {
+        if ((rc = pga_spool_drain(&tt->parked[i], aw_sink, c, err)) < 0)
+            return rc;
+        pga_spool_free(&tt->parked[i]);
+    }
+    tt->nparked = 0;
+    if (archive_write_finish_entry(c->aw) < ARCHIVE_WARN)
+        return aw_fail(c, archive_entry_pathname(tt->entry), err);
+    return 0;
+}
+
 static int unit_emit(void *ctx, pga_unit *u, sf_error *err)
 {
     tar_ctx *c = ctx;
     tar_unit *tu = (tar_unit *)u;
     int rc;
-    if (tu->table || tu->mode == UM_SPOOLED)
+    if (u->kind == PGA_UNIT_PIECE)
+        return emit_piece(c, (pga_piece *)u, err);
+    if (tu->mode == UM_SPOOLED)
         archive_entry_set_size(tu->entry, (la_int64_t)tu->spool.total);
     if (archive_write_header(c->aw, tu->entry) < ARCHIVE_WARN)
         return aw_fail(c, archive_entry_pathname(tu->entry), err);
-    if (tu->table || tu->mode == UM_SPOOLED)
+    if (tu->mode == UM_SPOOLED)
         rc = pga_spool_drain(&tu->spool, aw_sink, c, err);
     else if (tu->mode == UM_RANGE)
         rc = range_member(c, tu, aw_sink, c, err);
@@ -266,8 +327,12 @@ static int unit_emit(void *ctx, pga_unit *u, sf_error *err)
 
 static void unit_drop(void *ctx, pga_unit *u)
 {
+    tar_ctx *c = ctx;
     tar_unit *tu = (tar_unit *)u;
-    (void)ctx;
+    if (u->kind == PGA_UNIT_PIECE) {
+        pga_piece_free(c->j, (pga_piece *)u);
+        return;
+    }
     if (tu->entry)
         archive_entry_free(tu->entry);
     pga_spool_free(&tu->spool);
@@ -370,6 +435,32 @@ static int read_toc_member(tar_ctx *c, sf_error *err)
     return rc;
 }
 
+/* Coordinator: read a masked table's member and hand it to workers in pieces. */
+static int read_masked_member(tar_ctx *c, tar_unit *tu, sf_error *err)
+{
+    pga_tstate *ts = pga_tstate_new((size_t)tu->idx, PGA_Z_NONE, 0);
+    tar_table *tt = calloc(1, sizeof(*tt));
+    pga_split split;
+    int rc;
+    if (!ts || !tt || !(tt->entry = archive_entry_clone(tu->entry))) {
+        pga_tstate_unref(ts);
+        free(tt);
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    }
+    /* the member keeps its header, with the masked size */
+    ts->fmt = tt;
+    ts->fmt_free = tar_table_free;
+    pga_split_init(&split, c->j, &c->run, ts);
+    rc = tu->mode == UM_RANGE ? range_member(c, tu, pga_split_feed, &split, err)
+                              : stream_member(c, tu, pga_split_feed, &split, err);
+    if (rc == 0)
+        rc = pga_split_finish(&split, err);
+    if (rc < 0)
+        table_where(c, ts, err);
+    pga_split_free(&split);
+    return rc;
+}
+
 static int read_members(tar_ctx *c, int parallel, sf_error *err)
 {
     pga_toc *t = &c->j->toc;
@@ -412,9 +503,18 @@ static int read_members(tar_ctx *c, int parallel, sf_error *err)
             tu->table = c->j->plans[tu->idx].transform;
             tu->count = !tu->table && c->j->plans[tu->idx].open;
         }
+        if (tu->table) {
+            int ranged = parallel && data_offset(c, tu, &tu->off);
+            tu->mode = ranged ? UM_RANGE : UM_STREAM;
+            rc = read_masked_member(c, tu, err);
+            unit_drop(c, &tu->u);
+            if (rc < 0)
+                break;
+            continue;
+        }
         if (parallel && data_offset(c, tu, &tu->off)) {
             tu->mode = UM_RANGE;
-            tu->u.work = tu->table || tu->count;
+            tu->u.work = tu->count;
         } else if (parallel) {
             /* Not a plain ustar member: process it here, while it streams by. */
             tu->mode = UM_SPOOLED;
@@ -424,7 +524,6 @@ static int read_members(tar_ctx *c, int parallel, sf_error *err)
             }
         } else {
             tu->mode = UM_STREAM;
-            tu->u.work = tu->table;
         }
         if ((rc = pga_runner_add(&c->run, &tu->u, err)) < 0)
             break;
