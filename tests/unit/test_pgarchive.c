@@ -549,3 +549,178 @@ Test(pgarchive_run, the_first_failing_unit_in_order_stops_the_run)
         sf_buf_free(&got);
     }
 }
+
+/* ---- pieces --------------------------------------------------------------- */
+
+/* Compress text as pieces of `piece` bytes the way workers do and assemble the container. */
+static void assemble(int zmode, int level, const sf_buf *text, size_t piece, sf_buf *out)
+{
+    unsigned char z[10];
+    uint32_t check = pga_z_check_init(zmode);
+    size_t n = pga_z_header(zmode, level, z);
+    sf_error err = {0};
+    sf_buf_add(out, z, n);
+    for (size_t off = 0; off < text->len || off == 0; off += piece) {
+        size_t k = text->len - off < piece ? text->len - off : piece;
+        int last = off + k >= text->len;
+        pga_zw w;
+        cr_assert_eq(pga_zw_init(&w, PGA_Z_RAW, level, buf_sink, out, &err), 0);
+        cr_assert_eq(pga_zw_write(&w, text->ptr + off, k, &err), 0);
+        cr_assert_eq(last ? pga_zw_finish(&w, &err) : pga_zw_finish_open(&w, &err), 0);
+        pga_zw_free(&w);
+        check = pga_z_check_combine(zmode, check, pga_z_check(zmode, pga_z_check_init(zmode), text->ptr + off, k), k);
+        if (last)
+            break;
+    }
+    n = pga_z_trailer(zmode, check, text->len, z);
+    sf_buf_add(out, z, n);
+}
+
+Test(pgarchive_piece, one_piece_is_exactly_what_deflate_writes)
+{
+    sf_buf text = SF_BUF_INIT;
+    make_text(&text, 300000);
+    for (int m = PGA_Z_ZLIB; m <= PGA_Z_GZIP; m++) {
+        for (int level = -1; level <= 9; level++) {
+            sf_buf whole = SF_BUF_INIT, pieced = SF_BUF_INIT;
+            sf_error err = {0};
+            pga_zw w;
+            if (level == 0)
+                continue;
+            cr_assert_eq(pga_zw_init(&w, m, level, buf_sink, &whole, &err), 0);
+            cr_assert_eq(pga_zw_write(&w, text.ptr, text.len, &err), 0);
+            cr_assert_eq(pga_zw_finish(&w, &err), 0);
+            pga_zw_free(&w);
+            assemble(m, level, &text, text.len + 1, &pieced);
+            cr_assert_eq(whole.len, pieced.len, "mode %d level %d", m, level);
+            cr_assert(memcmp(whole.ptr, pieced.ptr, whole.len) == 0, "mode %d level %d", m, level);
+            sf_buf_free(&whole);
+            sf_buf_free(&pieced);
+        }
+    }
+    sf_buf_free(&text);
+}
+
+Test(pgarchive_piece, many_pieces_inflate_to_the_text)
+{
+    sf_buf text = SF_BUF_INIT;
+    make_text(&text, 200000);
+    for (int m = PGA_Z_ZLIB; m <= PGA_Z_GZIP; m++) {
+        size_t sizes[] = {1, 777, 65536, 100000};
+        for (size_t i = 0; i < 4; i++) {
+            sf_buf packed = SF_BUF_INIT, back = SF_BUF_INIT;
+            sf_error err = {0};
+            pga_zr r;
+            assemble(m, 6, &text, sizes[i] < 777 ? 4999 : sizes[i], &packed);
+            cr_assert_eq(pga_zr_init(&r, m, &err), 0);
+            cr_assert_eq(pga_zr_feed(&r, packed.ptr, packed.len, buf_sink, &back, &err), 0, "%s", err.msg);
+            cr_assert_eq(pga_zr_finish(&r, &err), 0, "mode %d piece %zu: %s", m, sizes[i], err.msg);
+            pga_zr_free(&r);
+            cr_assert_eq(back.len, text.len);
+            cr_assert(memcmp(back.ptr, text.ptr, text.len) == 0);
+            sf_buf_free(&packed);
+            sf_buf_free(&back);
+        }
+    }
+    sf_buf_free(&text);
+}
+
+/* Splitter: pieces end at line ends, never after "\.", line numbers run on. */
+typedef struct capture {
+    sf_buf all;
+    uint64_t next_line;
+    int pieces, lasts;
+} capture;
+
+static int cap_line(void *table, uint64_t lineno, const char *line, size_t len, sf_buf *out, sf_error *err)
+{
+    capture *cp = table;
+    (void)err;
+    cr_assert_eq(lineno, cp->next_line, "line numbers run on across pieces");
+    cp->next_line++;
+    return sf_buf_add(out, line, len);
+}
+
+static int cap_begin(void *ud, const char *s, size_t n, void **table, int *identity, sf_error *err)
+{
+    (void)s, (void)n, (void)err;
+    *table = ud;
+    *identity = 0;
+    return 0;
+}
+
+static int cap_end(void *ud, void *table, sf_error *err)
+{
+    (void)ud, (void)table, (void)err;
+    return 0;
+}
+
+static void cap_abort(void *ud, void *table)
+{
+    (void)ud, (void)table;
+}
+
+static int cap_work(void *ctx, pga_unit *u, sf_error *err)
+{
+    pga_piece *p = (pga_piece *)u;
+    capture *cp = ((pga_job *)ctx)->ops->ud;
+    cr_assert(p->text.len == 0 || p->text.ptr[p->text.len - 1] == '\n' || p->last, "piece ends at a line end");
+    cp->pieces++;
+    cp->lasts += p->last;
+    return pga_piece_work(ctx, p, NULL, err);
+}
+
+static int cap_emit(void *ctx, pga_unit *u, sf_error *err)
+{
+    pga_piece *p = (pga_piece *)u;
+    capture *cp = ((pga_job *)ctx)->ops->ud;
+    (void)err;
+    pga_spool_drain(&p->spool, buf_sink, &cp->all, err);
+    if (p->k > 0)
+        p->table = NULL; /* the hooks' table is the capture, not owned */
+    return 0;
+}
+
+static void cap_drop(void *ctx, pga_unit *u)
+{
+    pga_piece_free(ctx, (pga_piece *)u);
+}
+
+Test(pgarchive_piece, splitter_cuts_at_lines_and_keeps_the_terminator_whole)
+{
+    capture cp = {SF_BUF_INIT, 1, 0, 0};
+    pga_ops ops = {&cp, 1, NULL, cap_begin, cap_line, NULL, cap_end, cap_abort};
+    pga_job j;
+    pga_plan plan = {&cp, 0, 1, 0};
+    pga_entry e;
+    pga_runner r;
+    pga_split s;
+    sf_buf text = SF_BUF_INIT;
+    sf_error err = {0};
+    memset(&j, 0, sizeof(j));
+    memset(&e, 0, sizeof(e));
+    e.copy_stmt.s = (char *)"COPY t (a) FROM stdin;\n";
+    e.copy_stmt.len = strlen(e.copy_stmt.s);
+    j.ops = &ops;
+    j.toc.e = &e;
+    j.toc.n = 1;
+    j.plans = &plan;
+    make_text(&text, 50000);
+    sf_buf_adds(&text, "\\.\nafter-one\nafter-two\n");
+    setenv("STAGEFORK_ARCHIVE_PIECE_BYTES", "300", 1);
+    cr_assert_eq(pga_runner_init(&r, 2, cap_work, cap_emit, cap_drop, &j, &err), 0);
+    pga_split_init(&s, &j, &r, pga_tstate_new(0, PGA_Z_NONE, 0));
+    for (size_t off = 0; off < text.len; off += 97)
+        cr_assert_eq(pga_split_feed(&s, text.ptr + off, text.len - off < 97 ? text.len - off : 97, &err), 0);
+    cr_assert_eq(pga_split_finish(&s, &err), 0, "%s", err.msg);
+    cr_assert_eq(pga_runner_finish(&r, &err), 0, "%s", err.msg);
+    pga_runner_free(&r);
+    pga_split_free(&s);
+    unsetenv("STAGEFORK_ARCHIVE_PIECE_BYTES");
+    cr_assert_gt(cp.pieces, 100);
+    cr_assert_eq(cp.lasts, 1);
+    cr_assert_eq(cp.all.len, text.len);
+    cr_assert(memcmp(cp.all.ptr, text.ptr, text.len) == 0, "pieces re-assemble to the text");
+    sf_buf_free(&cp.all);
+    sf_buf_free(&text);
+}
