@@ -14,7 +14,8 @@
  * data is inflated and cut into pieces that workers mask and deflate (see
  * pgarchive_int.h), its chunks re-framed here; other blocks are copied
  * verbatim - on a seekable input from their byte range, after a worker has
- * counted a verbatim table's rows; on a stream as they pass.
+ * counted a verbatim table's rows; on a stream as they pass (after
+ * everything before them has been written).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -546,6 +547,12 @@ static int read_blocks(cus_ctx *c, sf_error *err)
             unit_drop(c, &cu->u);
             break;
         }
+        /* on a stream a verbatim block is copied as it passes: everything
+           before it must be written first */
+        if (!c->seekable && (rc = pga_runner_finish(&c->run, err)) < 0) {
+            unit_drop(c, &cu->u);
+            break;
+        }
         if ((rc = pga_runner_add(&c->run, &cu->u, err)) < 0)
             break;
     }
@@ -605,7 +612,7 @@ int pga_custom_run(pga_job *j, sf_error *err)
                      (fstat(c.of.fd, &st) == 0 && S_ISREG(st.st_mode) && lseek(c.of.fd, 0, SEEK_CUR) == 0);
     if ((rc = write_toc(&c, 1, err)) < 0)
         goto done;
-    if ((rc = pga_runner_init(&c.run, c.seekable ? j->jobs : 1, unit_work, unit_emit, unit_drop, &c, err)) < 0)
+    if ((rc = pga_runner_init(&c.run, j->jobs, unit_work, unit_emit, unit_drop, &c, err)) < 0)
         goto done;
     run_started = 1;
     if ((rc = read_blocks(&c, err)) < 0)

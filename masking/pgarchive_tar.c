@@ -11,7 +11,8 @@
  * written once the last piece is done (a tar header needs the size). Other
  * members are copied: on a seekable input whose members are plain ustar (as
  * pg_dump writes them) from their byte range, after a worker has counted a
- * verbatim table's rows; otherwise as they stream by.
+ * verbatim table's rows; otherwise as they stream by (after everything
+ * before them has been written).
  * Like pg_dump's own tar format, a member cannot exceed 8 GiB (ustar).
  */
 #define _GNU_SOURCE /* qsort_r */
@@ -523,7 +524,12 @@ static int read_members(tar_ctx *c, int parallel, sf_error *err)
                 break;
             }
         } else {
+            /* copied as it streams by: everything before it is written first */
             tu->mode = UM_STREAM;
+            if ((rc = pga_runner_finish(&c->run, err)) < 0) {
+                unit_drop(c, &tu->u);
+                break;
+            }
         }
         if ((rc = pga_runner_add(&c->run, &tu->u, err)) < 0)
             break;
@@ -575,7 +581,7 @@ int pga_tar_run(pga_job *j, sf_error *err)
     if ((rc = read_toc_member(&c, err)) < 0 || (rc = build_byname(&c, err)) < 0)
         goto done;
     parallel = c.seekable && j->jobs > 1;
-    if ((rc = pga_runner_init(&c.run, parallel ? j->jobs : 1, unit_work, unit_emit, unit_drop, &c, err)) < 0)
+    if ((rc = pga_runner_init(&c.run, j->jobs, unit_work, unit_emit, unit_drop, &c, err)) < 0)
         goto done;
     run_started = 1;
     if ((rc = read_members(&c, parallel, err)) < 0)

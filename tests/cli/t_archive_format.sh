@@ -112,6 +112,15 @@ for a in c_def c_z0 d_def d_z0 t; do
     restore_equal "$a: small pieces restore (pg_restore -j 2) to the source" "$W/$a.p1" -j 2
   fi
 done
+# a pipe in, -j 2: pieces are masked in parallel while verbatim blocks stream through
+STAGEFORK_ARCHIVE_PIECE_BYTES=1000 "$TOOL" custom - - 2 < <(cat "$W/c_def") 2>/dev/null | cat > "$W/c_def.pp"
+STAGEFORK_ARCHIVE_PIECE_BYTES=1000 "$TOOL" custom - "$W/c_def.pf" 2 < <(cat "$W/c_def") 2>/dev/null
+cmp -s "$W/c_def.pf" "$W/c_def.p1" && ok "custom: pipe in with -j 2 and small pieces equals the file rewrite" \
+  || fail "custom: pipe in with -j 2 and small pieces equals the file rewrite"
+STAGEFORK_ARCHIVE_PIECE_BYTES=1000 "$TOOL" tar - - 2 < <(cat "$W/t") 2>/dev/null | cmp -s - "$W/t.p1" \
+  && ok "tar: pipe in and out with -j 2 and small pieces equals the file rewrite" \
+  || fail "tar: pipe in and out with -j 2 and small pieces equals the file rewrite"
+restore_equal "custom: pipe in, pipe out, -j 2, small pieces restores to the source" "$W/c_def.pp"
 if [[ -d $W/d_def.p1 ]]; then
   gzip -t "$W"/d_def.p1/*.dat.gz && ok "d_def: pieced gzip files pass gzip -t" || fail "d_def: pieced gzip files pass gzip -t"
 fi
