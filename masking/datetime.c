@@ -149,11 +149,22 @@ int sf_date_valid(const char *s, size_t len)
 
 static int emit(sf_buf *out, int64_t z, const char *rest, size_t rest_len)
 {
-    int64_t y;
+    int64_t y, yy;
     int m, d;
+    char buf[32], *p = buf + sizeof(buf);
     civil_from_days(z, &y, &m, &d);
-    if (sf_buf_addf(out, "%04lld-%02d-%02d", (long long)(y <= 0 ? 1 - y : y), m, d) < 0 ||
-        sf_buf_add(out, rest, rest_len) < 0 || (y <= 0 && sf_buf_adds(out, " BC") < 0))
+    /* "YYYY-MM-DD" with at least four year digits, written backwards */
+    *--p = (char)('0' + d % 10);
+    *--p = (char)('0' + d / 10);
+    *--p = '-';
+    *--p = (char)('0' + m % 10);
+    *--p = (char)('0' + m / 10);
+    *--p = '-';
+    yy = y <= 0 ? 1 - y : y;
+    for (int i = 0; i < 4 || yy > 0; i++, yy /= 10)
+        *--p = (char)('0' + yy % 10);
+    if (sf_buf_add(out, p, (size_t)(buf + sizeof(buf) - p)) < 0 || sf_buf_add(out, rest, rest_len) < 0 ||
+        (y <= 0 && sf_buf_adds(out, " BC") < 0))
         return -1;
     return 0;
 }

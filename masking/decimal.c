@@ -83,15 +83,32 @@ static void u_add_small(sf_u256 *a, uint64_t v)
     }
 }
 
+/* (hi:lo) / d with hi < d: one hardware division where available. */
+static inline uint64_t div128_64(uint64_t hi, uint64_t lo, uint64_t d, uint64_t *rem)
+{
+#if defined(__x86_64__)
+    uint64_t q, r;
+    __asm__("divq %4" : "=a"(q), "=d"(r) : "a"(lo), "d"(hi), "rm"(d));
+    *rem = r;
+    return q;
+#else
+    u128 cur = ((u128)hi << 64) | lo;
+    *rem = (uint64_t)(cur % d);
+    return (uint64_t)(cur / d);
+#endif
+}
+
 static uint64_t u_divmod_small(sf_u256 *a, uint64_t d)
 {
-    u128 r = 0;
-    for (int i = 3; i >= 0; i--) {
-        u128 cur = (r << 64) | a->w[i];
-        a->w[i] = (uint64_t)(cur / d);
-        r = cur % d;
+    uint64_t r = 0;
+    if (!(a->w[1] | a->w[2] | a->w[3])) {
+        r = a->w[0] % d;
+        a->w[0] /= d;
+        return r;
     }
-    return (uint64_t)r;
+    for (int i = 3; i >= 0; i--)
+        a->w[i] = div128_64(r, a->w[i], d, &r);
+    return r;
 }
 
 static int u_mul(sf_u256 *out, const sf_u256 *a, const sf_u256 *b)
@@ -163,6 +180,16 @@ static size_t u_digits(const sf_u256 *a, char *out)
     char tmp[80];
     size_t n = 0;
     sf_u256 t = *a;
+    if (!(a->w[1] | a->w[2] | a->w[3])) {
+        uint64_t v = a->w[0];
+        do {
+            tmp[n++] = (char)('0' + v % 10);
+            v /= 10;
+        } while (v);
+        for (size_t i = 0; i < n; i++)
+            out[i] = tmp[n - 1 - i];
+        return n;
+    }
     do {
         uint64_t chunk = u_divmod_small(&t, p10[19]);
         int last = u_is_zero(&t);
@@ -205,25 +232,44 @@ int sf_dec_parse(sf_dec *out, const char *s, size_t len)
         neg = s[i++] == '-';
     if (ci_eq(s + i, len - i, "nan") || ci_eq(s + i, len - i, "infinity") || ci_eq(s + i, len - i, "inf"))
         return SF_DEC_SPECIAL;
-    for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
-        any = 1;
-        if (sig == 0 && s[i] == '0')
-            continue;
-        if (++sig > SF_DEC_MAX_DIGITS)
-            return SF_DEC_RANGE;
-        (void)u_mul_small(&out->mag, 10);
-        u_add_small(&out->mag, (uint64_t)(s[i] - '0'));
-    }
-    if (i < len && s[i] == '.') {
-        for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+    /* digits are gathered in 64-bit chunks of up to 18 and folded into the magnitude */
+    {
+        uint64_t chunk = 0;
+        int cn = 0;
+        for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
             any = 1;
-            frac++;
-            if (sig > 0 || s[i] != '0') {
-                if (++sig > SF_DEC_MAX_DIGITS)
-                    return SF_DEC_RANGE;
+            if (sig == 0 && s[i] == '0')
+                continue;
+            if (++sig > SF_DEC_MAX_DIGITS)
+                return SF_DEC_RANGE;
+            chunk = chunk * 10 + (uint64_t)(s[i] - '0');
+            if (++cn == 18) {
+                (void)u_mul_small(&out->mag, p10[18]);
+                u_add_small(&out->mag, chunk);
+                chunk = 0;
+                cn = 0;
             }
-            (void)u_mul_small(&out->mag, 10);
-            u_add_small(&out->mag, (uint64_t)(s[i] - '0'));
+        }
+        if (i < len && s[i] == '.') {
+            for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+                any = 1;
+                frac++;
+                if (sig > 0 || s[i] != '0') {
+                    if (++sig > SF_DEC_MAX_DIGITS)
+                        return SF_DEC_RANGE;
+                }
+                chunk = chunk * 10 + (uint64_t)(s[i] - '0');
+                if (++cn == 18) {
+                    (void)u_mul_small(&out->mag, p10[18]);
+                    u_add_small(&out->mag, chunk);
+                    chunk = 0;
+                    cn = 0;
+                }
+            }
+        }
+        if (cn) {
+            (void)u_mul_small(&out->mag, p10[cn]);
+            u_add_small(&out->mag, chunk);
         }
     }
     if (!any)
@@ -417,6 +463,14 @@ int sf_dec_clamp_digits(sf_dec *d, int digits)
     sf_u256 max;
     if (digits > 77)
         return 0;
+    if (digits <= 19 && !(d->mag.w[1] | d->mag.w[2] | d->mag.w[3])) {
+        if (d->mag.w[0] <= p10[digits] - 1)
+            return 0;
+        d->mag.w[0] = p10[digits] - 1;
+        if (!d->mag.w[0])
+            d->neg = 0;
+        return 1;
+    }
     u_pow10(&max, digits);
     u_sub(&max, &max, &(sf_u256){{1, 0, 0, 0}});
     if (u_cmp(&d->mag, &max) > 0) {

@@ -68,40 +68,98 @@ size_t sf_ff3_maxlen(unsigned radix)
 static u128 num_rev(const uint8_t *x, size_t n, unsigned radix)
 {
     u128 v = 0;
-    for (size_t i = n; i-- > 0;)
+    uint64_t w = 0;
+    size_t i = n;
+    /* the top numerals in 64-bit arithmetic while the next step cannot overflow */
+    while (i > 0 && w <= (UINT64_MAX - (radix - 1)) / radix) {
+        i--;
+        w = w * radix + x[i];
+    }
+    v = w;
+    while (i-- > 0)
         v = v * radix + x[i];
     return v;
+}
+
+static inline void str_rev64(uint8_t *x, size_t m, unsigned radix, uint64_t c)
+{
+    /* constant divisors let the compiler multiply instead of divide */
+    switch (radix) {
+    case 10:
+        for (size_t i = 0; i < m; i++, c /= 10)
+            x[i] = (uint8_t)(c % 10);
+        break;
+    case 26:
+        for (size_t i = 0; i < m; i++, c /= 26)
+            x[i] = (uint8_t)(c % 26);
+        break;
+    default:
+        for (size_t i = 0; i < m; i++, c /= radix)
+            x[i] = (uint8_t)(c % radix);
+        break;
+    }
 }
 
 /* REV(STR^m_radix(c)) into x. */
 static void str_rev(uint8_t *x, size_t m, unsigned radix, u128 c)
 {
-    for (size_t i = 0; i < m; i++) {
-        x[i] = (uint8_t)(c % radix);
+    size_t i = 0;
+    while ((c >> 64) != 0) {
+        x[i++] = (uint8_t)(c % radix);
         c /= radix;
     }
+    str_rev64(x + i, m - i, radix, (uint64_t)c);
 }
 
-/* y = NUM(REVB(CIPH_REVB(K)(REVB(W xor [i]^4 || [NUM_radix(REV(B))]^12)))) */
+/* y mod m for a 64-bit m. */
+static inline uint64_t mod128_64(u128 y, uint64_t m)
+{
+    uint64_t hi = (uint64_t)(y >> 64) % m, lo = (uint64_t)y;
+#if defined(__x86_64__)
+    uint64_t q, r;
+    __asm__("divq %4" : "=a"(q), "=d"(r) : "a"(lo), "d"(hi), "rm"(m)); /* hi < m: no overflow */
+    (void)q;
+    return r;
+#else
+    return (uint64_t)((((u128)hi) << 64 | lo) % m);
+#endif
+}
+
+static inline u128 mod128(u128 y, u128 m)
+{
+    return (m >> 64) == 0 ? (u128)mod128_64(y, (uint64_t)m) : y % m;
+}
+
+/*
+ * y = NUM(REVB(CIPH_REVB(K)(REVB(W xor [i]^4 || [NUM_radix(REV(B))]^12)))).
+ * REVB(P) is b's 12 low bytes little-endian followed by W xor i reversed,
+ * and NUM(REVB(S)) reads S little-endian.
+ */
 static int round_value(sf_ff3 *f, const uint8_t w[4], unsigned i, u128 b, u128 *y)
 {
-    unsigned char p[16], rp[16], s[16];
+    unsigned char rp[16], s[16];
     int outl = 0;
-    memcpy(p, w, 4);
-    p[3] ^= (unsigned char)i;
-    for (int k = 15; k >= 4; k--) {
-        p[k] = (unsigned char)(b & 0xff);
-        b >>= 8;
-    }
-    for (int k = 0; k < 16; k++)
-        rp[k] = p[15 - k];
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(rp, &b, 12);
+#else
+    for (int k = 0; k < 12; k++, b >>= 8)
+        rp[k] = (unsigned char)(b & 0xff);
+#endif
+    rp[12] = (unsigned char)(w[3] ^ i);
+    rp[13] = w[2];
+    rp[14] = w[1];
+    rp[15] = w[0];
     if (!EVP_EncryptUpdate(f->aes, s, &outl, rp, 16) || outl != 16) {
         ERR_clear_error();
         return -1;
     }
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(y, s, 16);
+#else
     *y = 0;
-    for (int k = 15; k >= 0; k--) /* NUM(REVB(s)) */
+    for (int k = 15; k >= 0; k--)
         *y = (*y << 8) | s[k];
+#endif
     return 0;
 }
 
@@ -136,10 +194,12 @@ static int core(sf_ff3 *f, unsigned radix, const uint8_t tl[4], const uint8_t tr
         size_t m = even ? u : v;
         u128 mod = even ? pow_u : pow_v, y, cv;
         if (encrypt) {
-            /* lengths: A has la, B has lb; C gets m */
+            /* A has m numerals, so NUM(REV(A)) < radix^m already */
             if (round_value(f, even ? tr : tl, i, num_rev(b, lb, radix), &y) < 0)
                 return SF_ECRYPTO;
-            cv = (num_rev(a, la, radix) % mod + y % mod) % mod;
+            cv = num_rev(a, la, radix) + mod128(y, mod);
+            if (cv >= mod)
+                cv -= mod;
             str_rev(c, m, radix, cv);
             memcpy(a, b, lb);
             la = lb;
@@ -148,7 +208,9 @@ static int core(sf_ff3 *f, unsigned radix, const uint8_t tl[4], const uint8_t tr
         } else {
             if (round_value(f, even ? tr : tl, i, num_rev(a, la, radix), &y) < 0)
                 return SF_ECRYPTO;
-            cv = (num_rev(b, lb, radix) % mod + mod - y % mod) % mod;
+            cv = num_rev(b, lb, radix) + (mod - mod128(y, mod));
+            if (cv >= mod)
+                cv -= mod;
             str_rev(c, m, radix, cv);
             memcpy(b, a, la);
             lb = la;
@@ -158,9 +220,9 @@ static int core(sf_ff3 *f, unsigned radix, const uint8_t tl[4], const uint8_t tr
     }
     memcpy(out, a, la);
     memcpy(out + la, b, lb);
-    OPENSSL_cleanse(a, sizeof(a));
-    OPENSSL_cleanse(b, sizeof(b));
-    OPENSSL_cleanse(c, sizeof(c));
+    OPENSSL_cleanse(a, u);
+    OPENSSL_cleanse(b, u);
+    OPENSSL_cleanse(c, u);
     return 0;
 }
 

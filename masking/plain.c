@@ -215,22 +215,40 @@ static int insert_table(plain *p, uint64_t line)
         return rc;
     if (sf_buf_set(&p->it_key, p->tmp.ptr, p->tmp.len) < 0)
         return sf_error_set(&p->err, SF_ENOMEM, "out of memory");
-    if ((rc = insert_columns(p, &cols, &ncols, line)) < 0)
+    if ((rc = insert_columns(p, &cols, &ncols, line)) < 0) {
+        sf_buf_clear(&p->it_key);
         return rc;
+    }
     if (p->check)
         rc = sf_masker_note_table(p->m, ins->schema.ptr, ins->table.ptr, cols, ncols);
     else if ((rc = sf_masker_open_table(p->m, &p->it, ins->schema.ptr, ins->table.ptr, cols, ncols)) < 0)
         sf_error_set(&p->err, rc, "line %llu: %s", (unsigned long long)line, sf_masker_error(p->m)->msg);
     if (cols != ins->cols)
         free(cols);
-    if (rc < 0 && p->err.code == 0)
-        sf_error_set(&p->err, rc, "out of memory");
+    if (rc < 0) {
+        sf_buf_clear(&p->it_key);
+        if (p->err.code == 0)
+            sf_error_set(&p->err, rc, "out of memory");
+    }
     return rc;
 }
 
-static uint64_t line_at(const char *s, size_t off, uint64_t first_line)
+/* Line numbers inside one statement, counted incrementally as offsets grow. */
+typedef struct linecur {
+    const char *s;
+    size_t off;
+    uint64_t line;
+} linecur;
+
+static uint64_t line_at(linecur *lc, size_t off)
 {
-    return first_line + count_nl(s, off);
+    if (off < lc->off) { /* backwards: count again from the statement start */
+        lc->line -= count_nl(lc->s + off, lc->off - off);
+    } else {
+        lc->line += count_nl(lc->s + lc->off, off - lc->off);
+    }
+    lc->off = off;
+    return lc->line;
 }
 
 /*
@@ -242,6 +260,7 @@ static int do_insert(plain *p, const char *prefix, size_t plen, const char *s, s
     sf_insert *ins = &p->ins;
     const char *why = NULL;
     size_t at = 0, last = 0;
+    linecur lc = {s, 0, line};
     sf_mask_table *t;
     int rc;
     rc = sf_insert_head(ins, s, len, sf_catalog_default_schema(&p->m->cat), p->sc.scs, &why);
@@ -271,7 +290,7 @@ static int do_insert(plain *p, const char *prefix, size_t plen, const char *s, s
         while ((rc = sf_insert_tuple(ins, &why, &at)) == 1)
             rows++;
         if (rc < 0)
-            return sf_error_set(&p->err, SF_EFORMAT, "line %llu: %s", (unsigned long long)line_at(s, at, line), why);
+            return sf_error_set(&p->err, SF_EFORMAT, "line %llu: %s", (unsigned long long)line_at(&lc, at), why);
         if (t)
             sf_mask_table_add_rows(t, rows);
         if (wr_add(p, prefix, plen) < 0 || wr_add(p, s, len) < 0)
@@ -285,7 +304,7 @@ static int do_insert(plain *p, const char *prefix, size_t plen, const char *s, s
         if (ins->nvals != t->ncols) {
             quote_table(&p->tmp, t->schema, t->name);
             return sf_error_set(&p->err, SF_EFORMAT, "line %llu: table %s: VALUES tuple has %zu value%s, expected %zu",
-                                (unsigned long long)line_at(s, ins->tuple_start, line), p->tmp.ptr, ins->nvals,
+                                (unsigned long long)line_at(&lc, ins->tuple_start), p->tmp.ptr, ins->nvals,
                                 ins->nvals == 1 ? "" : "s", t->ncols);
         }
         for (size_t i = 0; i < ins->nvals; i++) {
@@ -294,7 +313,7 @@ static int do_insert(plain *p, const char *prefix, size_t plen, const char *s, s
             t->in[i].ptr = t->in[i].null ? NULL : sf_insval_ptr(ins, v);
             t->in[i].len = t->in[i].null ? 0 : v->len;
         }
-        sf_mask_table_set_line(t, line_at(s, ins->tuple_start, line));
+        sf_mask_table_set_line(t, line_at(&lc, ins->tuple_start));
         if (sf_mask_table_row(t, t->in, &o) < 0)
             return table_fail(p, t);
         for (size_t i = 0; i < ins->nvals; i++) {
@@ -303,7 +322,7 @@ static int do_insert(plain *p, const char *prefix, size_t plen, const char *s, s
                 continue;
             if ((v->kind == SF_IV_EXPR || v->kind == SF_IV_DEFAULT) && !t->opaque_ok[i]) {
                 char where[768];
-                sf_mask_table_set_line(t, line_at(s, v->start, line));
+                sf_mask_table_set_line(t, line_at(&lc, v->start));
                 sf_mask_table_where(t, (long)i, where, sizeof(where));
                 return sf_error_set(&p->err, SF_EFORMAT,
                                     "%s: the value is an SQL expression, not a literal; only keep, null or fixed "
@@ -317,7 +336,7 @@ static int do_insert(plain *p, const char *prefix, size_t plen, const char *s, s
         }
     }
     if (rc < 0)
-        return sf_error_set(&p->err, SF_EFORMAT, "line %llu: %s", (unsigned long long)line_at(s, at, line), why);
+        return sf_error_set(&p->err, SF_EFORMAT, "line %llu: %s", (unsigned long long)line_at(&lc, at), why);
     if (sf_buf_add(&p->tmp, s + last, len - last) < 0)
         return sf_error_set(&p->err, SF_ENOMEM, "out of memory");
     if (wr_add(p, prefix, plen) < 0 || wr_add(p, p->tmp.ptr, p->tmp.len) < 0)
@@ -336,13 +355,14 @@ static int copy_verbatim(plain *p, sf_mask_table *t, const char *tname)
         char *b = r->buf + r->start;
         size_t avail = r->end - r->start;
         const char *q;
-        if (avail < 3 && !r->eof) {
+        if (avail < 4 && !r->eof) {
             if (rd_fill(p) < 0)
                 return p->err.code;
             continue;
         }
-        if (avail >= 2 && b[0] == '\\' && b[1] == '.' && (avail == 2 || b[2] == '\n')) {
-            size_t n = avail == 2 ? 2 : 3;
+        if (avail >= 2 && b[0] == '\\' && b[1] == '.' &&
+            (avail == 2 || b[2] == '\n' || (b[2] == '\r' && (avail == 3 || b[3] == '\n')))) {
+            size_t n = avail == 2 ? 2 : b[2] == '\n' ? 3 : avail == 3 ? 3 : 4;
             if (wr_add(p, b, n) < 0)
                 return p->err.code;
             r->start += n;
@@ -380,7 +400,7 @@ static int copy_masked(plain *p, sf_mask_table *t, const char *tname)
     writer *w = &p->wr;
     for (;;) {
         char *b = r->buf + r->start;
-        size_t avail = r->end - r->start, len;
+        size_t avail = r->end - r->start, len, eol;
         char *nl = memchr(b, '\n', avail);
         if (!nl) {
             if (r->eof) {
@@ -399,21 +419,25 @@ static int copy_masked(plain *p, sf_mask_table *t, const char *tname)
             continue;
         }
         len = (size_t)(nl - b);
+        /* a CR before the newline is part of the line end (dumps written in text mode on Windows):
+           COPY text never holds a raw CR in data */
+        eol = len && b[len - 1] == '\r' ? 2 : 1;
+        len -= eol - 1;
         if (len == 2 && b[0] == '\\' && b[1] == '.') {
-            if (wr_add(p, b, 3) < 0)
+            if (wr_add(p, b, len + eol) < 0)
                 return p->err.code;
-            r->start += 3;
+            r->start += len + eol;
             p->sc.line++;
             return 0;
         }
         sf_mask_table_set_line(t, p->sc.line);
         if (sf_mask_table_line(t, b, len, &w->buf) < 0)
             return table_fail(p, t);
-        if (sf_buf_addc(&w->buf, '\n') < 0)
+        if (sf_buf_add(&w->buf, b + len, eol) < 0)
             return sf_error_set(&p->err, SF_ENOMEM, "out of memory");
         if (w->buf.len >= WR_BLOCK && wr_flush(p) < 0)
             return p->err.code;
-        r->start += len + 1;
+        r->start += len + eol;
         p->sc.line++;
     }
 }

@@ -383,7 +383,8 @@ static int fit_rule(sf_tableplan *p, size_t i, sf_error *err)
         } else if (!is_text_kind(k)) {
             goto wrong_type;
         }
-        snprintf(fit, sizeof(fit), "t=%d", (int)k);
+        /* the output depends on the integer range / numeric precision: separate caches */
+        snprintf(fit, sizeof(fit), "t=%d,p=%d,s=%d", (int)k, (int)t->precision, (int)t->scale);
         break;
     case SF_RULE_ALNUM:
         if (!is_text_kind(k))
@@ -629,8 +630,11 @@ struct sf_rowctx {
 
 int sf_rowctx_new(sf_rowctx **out, const sf_mask_key *key, sf_error *err)
 {
-    sf_rowctx *c = calloc(1, sizeof(*c));
+    sf_rowctx *c;
     *out = NULL;
+    if (!key)
+        return sf_error_set(err, SF_EUSAGE, "a masking key is required");
+    c = calloc(1, sizeof(*c));
     if (!c)
         return sf_error_set(err, SF_ENOMEM, "out of memory");
     c->key = key;
@@ -1213,13 +1217,35 @@ static int do_date_shift(const mctx *m, slot *s, const sf_field *in, const sf_fi
 }
 
 /* Cached text transformers: token, email, dictionary, digits, alnum. */
-static int do_cached(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in, sf_buf *dst)
+static int do_cached(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *raw, sf_buf *dst)
 {
     const colplan *c = &m->p->cols[m->col];
     uint64_t h = 0;
     const centry *e = NULL;
     size_t start = dst->len;
+    sf_field norm = *raw;
+    const sf_field *in = &norm;
     int rc;
+    /*
+     * Token, email and dictionary outputs depend on the value as the
+     * database compares it: character(n) ignores trailing spaces (pg_dump
+     * writes them padded) and citext ignores case (ASCII folded here), so
+     * the same value in a text column gives the same output.
+     */
+    if (c->rule->kind != SF_RULE_DIGITS && c->rule->kind != SF_RULE_ALNUM) {
+        if (c->type.kind == SF_T_CHAR)
+            while (norm.len > 0 && norm.ptr[norm.len - 1] == ' ')
+                norm.len--;
+        if (c->type.kind == SF_T_CITEXT) {
+            sf_buf_clear(&ctx->tmp);
+            if (sf_buf_add(&ctx->tmp, norm.ptr, norm.len) < 0)
+                return sf_error_set(m->err, SF_ENOMEM, "out of memory");
+            for (size_t i = 0; i < ctx->tmp.len; i++)
+                if (ctx->tmp.ptr[i] >= 'A' && ctx->tmp.ptr[i] <= 'Z')
+                    ctx->tmp.ptr[i] = (char)(ctx->tmp.ptr[i] - 'A' + 'a');
+            norm.ptr = ctx->tmp.ptr;
+        }
+    }
     if (in->len <= CACHE_KEY_MAX) {
         h = hash_bytes(in->ptr, in->len, 7);
         if ((e = cache_get(s, h, in->ptr, in->len)))

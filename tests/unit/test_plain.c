@@ -289,3 +289,22 @@ Test(plain, connect_resets_session_settings)
     cr_assert(strstr(r.out, "INSERT INTO people VALUES ('a\\b');"), "%s", r.out);
     free(r.out);
 }
+
+Test(plain, crlf_line_ends)
+{
+    const char *dump = "CREATE TABLE public.people (id integer, name text, email text, note text);\r\n"
+                       "COPY public.people (id, name, email, note) FROM stdin;\r\n"
+                       "1\tAnn\ta@b.c\tx\r\n"
+                       "\\.\r\n"
+                       "CREATE TABLE public.t (a text);\r\n"
+                       "COPY public.t (a) FROM stdin;\r\n"
+                       "x\r\n"
+                       "\\.\r\n";
+    result r = runs(PEOPLE_POLICY, dump);
+    cr_assert_eq(r.rc, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "\r\n1\tAnn\t"), "%s", r.out);
+    cr_assert(strstr(r.out, "@example.com\ta\\tb\\nc\\\\d \\\\N\r\n\\.\r\n"), "%s", r.out);
+    cr_assert(strstr(r.out, "FROM stdin;\r\nx\r\n\\.\r\n"), "%s", r.out);
+    cr_assert(strstr(r.report, "\"rows\": 2"), "%s", r.report);
+    free(r.out);
+}

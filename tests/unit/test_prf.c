@@ -111,6 +111,7 @@ Test(prf, key_from_environment)
     cr_assert_eq(sf_mask_key_load(&a, NULL, "SF_TEST_MASK_KEY_ENV", &e), 0, "%s", e.msg);
     cr_assert_eq(sf_mask_key_from_bytes(&b, key32, 32, NULL), 0);
     cr_assert_str_eq(sf_mask_key_fingerprint(a), sf_mask_key_fingerprint(b));
+    sf_mask_key_free(a);
     unsetenv("SF_TEST_MASK_KEY_UNSET");
     cr_assert_eq(sf_mask_key_load(&a, NULL, "SF_TEST_MASK_KEY_UNSET", &e), SF_EUSAGE);
     cr_assert_str_eq(e.msg, "environment variable SF_TEST_MASK_KEY_UNSET (masking key) is not set");
