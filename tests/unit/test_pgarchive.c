@@ -708,7 +708,8 @@ Test(pgarchive_piece, splitter_cuts_at_lines_and_keeps_the_terminator_whole)
     make_text(&text, 50000);
     sf_buf_adds(&text, "\\.\nafter-one\nafter-two\n");
     setenv("STAGEFORK_ARCHIVE_PIECE_BYTES", "300", 1);
-    cr_assert_eq(pga_runner_init(&r, 2, cap_work, cap_emit, cap_drop, &j, &err), 0);
+    /* one job: the hooks check line order, which only holds run in sequence */
+    cr_assert_eq(pga_runner_init(&r, 1, cap_work, cap_emit, cap_drop, &j, &err), 0);
     pga_split_init(&s, &j, &r, pga_tstate_new(0, PGA_Z_NONE, 0));
     for (size_t off = 0; off < text.len; off += 97)
         cr_assert_eq(pga_split_feed(&s, text.ptr + off, text.len - off < 97 ? text.len - off : 97, &err), 0);
