@@ -190,6 +190,10 @@ tsize=$(stat -c %s "$W/tar.tar")
 head -c $((tsize / 3)) "$W/tar.tar" > "$W/t_trunc"
 bad "tar truncated" "tar archive '.*t_trunc': .*(runcated|missing)" "$W/t_trunc"
 
+# an archive whose table data are INSERT statements is refused, naming the entry
+"$BIN/pg_dump" -Fc --inserts -t public.suppliers -d "$D" -f "$W/c_inserts"
+bad "custom with --inserts data" "TOC entry [0-9]+ \(TABLE DATA public suppliers\): the table data was dumped as INSERT statements" "$W/c_inserts" --no-strict
+
 # bad COPY data inside a well-formed archive: a row with too few fields
 "$BIN/pg_dump" -Fc -Z0 -d "$D" -f "$W/c_rows"
 python3 - "$W/c_rows" <<'PY' || fail "make a broken-row archive"
