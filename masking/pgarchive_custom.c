@@ -18,6 +18,7 @@
  * everything before them has been written).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -608,8 +609,10 @@ int pga_custom_run(pga_job *j, sf_error *err)
         goto done;
     if ((rc = pga_out_init(&c.out, c.of.fd, c.of.tmp ? j->out : "standard output", err)) < 0)
         goto done;
+    /* stdout redirected to a file (not appending) can be rewritten in place too */
     c.out_seekable = c.of.tmp != NULL ||
-                     (fstat(c.of.fd, &st) == 0 && S_ISREG(st.st_mode) && lseek(c.of.fd, 0, SEEK_CUR) == 0);
+                     (fstat(c.of.fd, &st) == 0 && S_ISREG(st.st_mode) && lseek(c.of.fd, 0, SEEK_CUR) == 0 &&
+                      !(fcntl(c.of.fd, F_GETFL) & O_APPEND));
     if ((rc = write_toc(&c, 1, err)) < 0)
         goto done;
     if ((rc = pga_runner_init(&c.run, j->jobs, unit_work, unit_emit, unit_drop, &c, err)) < 0)
