@@ -140,16 +140,19 @@ int sf_mask_check(sf_masker *m, sf_mask_format fmt, const char *in, sf_buf *out)
             return rc;
         fin = NULL;
     }
-    if (fmt != SF_MASK_FORMAT_PLAIN)
-        return sf_error_set(&m->err, SF_EUSAGE,
-                            "--check reads plain-format dumps; for a %s archive use "
-                            "`pg_restore -f - ARCHIVE | stagefork mask --check --policy FILE -`",
-                            sf_mask_format_name(fmt));
-    if (!fin && !(fin = fopen(in, "rb")))
-        return sf_error_set(&m->err, SF_EIO, "cannot open '%s': %s", in, strerror(errno));
-    rc = sf_plain_run(m, fin, head, nhead, NULL, 1);
-    if (fin != stdin)
-        fclose(fin);
+    if (fmt != SF_MASK_FORMAT_PLAIN) {
+        /* an archive: its TOC has the DDL and the COPY heads (issue #4) */
+        if (nhead && fseeko(stdin, 0, SEEK_SET) != 0)
+            return sf_error_set(&m->err, SF_EUSAGE, "standard input looks like a pg_dump %s archive but cannot "
+                                "be rewound; pass --format %s", sf_mask_format_name(fmt), sf_mask_format_name(fmt));
+        rc = sf_mask_archive_learn(m, fmt, is_stdin ? "-" : in, &m->err);
+    } else {
+        if (!fin && !(fin = fopen(in, "rb")))
+            return sf_error_set(&m->err, SF_EIO, "cannot open '%s': %s", in, strerror(errno));
+        rc = sf_plain_run(m, fin, head, nhead, NULL, 1);
+        if (fin != stdin)
+            fclose(fin);
+    }
     if (rc < 0)
         return rc;
     if ((rc = check_catalog(m, &cv)) < 0) {

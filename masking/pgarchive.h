@@ -29,4 +29,11 @@ sf_mask_format sf_mask_detect_bytes(const unsigned char *head, size_t len);
 int sf_mask_archive(sf_masker *m, sf_mask_format fmt, const char *in, const char *out, int jobs,
                     sf_error *err);
 
+/*
+ * For --check: read an archive's TOC only, feed its definitions to the
+ * masker's catalog and note every table whose data it holds (with the
+ * columns its COPY statement names), masking and writing nothing.
+ */
+int sf_mask_archive_learn(sf_masker *m, sf_mask_format fmt, const char *in, sf_error *err);
+
 #endif
