@@ -14,5 +14,6 @@
 #include "stagefork/state.h"
 #include "stagefork/env.h"
 #include "stagefork/mask.h"
+#include "stagefork/seed.h"
 
 #endif
