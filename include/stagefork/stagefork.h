@@ -15,5 +15,6 @@
 #include "stagefork/env.h"
 #include "stagefork/mask.h"
 #include "stagefork/seed.h"
+#include "stagefork/snapshot.h"
 
 #endif
