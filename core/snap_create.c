@@ -510,7 +510,7 @@ static int sequences_sql(sf_buf *out, PGconn *c, sf_error *err)
     PGresult *res = PQexec(c, "SELECT format('%I.%I', schemaname, sequencename), last_value FROM pg_sequences s "
                               "WHERE last_value IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_depend d "
                               "WHERE d.classid = 'pg_class'::regclass AND d.objid = format('%I.%I', schemaname, "
-                              "sequencename)::regclass AND d.deptype = 'e') ORDER BY 1 COLLATE \"C\"");
+                              "sequencename)::regclass AND d.deptype = 'e') ORDER BY schemaname COLLATE \"C\", sequencename COLLATE \"C\"");
     int rc = 0;
     if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
         rc = sf_pq_error(err, c, res, "cannot read the sequences");
