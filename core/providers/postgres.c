@@ -14,8 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "golden.h"
+#include "providers/postgres.h"
 #include "providers/spec.h"
 #include "stagefork/guard.h"
+#include "stagefork/seed.h"
 #include "stagefork/util.h"
 
 #define SQL_FILE_MAX ((size_t)64 << 20)
@@ -253,6 +256,19 @@ static int pg_validate(sf_resource_ctx *ctx)
     }
     if ((v = json_object_get(ctx->spec, "name")) && !json_is_string(v))
         return sf_error_set(&ctx->err, SF_ECONFIG, "postgres.database: 'name' must be a string");
+    if ((v = json_object_get(ctx->spec, "seed_spec")) && (!json_is_string(v) || !*json_string_value(v)))
+        return sf_error_set(&ctx->err, SF_ECONFIG, "postgres.database: 'seed_spec' must be a file name");
+    if ((v = json_object_get(ctx->spec, "profiles"))) {
+        size_t i;
+        json_t *e;
+        if (!json_is_array(v) && !json_is_string(v))
+            return sf_error_set(&ctx->err, SF_ECONFIG, "postgres.database: 'profiles' must be a list of names");
+        json_array_foreach(v, i, e) if (!json_is_string(e) || !*json_string_value(e) ||
+                                        strchr(json_string_value(e), ',')) return sf_error_set(
+            &ctx->err, SF_ECONFIG, "postgres.database: 'profiles' must be a list of names");
+        if (!json_object_get(ctx->spec, "seed_spec"))
+            return sf_error_set(&ctx->err, SF_ECONFIG, "postgres.database: 'profiles' needs a 'seed_spec'");
+    }
     return 0;
 }
 
@@ -474,8 +490,12 @@ static int ensure_role(pgctx *p, const char *name, const char *password, int exi
     return rc;
 }
 
-/* CREATE DATABASE … OWNER … [TEMPLATE …], retrying while the template is in use. */
-static int create_database(pgctx *p, const char *name, const char *template_db)
+/*
+ * CREATE DATABASE … OWNER … [TEMPLATE …], retrying while the template is
+ * in use. file_copy (PostgreSQL 15+) copies the template's files instead of
+ * WAL-logging every block: what makes a golden clone take seconds.
+ */
+static int create_database(pgctx *p, const char *name, const char *template_db, int file_copy)
 {
     sf_buf sql = SF_BUF_INIT, tpl = SF_BUF_INIT;
     char state[6];
@@ -494,8 +514,8 @@ static int create_database(pgctx *p, const char *name, const char *template_db)
         if ((rc = quote_ident(p->admin, &tpl, template_db, &p->ctx->err)) < 0)
             return rc;
     }
-    if (sf_buf_addf(&sql, "CREATE DATABASE %s OWNER %s%s%s", p->name_id, p->name_id, template_db ? " TEMPLATE " : "",
-                    tpl.ptr) < 0) {
+    if (sf_buf_addf(&sql, "CREATE DATABASE %s OWNER %s%s%s%s", p->name_id, p->name_id, template_db ? " TEMPLATE " : "",
+                    tpl.ptr, file_copy && server_version(p) >= 150000 ? " STRATEGY = FILE_COPY" : "") < 0) {
         sf_buf_free(&tpl);
         return SF_ENOMEM;
     }
@@ -650,15 +670,50 @@ static int reown_clone(pgctx *p, PGconn *db, const char *name)
     return rc;
 }
 
-/* Re-own a clone, extensions (as admin), then the SQL files as the new role. */
-static int populate(pgctx *p, const char *name, int cloned)
+/* Seed the new database as its role (profiles of with.seed_spec), on db. */
+static int seed_db(pgctx *p, PGconn *db, const char *name)
+{
+    const char *spec = sf_resource_str(p->ctx, "seed_spec");
+    json_t *prof = json_object_get(p->ctx->spec, "profiles"), *v;
+    sf_buf names = SF_BUF_INIT;
+    sf_seed *s = NULL;
+    char *path = NULL;
+    size_t i;
+    int rc;
+    if ((rc = sf_golden_path(&path, p->ctx->base_dir, spec)) < 0)
+        return sf_error_set(&p->ctx->err, SF_ENOMEM, "out of memory");
+    if (json_is_string(prof))
+        sf_buf_adds(&names, json_string_value(prof));
+    json_array_foreach(prof, i, v) sf_buf_addf(&names, "%s%s", names.len ? "," : "", json_string_value(v));
+    rc = sf_seed_open(&s, path, &p->ctx->err);
+    if (rc == 0 && names.len && (rc = sf_seed_use_profiles(s, names.ptr)) < 0)
+        sf_error_copy(&p->ctx->err, sf_seed_error(s));
+    if (rc == 0 && (rc = sf_seed_to_conn(s, (struct pg_conn *)db)) < 0)
+        sf_error_copy(&p->ctx->err, sf_seed_error(s));
+    if (rc < 0)
+        sf_error_prefix(&p->ctx->err, "postgres '%s' database '%s': seeding", p->host, name);
+    sf_seed_free(s);
+    free(path);
+    sf_buf_free(&names);
+    return rc;
+}
+
+/*
+ * Re-own a clone, extensions (as admin), then the SQL files and seeding as
+ * the new role. A clone of a golden template (golden set) already has its
+ * extensions, seed and sql files: it is only re-owned.
+ */
+static int populate(pgctx *p, const char *name, int cloned, int golden)
 {
     PGconn *db = NULL;
     json_t *ext = json_object_get(p->ctx->spec, "extensions"), *sql = json_object_get(p->ctx->spec, "sql"), *v;
+    int seed = !golden && sf_resource_str(p->ctx, "seed_spec") != NULL;
     sf_buf q = SF_BUF_INIT, stmt = SF_BUF_INIT;
     size_t i;
     int rc;
-    if (!json_array_size(ext) && !sql && !cloned)
+    if (golden)
+        ext = sql = NULL;
+    if (!json_array_size(ext) && !sql && !cloned && !seed)
         return 0;
     if ((rc = pg_connect(&db, p->ctx, p->server, name, &p->ctx->err)) < 0)
         return rc;
@@ -678,7 +733,7 @@ static int populate(pgctx *p, const char *name, int cloned)
             goto out;
         }
     }
-    if (sql) {
+    if (sql || seed) {
         sf_buf_clear(&stmt);
         if (sf_buf_addf(&stmt, "SET ROLE %s", p->name_id) < 0) {
             rc = SF_ENOMEM;
@@ -686,17 +741,46 @@ static int populate(pgctx *p, const char *name, int cloned)
         }
         if ((rc = exec_ok(db, stmt.ptr, "cannot switch to the database's role", &p->ctx->err, NULL)) < 0)
             goto out;
+    }
+    if (sql) {
         if (json_is_string(sql)) {
             rc = run_sql_file(p, db, json_string_value(sql));
         } else {
             json_array_foreach(sql, i, v) if ((rc = run_sql_file(p, db, json_string_value(v))) < 0) break;
         }
+        if (rc < 0)
+            goto out;
     }
+    /* without a snapshot the sql files make the schema, so seeding comes after them */
+    if (seed)
+        rc = seed_db(p, db, name);
 out:
     PQfinish(db);
     sf_buf_free(&q);
     sf_buf_free(&stmt);
     return rc;
+}
+
+/* The golden template of this resource's spec (built if needed), held until released. */
+static int golden_acquire(pgctx *p, const char *snapshot, sf_golden **out)
+{
+    sf_resource_ctx *ctx = p->ctx;
+    sf_golden_req req;
+    memset(&req, 0, sizeof(req));
+    req.server = p->server;
+    req.snapshot = snapshot;
+    req.seed_spec = sf_resource_str(ctx, "seed_spec");
+    req.profiles = json_object_get(ctx->spec, "profiles");
+    req.sql = json_object_get(ctx->spec, "sql");
+    req.extensions = json_object_get(ctx->spec, "extensions");
+    req.base_dir = ctx->base_dir;
+    req.prefix = ctx->env && ctx->env->prefix ? ctx->env->prefix : "sf";
+    req.cfg = ctx->cfg;
+    req.deadline = ctx->deadline;
+    req.cancel = ctx->cancel;
+    if (!ctx->cfg)
+        return sf_error_set(&ctx->err, SF_ECONFIG, "postgres.database: from.snapshot needs the config (snapshots.store, masking)");
+    return sf_golden_acquire(out, &req, &ctx->err);
 }
 
 static int set_outputs(pgctx *p, const char *name, const char *password)
@@ -746,16 +830,13 @@ static int pg_create(sf_resource_ctx *ctx)
     pg_found f = {0};
     char password[49];
     const char *prior_pw = sf_spec_prior(ctx, "password");
+    sf_golden *golden = NULL;
+    char ready[96] = "";
     int rc, created_db = 0, created_role = 0;
 
     memset(&p, 0, sizeof(p));
     if ((rc = pg_validate(ctx)) < 0)
         return rc;
-    if (with_str(ctx, "from", "snapshot"))
-        return sf_error_set(&ctx->err, SF_EUSAGE, "postgres.database: from.snapshot arrives with snapshots (issue #7)");
-    if (json_object_get(ctx->spec, "profiles") || json_object_get(ctx->spec, "seed_spec"))
-        return sf_error_set(&ctx->err, SF_EUSAGE,
-                            "postgres.database: profiles/seed_spec arrive with seeding (issue #8)");
     if ((rc = pg_name_checked(&name, ctx)) < 0)
         goto out;
     if ((rc = pg_open(&p, ctx, name.ptr)) < 0)
@@ -793,14 +874,24 @@ static int pg_create(sf_resource_ctx *ctx)
     if ((rc = ensure_role(&p, name.ptr, password, f.role)) < 0)
         goto out;
     created_role = !f.role;
-    if ((rc = create_database(&p, name.ptr, with_str(ctx, "from", "template_db"))) < 0)
+    if (with_str(ctx, "from", "snapshot")) {
+        /* the golden template stays held (shared) until the clone exists */
+        if ((rc = golden_acquire(&p, with_str(ctx, "from", "snapshot"), &golden)) < 0)
+            goto out;
+        snprintf(ready, sizeof(ready), "ready template=%s", sf_golden_name(golden));
+    }
+    if ((rc = create_database(&p, name.ptr, golden ? sf_golden_name(golden) : with_str(ctx, "from", "template_db"),
+                              golden != NULL)) < 0)
         goto out;
     created_db = 1;
+    sf_golden_release(golden);
+    golden = NULL;
     if ((rc = set_comment(&p, "DATABASE", "creating")) < 0)
         goto out;
-    if ((rc = populate(&p, name.ptr, with_str(ctx, "from", "template_db") != NULL)) < 0)
+    if ((rc = populate(&p, name.ptr, ready[0] || with_str(ctx, "from", "template_db"), ready[0] != '\0')) < 0)
         goto out;
-    if ((rc = set_comment(&p, "DATABASE", "ready")) < 0)
+    /* a golden clone names its template, so gc knows a live env still needs it */
+    if ((rc = set_comment(&p, "DATABASE", ready[0] ? ready : "ready")) < 0)
         goto out;
     rc = set_outputs(&p, name.ptr, password);
 out:
@@ -812,6 +903,7 @@ out:
         drop_role(&p, name.ptr);
         ctx->err = saved;
     }
+    sf_golden_release(golden);
     OPENSSL_cleanse(password, sizeof(password));
     found_free(&f);
     pg_close(&p);
