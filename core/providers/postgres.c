@@ -967,6 +967,198 @@ out:
     return rc;
 }
 
+/* ---------------------------------------------------------------- refresh --- */
+
+/* `ALTER DATABASE a RENAME TO b`-style statement with two quoted names (b NULL: the second %s is empty). */
+static int exec_two(pgctx *p, const char *fmt, const char *a, const char *b, const char *what, char sqlstate[6])
+{
+    sf_buf qa = SF_BUF_INIT, qb = SF_BUF_INIT, sql = SF_BUF_INIT;
+    int rc;
+    if ((rc = quote_ident(p->admin, &qa, a, &p->ctx->err)) == 0 &&
+        (!b || (rc = quote_ident(p->admin, &qb, b, &p->ctx->err)) == 0)) {
+        sf_buf_addf(&sql, fmt, qa.ptr, qb.ptr);
+        rc = exec_ok(p->admin, sql.ptr, what, &p->ctx->err, sqlstate);
+    }
+    sf_buf_free(&qa);
+    sf_buf_free(&qb);
+    sf_buf_free(&sql);
+    return rc;
+}
+
+static int comment_on(pgctx *p, const char *db, const char *text)
+{
+    sf_buf lit = SF_BUF_INIT, q = SF_BUF_INIT, sql = SF_BUF_INIT;
+    int rc;
+    if ((rc = quote_literal(p->admin, &lit, text, &p->ctx->err)) == 0 &&
+        (rc = quote_ident(p->admin, &q, db, &p->ctx->err)) == 0) {
+        sf_buf_addf(&sql, "COMMENT ON DATABASE %s IS %s", q.ptr, lit.ptr);
+        rc = exec_ok(p->admin, sql.ptr, "cannot record ownership", &p->ctx->err, NULL);
+    }
+    sf_buf_free(&lit);
+    sf_buf_free(&q);
+    sf_buf_free(&sql);
+    return rc;
+}
+
+static void terminate_sessions(pgctx *p, const char *db)
+{
+    PQclear(PQexecParams(p->admin,
+                         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> "
+                         "pg_backend_pid()",
+                         1, NULL, &db, NULL, NULL, 0));
+}
+
+/* Drop `db` if it exists and carries this resource's marker (a refresh left behind by a crash). */
+static int drop_leftover(pgctx *p, const char *db)
+{
+    char *comment = NULL;
+    int found, rc;
+    if ((rc = query1(p->admin, "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1", db,
+                     &comment, &found, &p->ctx->err)) < 0)
+        return rc;
+    if (found && !marker_is(p, comment))
+        rc = sf_error_set(&p->ctx->err, SF_EEXIST, "postgres '%s': database '%s' exists and is not ours", p->host, db);
+    else if (found)
+        rc = exec_two(p, server_version(p) >= 130000 ? "DROP DATABASE IF EXISTS %s WITH (FORCE)%s"
+                                                      : "DROP DATABASE IF EXISTS %s%s",
+                      db, NULL, "cannot drop a leftover database", NULL);
+    free(comment);
+    return rc;
+}
+
+/* The swap: no new sessions, terminate the old ones, both renames in one transaction. */
+static int swap_names(pgctx *p, const char *live, const char *fresh, const char *old, double *downtime)
+{
+    char state[6];
+    double t0;
+    int rc;
+    t0 = sf_monotonic();
+    if ((rc = exec_two(p, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS false%s", live, NULL,
+                       "cannot stop new connections", NULL)) < 0)
+        return rc;
+    for (int attempt = 1;; attempt++) {
+        terminate_sessions(p, live);
+        rc = exec_ok(p->admin, "BEGIN", "cannot begin", &p->ctx->err, NULL);
+        if (rc == 0)
+            rc = exec_two(p, "ALTER DATABASE %s RENAME TO %s", live, old, "cannot rename the live database", state);
+        if (rc == 0)
+            rc = exec_two(p, "ALTER DATABASE %s RENAME TO %s", fresh, live, "cannot rename the new database", state);
+        if (rc == 0)
+            rc = exec_ok(p->admin, "COMMIT", "cannot commit the swap", &p->ctx->err, state);
+        else
+            PQclear(PQexec(p->admin, "ROLLBACK"));
+        if (rc == 0 || strcmp(state, SQLSTATE_OBJECT_IN_USE) != 0 || attempt >= 20)
+            break;
+        backoff_sleep(1); /* a session was still going away */
+    }
+    *downtime = sf_monotonic() - t0;
+    if (rc < 0) {
+        sf_error saved = p->ctx->err;
+        exec_two(p, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS true%s", live, NULL, "reopen", NULL);
+        p->ctx->err = saved;
+    }
+    return rc;
+}
+
+int sf_postgres_refresh(sf_resource_ctx *ctx, const char *snapshot, json_t **report)
+{
+    sf_buf name = SF_BUF_INIT, fresh = SF_BUF_INIT, old = SF_BUF_INIT, mark = SF_BUF_INIT;
+    const char *prefix = ctx->env && ctx->env->prefix ? ctx->env->prefix : "sf";
+    sf_golden *golden = NULL;
+    pgctx p;
+    pg_found f = {0};
+    PGconn *db = NULL;
+    char hash[65], tpl[64] = "", from[160] = "";
+    double t0 = sf_monotonic(), downtime = 0;
+    int rc, built = 0, created = 0;
+
+    *report = NULL;
+    memset(&p, 0, sizeof(p));
+    if (!snapshot && !(snapshot = with_str(ctx, "from", "snapshot")))
+        return sf_error_set(&ctx->err, SF_EUSAGE, "postgres.database '%s' is not built from a snapshot",
+                            ctx->resource ? ctx->resource : "?");
+    if ((rc = pg_name_checked(&name, ctx)) < 0 || (rc = pg_open(&p, ctx, name.ptr)) < 0 ||
+        (rc = pg_lookup(&p, name.ptr, &f)) < 0)
+        goto out;
+    if (!f.db || !marker_is(&p, f.db_comment)) {
+        rc = sf_error_set(&ctx->err, f.db ? SF_EEXIST : SF_ENOTFOUND,
+                          "postgres '%s': database '%s' %s", p.host, name.ptr,
+                          f.db ? "was not created by this environment" : "does not exist (run up first)");
+        goto out;
+    }
+    sf_sha256_hex(hash, name.ptr, name.len);
+    sf_buf_addf(&fresh, "%s_rf_%.12s", prefix, hash);
+    sf_buf_addf(&old, "%s_old_%.12s", prefix, hash);
+    if ((rc = sf_guard_check(ctx->cfg, p.host, fresh.ptr, &ctx->err)) < 0 ||
+        (rc = drop_leftover(&p, fresh.ptr)) < 0 || (rc = drop_leftover(&p, old.ptr)) < 0)
+        goto out;
+
+    /* 1. the new database beside the live one, owned by the same role */
+    if ((rc = golden_acquire(&p, snapshot, &golden)) < 0)
+        goto out;
+    snprintf(tpl, sizeof(tpl), "%s", sf_golden_name(golden));
+    snprintf(from, sizeof(from), "%s", sf_golden_snapshot(golden));
+    built = sf_golden_built(golden);
+    {
+        sf_buf qf = SF_BUF_INIT, qt = SF_BUF_INIT, sql = SF_BUF_INIT;
+        if ((rc = quote_ident(p.admin, &qf, fresh.ptr, &ctx->err)) == 0 &&
+            (rc = quote_ident(p.admin, &qt, tpl, &ctx->err)) == 0) {
+            sf_buf_addf(&sql, "CREATE DATABASE %s OWNER %s TEMPLATE %s%s", qf.ptr, p.name_id, qt.ptr,
+                        server_version(&p) >= 150000 ? " STRATEGY = FILE_COPY" : "");
+            rc = exec_ok(p.admin, sql.ptr, "cannot create the new database", &ctx->err, NULL);
+        }
+        sf_buf_free(&qf);
+        sf_buf_free(&qt);
+        sf_buf_free(&sql);
+    }
+    sf_golden_release(golden);
+    golden = NULL;
+    if (rc < 0)
+        goto out;
+    created = 1;
+    sf_buf_addf(&mark, "%s refresh", p.marker.ptr);
+    if ((rc = comment_on(&p, fresh.ptr, mark.ptr)) < 0)
+        goto out;
+    if ((rc = pg_connect(&db, ctx, p.server, fresh.ptr, &ctx->err)) < 0 || (rc = reown_clone(&p, db, name.ptr)) < 0)
+        goto out;
+    PQfinish(db);
+    db = NULL;
+    sf_buf_clear(&mark);
+    sf_buf_addf(&mark, "%s ready template=%s", p.marker.ptr, tpl);
+    if ((rc = comment_on(&p, fresh.ptr, mark.ptr)) < 0)
+        goto out;
+
+    /* 2. the swap, 3. the old one goes */
+    if ((rc = swap_names(&p, name.ptr, fresh.ptr, old.ptr, &downtime)) < 0)
+        goto out;
+    created = 0;
+    sf_log(SF_LOG_INFO, "postgres: '%s' now holds %s (downtime %.0f ms)", name.ptr, from, downtime * 1000);
+    if (drop_leftover(&p, old.ptr) < 0) {
+        sf_log(SF_LOG_WARN, "postgres: could not drop the old database '%s': %s (the next refresh retries)", old.ptr,
+               ctx->err.msg);
+        sf_error_clear(&ctx->err);
+    }
+    *report = json_pack("{s:s, s:s, s:s, s:b, s:f, s:f}", "database", name.ptr, "snapshot", from, "template", tpl,
+                        "template_built", built, "downtime_ms", downtime * 1000, "seconds", sf_monotonic() - t0);
+    if (!*report)
+        rc = sf_error_set(&ctx->err, SF_ENOMEM, "out of memory");
+out:
+    if (rc < 0 && created) {
+        sf_error saved = ctx->err;
+        drop_leftover(&p, fresh.ptr);
+        ctx->err = saved;
+    }
+    sf_golden_release(golden);
+    PQfinish(db);
+    found_free(&f);
+    pg_close(&p);
+    sf_buf_free(&name);
+    sf_buf_free(&fresh);
+    sf_buf_free(&old);
+    sf_buf_free(&mark);
+    return rc;
+}
+
 const sf_provider sf_provider_postgres = {
     .type = "postgres.database",
     .name = pg_name,

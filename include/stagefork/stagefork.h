@@ -16,5 +16,6 @@
 #include "stagefork/mask.h"
 #include "stagefork/seed.h"
 #include "stagefork/snapshot.h"
+#include "stagefork/refresh.h"
 
 #endif
