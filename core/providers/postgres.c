@@ -1000,11 +1000,15 @@ static int comment_on(pgctx *p, const char *db, const char *text)
     return rc;
 }
 
+/* Terminate every other session on db; from PostgreSQL 14 on, wait (up to 5 s) until they are gone. */
 static void terminate_sessions(pgctx *p, const char *db)
 {
     PQclear(PQexecParams(p->admin,
-                         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> "
-                         "pg_backend_pid()",
+                         server_version(p) >= 140000
+                             ? "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = $1 "
+                               "AND pid <> pg_backend_pid()"
+                             : "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> "
+                               "pg_backend_pid()",
                          1, NULL, &db, NULL, NULL, 0));
 }
 
@@ -1139,7 +1143,8 @@ int sf_postgres_refresh(sf_resource_ctx *ctx, const char *snapshot, json_t **rep
         sf_error_clear(&ctx->err);
     }
     *report = json_pack("{s:s, s:s, s:s, s:b, s:f, s:f}", "database", name.ptr, "snapshot", from, "template", tpl,
-                        "template_built", built, "downtime_ms", downtime * 1000, "seconds", sf_monotonic() - t0);
+                        "template_built", built, "downtime_ms", (double)(long long)(downtime * 10000) / 10,
+                        "seconds", (double)(long long)((sf_monotonic() - t0) * 1000) / 1000);
     if (!*report)
         rc = sf_error_set(&ctx->err, SF_ENOMEM, "out of memory");
 out:
