@@ -67,11 +67,13 @@ int sf_seed_open(sf_seed **out, const char *path, sf_error *err)
     return rc;
 }
 
+/* sf_seed_open on text in memory; `name` stands for the file in messages. */
 int sf_seed_open_mem(sf_seed **out, const char *name, const char *yaml, size_t len, sf_error *err)
 {
     return open_text(out, name, yaml, len, err);
 }
 
+/* Free a spec handle (NULL is a no-op). */
 void sf_seed_free(sf_seed *s)
 {
     if (!s)
@@ -82,21 +84,25 @@ void sf_seed_free(sf_seed *s)
     free(s);
 }
 
+/* The handle's last error (borrowed; valid until the next call). */
 const sf_error *sf_seed_error(const sf_seed *s)
 {
     return &s->err;
 }
 
+/* Hex SHA-256 of the spec bytes (borrowed). */
 const char *sf_seed_sha256(const sf_seed *s)
 {
     return s->sha256;
 }
 
+/* Profiles in file order. */
 size_t sf_seed_profile_count(const sf_seed *s)
 {
     return s->nprofiles;
 }
 
+/* Profile i's name (borrowed), NULL past the end. */
 const char *sf_seed_profile_name(const sf_seed *s, size_t i)
 {
     return i < s->nprofiles ? s->profiles[i].name : NULL;
@@ -165,6 +171,7 @@ int sf_seed_use_profiles(sf_seed *s, const char *names)
     return 0;
 }
 
+/* --set PARAM=VALUE: a declared parameter and a finite number, else SF_EUSAGE (nothing changes). */
 int sf_seed_set(sf_seed *s, const char *assignment)
 {
     const char *eq = strchr(assignment, '=');
@@ -193,23 +200,27 @@ int sf_seed_set(sf_seed *s, const char *assignment)
     return 0;
 }
 
+/* The random seed; changes every generated value. */
 void sf_seed_set_random(sf_seed *s, uint64_t seed)
 {
     s->seed = seed;
     s->resolved = 0;
 }
 
+/* Evaluate the run (seed_plan.c); errors name the spec position. */
 int sf_seed_resolve(sf_seed *s)
 {
     sf_error_clear(&s->err);
     return seed_plan_resolve(s);
 }
 
+/* Tables in spec order. */
 size_t sf_seed_table_count(const sf_seed *s)
 {
     return s->ntables;
 }
 
+/* A table's display name and resolved row count (-1 before sf_seed_resolve). */
 int sf_seed_table_info(const sf_seed *s, size_t i, const char **name, int64_t *rows)
 {
     if (i >= s->ntables)

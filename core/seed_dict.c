@@ -37,6 +37,7 @@ static const char *const nouns[] = {
 static const char *const names[SEED_DICT__COUNT] = {"company", "name", "first_name", "last_name",
                                                      "city", "street", "product"};
 
+/* The dictionary named in a spec ("company"), or -1. */
 int seed_dict_find(const char *name)
 {
     for (int i = 0; i < SEED_DICT__COUNT; i++)
@@ -45,11 +46,13 @@ int seed_dict_find(const char *name)
     return -1;
 }
 
+/* A dictionary's spec name, for messages. */
 const char *seed_dict_name(int kind)
 {
     return kind >= 0 && kind < SEED_DICT__COUNT ? names[kind] : "?";
 }
 
+/* Every spec name, for "unknown dictionary" messages. */
 const char *seed_dict_names(void)
 {
     return "company, name, first_name, last_name, city, street, product";
@@ -66,6 +69,7 @@ static sf_dict_kind shared_kind(int kind)
     }
 }
 
+/* Distinct values of a dictionary: list length, or the product of a composite's lists. */
 uint64_t seed_dict_size(int kind)
 {
     switch (kind) {
@@ -126,6 +130,7 @@ static size_t array_max(const char *const *a, size_t n)
     return m;
 }
 
+/* Longest value in characters, for length checks against varchar(n) (computed on each call). */
 size_t seed_dict_max_chars(int kind)
 {
     switch (kind) {

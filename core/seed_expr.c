@@ -343,6 +343,7 @@ int seed_expr_compile(seed_expr **out, const sf_node *n, seed_ident_fn fn, void 
     return 0;
 }
 
+/* Free compiled code (NULL is a no-op); the source node is borrowed, not freed. */
 void seed_expr_free(seed_expr *e)
 {
     if (!e)
@@ -412,6 +413,7 @@ int seed_expr_eval(const seed_expr *e, const double *slots, const unsigned char 
     return 0;
 }
 
+/* Visit every slot the code reads (dependencies, missing parameters), in order, repeats included. */
 void seed_expr_slots(const seed_expr *e, void (*fn)(void *ud, int slot), void *ud)
 {
     for (size_t i = 0; i < e->nops; i++)
@@ -419,6 +421,11 @@ void seed_expr_slots(const seed_expr *e, void (*fn)(void *ud, int slot), void *u
             fn(ud, e->ops[i].slot);
 }
 
+/*
+ * The decimals an exact result needs, from the operands' decimals: + - min
+ * max keep the larger, * adds, any division (or an operand of unknown
+ * scale, < 0) makes it -1 so the spec must say `scale:`.
+ */
 int seed_expr_scale(const seed_expr *e, const int *slot_scales)
 {
     int st[MAX_TEXT];
@@ -447,6 +454,7 @@ int seed_expr_scale(const seed_expr *e, const int *slot_scales)
     return st[0];
 }
 
+/* True when the code reads no slot, so the node's text is the exact literal. */
 int seed_expr_is_const(const seed_expr *e)
 {
     return !e->has_ident;

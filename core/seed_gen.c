@@ -137,10 +137,9 @@ static int add_escaped(sf_buf *b, const char *p, size_t len)
 static const char latin_ext_a[] = "AaAaAaCcCcCcCcDdDdEeEeEeEeEeGgGgGgGgHhHhIiIiIiIiIiIiJjKkkLlLlLlLlLlNnNnNnnNnOoOoOo"
                                   "OoRrRrRrSsSsSsSsTtTtTtUuUuUuUuUuUuWwYyYZzZzZzs";
 
-/* ASCII transliteration of one code point into out (may be nothing). */
-static const char *translit(uint32_t cp)
+/* ASCII transliteration of one code point (may be ""); `one` holds single letters. */
+static const char *translit(uint32_t cp, char one[2])
 {
-    static char one[2];
     if (cp >= 0xC0 && cp <= 0xFF) {
         static const char *const l1[64] = {
             "a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i", "i",
@@ -189,7 +188,7 @@ static int add_slug(sf_buf *b, const char *p, size_t len)
                 one[0] = (char)cp;
             rep = one;
         } else {
-            rep = n == 2 ? translit(cp) : "";
+            rep = n == 2 ? translit(cp, one) : "";
         }
         if (!*rep) {
             if (cp < 0x80 || n > 2)
@@ -516,6 +515,7 @@ oom:
     return sf_error_set(&s->err, SF_ENOMEM, "out of memory");
 }
 
+/* Free a generator and its per-table row contexts (NULL is a no-op). */
 void seed_gen_free(seed_gen *g)
 {
     if (!g)

@@ -270,6 +270,7 @@ out:
 
 /* ---- public --------------------------------------------------------- */
 
+/* Resolve, then the COPY text of every table to out. */
 int sf_seed_write(sf_seed *s, FILE *out)
 {
     int rc;
@@ -278,6 +279,7 @@ int sf_seed_write(sf_seed *s, FILE *out)
     return seed_load_stream(s, out);
 }
 
+/* Resolve, check the catalog, load in one transaction on the caller's idle connection. */
 int sf_seed_to_conn(sf_seed *s, struct pg_conn *conn)
 {
     int rc;
@@ -286,6 +288,7 @@ int sf_seed_to_conn(sf_seed *s, struct pg_conn *conn)
     return seed_load_conn(s, conn, 0);
 }
 
+/* Resolve and check the catalog only; writes nothing. */
 int sf_seed_check_conn(sf_seed *s, struct pg_conn *conn)
 {
     int rc;
@@ -322,6 +325,7 @@ static int guard_dsn(sf_seed *s, const char *dsn, const sf_config *cfg)
     return rc;
 }
 
+/* Guard check on the DSN's host and database, connect, then sf_seed_to_conn. */
 int sf_seed_to_db(sf_seed *s, const char *dsn, const sf_config *cfg)
 {
     PGconn *conn;

@@ -40,6 +40,11 @@ uint64_t seed_below(uint64_t r, uint64_t n)
 
 #define FEISTEL_ROUNDS 4
 
+/*
+ * Set up the keyed bijection of [0, n) used by unique columns: a balanced
+ * Feistel network over the smallest 4^half >= n, restricted to [0, n) by
+ * cycle walking (seed_perm_apply).
+ */
 void seed_perm_init(seed_perm *p, uint64_t n, uint64_t key)
 {
     unsigned half = 1;
@@ -116,6 +121,7 @@ static double zHinv(const seed_zipf *z, double y)
     return exp(helper_log1p_over(t) * y);
 }
 
+/* Precompute the hat-function constants for Zipf(s) over ranks 1..n (n >= 1). */
 void seed_zipf_init(seed_zipf *z, uint64_t n, double s)
 {
     z->n = n ? n : 1;
@@ -125,6 +131,11 @@ void seed_zipf_init(seed_zipf *z, uint64_t n, double s)
     z->c = 2 - zHinv(z, zH(z, 2.5) - zh(z, 2));
 }
 
+/*
+ * One Zipf rank. Uniform numbers come from stream `key` at *ctr onwards, so
+ * a row's draw is reproducible; the loop is bounded (64 tries) to stay
+ * deterministic even in the practically impossible all-rejected case.
+ */
 uint64_t seed_zipf_draw(const seed_zipf *z, uint64_t key, uint64_t *ctr)
 {
     double x = 1;

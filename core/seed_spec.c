@@ -84,6 +84,7 @@ static int ident_param(void *ud, const char *name, size_t len)
     return found < 0 ? -1 : (int)s->nparams + found;
 }
 
+/* A parameter's index by exact name, or -1. */
 int seed_param_find(const sf_seed *s, const char *name, size_t len)
 {
     for (size_t i = 0; i < s->nparams; i++)
@@ -243,6 +244,7 @@ int64_t seed_days_from_civil(int64_t y, unsigned m, unsigned d)
     return era * 146097 + doe - 719468;
 }
 
+/* The proleptic Gregorian date of a day number (inverse of seed_days_from_civil). */
 void seed_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 {
     int64_t era, doe, yoe, doy, mp;
@@ -298,6 +300,7 @@ static int parse_when(int64_t *out, const char *s, size_t len, int ts)
 
 /* ---- text helpers --------------------------------------------------- */
 
+/* Characters of UTF-8 text (bytes that do not continue a sequence). */
 size_t seed_utf8_chars(const char *s, size_t len)
 {
     size_t n = 0;
@@ -307,6 +310,7 @@ size_t seed_utf8_chars(const char *s, size_t len)
     return n;
 }
 
+/* Bytes of the first `chars` characters: where to cut without splitting a sequence. */
 size_t seed_utf8_prefix(const char *s, size_t len, size_t chars)
 {
     size_t n = 0, i;
@@ -1155,6 +1159,7 @@ static void free_strs(seed_str *v, size_t n)
     free(v);
 }
 
+/* Free everything seed_spec_parse built (also after a partial parse); s itself stays. */
 void seed_spec_free_model(sf_seed *s)
 {
     for (size_t i = 0; i < s->ntables; i++) {

@@ -84,7 +84,10 @@ int sf_seed_write(sf_seed *s, FILE *out);
  * unless every check passes, and a failure part-way leaves nothing behind.
  */
 int sf_seed_to_db(sf_seed *s, const char *dsn, const sf_config *cfg);
-/* The same on a connection the caller owns (idle, not in a transaction). */
+/*
+ * The same on a connection the caller owns (idle, not in a transaction; its
+ * client_encoding is set to UTF8 and stays so).
+ */
 int sf_seed_to_conn(sf_seed *s, struct pg_conn *conn);
 /* Only the catalog checks of sf_seed_to_conn, writing nothing. */
 int sf_seed_check_conn(sf_seed *s, struct pg_conn *conn);

@@ -151,27 +151,27 @@ static void load_profile(const char *tag, const char *profiles, const char *scal
     drop_db(db);
 }
 
-Test(seed_pg, standard_profile_loads_with_every_constraint_holding, .timeout = 120)
+Test(seed_pg, standard_profile_loads_with_every_constraint_holding)
 {
     load_profile("std", "standard", "0.1");
 }
 
-Test(seed_pg, high_volume_profile_loads_with_every_constraint_holding, .timeout = 120)
+Test(seed_pg, high_volume_profile_loads_with_every_constraint_holding)
 {
     load_profile("hv", "high-volume", "0.01");
 }
 
-Test(seed_pg, integration_heavy_profile_loads_with_every_constraint_holding, .timeout = 120)
+Test(seed_pg, integration_heavy_profile_loads_with_every_constraint_holding)
 {
     load_profile("ih", "integration-heavy", "0.001");
 }
 
-Test(seed_pg, regulated_profile_loads_with_every_constraint_holding, .timeout = 120)
+Test(seed_pg, regulated_profile_loads_with_every_constraint_holding)
 {
     load_profile("reg", "standard,regulated", "0.05");
 }
 
-Test(seed_pg, high_volume_customers_are_measurably_hot, .timeout = 120)
+Test(seed_pg, high_volume_customers_are_measurably_hot)
 {
     char dsn[512], db[128];
     char *schema = slurp("templates/distribution/schema.sql");
@@ -293,7 +293,7 @@ static char *fmt1(const char *f, const char *arg)
     return o;
 }
 
-Test(seed_pg, catalog_mismatches_are_config_errors_and_write_nothing, .timeout = 120)
+Test(seed_pg, catalog_mismatches_are_config_errors_and_write_nothing)
 {
     char dsn[512], db[128];
     PGconn *c;
@@ -336,7 +336,7 @@ Test(seed_pg, catalog_mismatches_are_config_errors_and_write_nothing, .timeout =
     drop_db(db);
 }
 
-Test(seed_pg, long_dictionary_values_are_cut_by_characters, .timeout = 60)
+Test(seed_pg, long_dictionary_values_are_cut_by_characters)
 {
     char dsn[512], db[128];
     const char spec[] = "version: 1\ntables:\n  - table: t\n    rows: 3000\n    columns:\n"
@@ -363,7 +363,7 @@ Test(seed_pg, long_dictionary_values_are_cut_by_characters, .timeout = 60)
     drop_db(db);
 }
 
-Test(seed_pg, failure_mid_load_rolls_back_every_table, .timeout = 60)
+Test(seed_pg, failure_mid_load_rolls_back_every_table)
 {
     char dsn[512], db[128];
     const char spec[] = "version: 1\ntables:\n"
@@ -378,6 +378,13 @@ Test(seed_pg, failure_mid_load_rolls_back_every_table, .timeout = 60)
     exec_ok(c, "CREATE TABLE a (id int PRIMARY KEY); "
                "CREATE TABLE b (a_id int REFERENCES a, v int CHECK (v < 95))");
     cr_assert_eq(sf_seed_open_mem(&s, "spec.yaml", spec, strlen(spec), &err), 0, "%s", err.msg);
+    /* the catalog accepts the spec (a CHECK cannot be judged before loading) and nothing is written */
+    cr_assert_eq(sf_seed_check_conn(s, c), 0, "%s", sf_seed_error(s)->msg);
+    cr_assert_eq(scalar(c, "SELECT count(*) FROM a"), 0);
+    /* a caller's connection inside a transaction is refused */
+    exec_ok(c, "BEGIN");
+    cr_assert_eq(sf_seed_to_conn(s, c), SF_EUSAGE);
+    exec_ok(c, "ROLLBACK");
     cr_assert_eq(sf_seed_to_db(s, dsn, NULL), SF_EDB);
     cr_assert(strstr(sf_seed_error(s)->msg, "seeding public.b") && strstr(sf_seed_error(s)->msg, "check constraint"),
               "%s", sf_seed_error(s)->msg);
@@ -388,7 +395,7 @@ Test(seed_pg, failure_mid_load_rolls_back_every_table, .timeout = 60)
     drop_db(db);
 }
 
-Test(seed_pg, odd_identifiers_escapes_and_huge_rows_survive_copy, .timeout = 120)
+Test(seed_pg, odd_identifiers_escapes_and_huge_rows_survive_copy)
 {
     char dsn[512], db[128];
     sf_buf spec = SF_BUF_INIT;
@@ -441,7 +448,7 @@ Test(seed_pg, odd_identifiers_escapes_and_huge_rows_survive_copy, .timeout = 120
     drop_db(db);
 }
 
-Test(seed_pg, copy_text_output_loads_the_same_rows_as_a_direct_load, .timeout = 120)
+Test(seed_pg, copy_text_output_loads_the_same_rows_as_a_direct_load)
 {
     char dsn[512], db[128];
     char *schema = slurp("templates/distribution/schema.sql"), *yaml = slurp("templates/distribution/seed.yaml");
@@ -492,7 +499,7 @@ Test(seed_pg, copy_text_output_loads_the_same_rows_as_a_direct_load, .timeout = 
     drop_db(db);
 }
 
-Test(seed_pg, protected_targets_are_refused_before_connecting, .timeout = 30)
+Test(seed_pg, protected_targets_are_refused_before_connecting)
 {
     char path[] = "/tmp/sf-seed-guard-XXXXXX";
     int fd = mkstemp(path);
