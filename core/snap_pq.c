@@ -41,6 +41,16 @@ int sf_pq_exec(PGconn *c, const char *sql, sf_error *err, const char *what)
     return rc;
 }
 
+/* The library never prints: server notices go to the log. */
+static void on_notice(void *ud, const PGresult *r)
+{
+    char msg[SF_ERROR_MSG_MAX];
+    (void)ud;
+    snprintf(msg, sizeof(msg), "%s", PQresultErrorMessage(r));
+    trim(msg);
+    sf_log(SF_LOG_DEBUG, "postgres: %s", msg);
+}
+
 int sf_pq_connect(PGconn **out, const char *dsn, const char *dbname, const char *appname, sf_error *err)
 {
     const char *keys[] = {"dbname", "client_encoding", "application_name", "connect_timeout",
@@ -53,6 +63,7 @@ int sf_pq_connect(PGconn **out, const char *dsn, const char *dbname, const char 
         PQfinish(c);
         return rc;
     }
+    PQsetNoticeReceiver(c, on_notice, NULL);
     *out = c;
     return 0;
 }
