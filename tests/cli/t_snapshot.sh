@@ -35,11 +35,12 @@ psql_q() { "$PSQL" -X -q -At -v ON_ERROR_STOP=1 "$@"; }
 BASE=${STAGEFORK_TEST_PG%/*}
 STORE=$T_TMP/store
 DBS=()
-new_db() { # new_db NAME: an empty database; prints its URL
+NEW=
+new_db() { # new_db NAME: an empty database (dropped at exit); its URL in $NEW
     local db="sf_t_snapcli_${1}_$SUFFIX"
     DBS+=("$db")
     psql_q "$STAGEFORK_TEST_PG" -c "drop database if exists $db" -c "create database $db" >/dev/null 2>&1
-    echo "$BASE/$db"
+    NEW="$BASE/$db"
 }
 WRITER=
 cleanup() {
@@ -53,7 +54,7 @@ at_exit cleanup
 snap() { "$BIN" snapshot "$@" --store "$STORE" --policy "$POLICY"; }
 
 # ---------------------------------------------------------------- source --
-SRCDB=$(new_db src)
+new_db src; SRCDB=$NEW
 psql_q "$SRCDB" -f "$SCHEMA" >/dev/null
 "$BIN" seed --spec "$SPEC" --profile standard --set scale=0.05 --to "$SRCDB" >/dev/null 2>&1 \
     && ok "source database seeded" || fail "source database seeded"
@@ -62,9 +63,10 @@ psql_q "$SRCDB" -f "$SCHEMA" >/dev/null
 # every committed writer order has exactly 3 lines, in the same transaction
 psql_q "$SRCDB" >/dev/null 2>&1 <<'SQL' &
 DO $$
-DECLARE oid bigint;
+DECLARE oid bigint; stop timestamptz := clock_timestamp() + interval '60 seconds';
 BEGIN
   FOR i IN 1..1000000 LOOP
+    EXIT WHEN clock_timestamp() > stop;   -- never outlives a broken test run
     INSERT INTO orders (tenant_id, customer_id, customer_email, order_no, warehouse_id, status, channel,
                         currency, order_date, created_at)
       SELECT c.tenant_id, c.id, c.email, 'W-' || i, (SELECT min(id) FROM warehouses), 'open', 'web', 'EUR',
@@ -93,7 +95,7 @@ kill "$WRITER" 2>/dev/null; wait "$WRITER" 2>/dev/null; WRITER=
 [[ $(cat "$T_OUT") == erp@*": 15 tables, "*" rows, "* ]] && ok "create prints NAME@ID, tables, rows" \
     || fail "create prints NAME@ID, tables, rows" "$(cat "$T_OUT")"
 
-DST=$(new_db dst)
+new_db dst; DST=$NEW
 if "$BIN" snapshot restore erp --to "$DST" -j 2 --store "$STORE" --key-env STAGEFORK_MASK_KEY >"$T_OUT" 2>"$T_ERR"; then
     ok "restore -j 2 into a fresh database (post-data: every key and foreign key built)"
 else
@@ -120,12 +122,12 @@ nextval=$(psql_q "$DST" -c "select nextval('orders_id_seq')")
     || fail "sequences continue after the restored ids" "nextval=$nextval"
 
 # ------------------------------------- the same as `stagefork mask` --
-STATIC=$(new_db static)
+new_db static; STATIC=$NEW
 psql_q "$STATIC" -f "$SCHEMA" >/dev/null
 "$BIN" seed --spec "$SPEC" --profile regulated --set scale=0.02 --to "$STATIC" >/dev/null 2>&1
 snap create erpstatic --from "$STATIC" >/dev/null 2>"$T_ERR" || fail "snapshot of the static copy" "$(cat "$T_ERR")"
-R1=$(new_db viasnap)
-R2=$(new_db viamask)
+new_db viasnap; R1=$NEW
+new_db viamask; R2=$NEW
 "$BIN" snapshot restore erpstatic --to "$R1" --store "$STORE" --key-env STAGEFORK_MASK_KEY >/dev/null 2>"$T_ERR" \
     || fail "restore erpstatic" "$(cat "$T_ERR")"
 "$PGDUMP" "$STATIC" | "$BIN" mask --policy "$POLICY" | psql_q "$R2" >/dev/null 2>"$T_ERR" \
@@ -146,7 +148,7 @@ cp "$ARC" "$T_TMP/good.tar.zst"
 assert_exit 1 "$BIN" snapshot verify erpstatic --store "$STORE" --key-env STAGEFORK_MASK_KEY
 [[ $(cat "$T_ERR") == *"member 'data/00003.copy' does not match its checksum"* ]] \
     && ok "verify names the changed member" || fail "verify names the changed member" "$(cat "$T_ERR")"
-R3=$(new_db tampered)
+new_db tampered; R3=$NEW
 assert_exit 1 "$BIN" snapshot restore erpstatic --to "$R3" -j 2 --store "$STORE" --key-env STAGEFORK_MASK_KEY
 rows=$(psql_q "$R3" -c "select sum(n) from (select count(*) n from tenants union all select count(*) from customers
         union all select count(*) from orders union all select count(*) from order_lines
@@ -157,7 +159,7 @@ assert_eq 0 "$rows" "a member that fails its checksum commits no rows"
 assert_exit 1 "$BIN" snapshot verify erpstatic --store "$STORE" --key-env STAGEFORK_MASK_KEY
 [[ $(cat "$T_ERR") == *"signature does not verify"* ]] && ok "a changed manifest fails its signature" \
     || fail "a changed manifest fails its signature" "$(cat "$T_ERR")"
-R4=$(new_db tampered2)
+new_db tampered2; R4=$NEW
 assert_exit 1 "$BIN" snapshot restore erpstatic --to "$R4" --store "$STORE" --key-env STAGEFORK_MASK_KEY
 assert_eq 0 "$(psql_q "$R4" -c "select count(*) from pg_tables where schemaname = 'public'")" \
     "a tampered manifest is refused before anything is loaded"
@@ -187,7 +189,7 @@ EOF
 export STAGEFORK_S3_PART_SIZE=65536
 check "create into s3://bucket/prefix (multipart)" "$BIN" -C "$T_TMP/s3.yaml" snapshot create erp --from "$STATIC" -j 2
 check "verify from S3" "$BIN" -C "$T_TMP/s3.yaml" snapshot verify erp
-R5=$(new_db s3)
+new_db s3; R5=$NEW
 check "restore from S3 (ranged reads)" "$BIN" -C "$T_TMP/s3.yaml" snapshot restore erp --to "$R5" -j 2
 if cmp -s <(dump_data "$R1") <(dump_data "$R5"); then ok "the S3 round trip restores the same rows"
 else fail "the S3 round trip restores the same rows"; fi
