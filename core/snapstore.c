@@ -27,6 +27,7 @@
 #define S3_PART_DEFAULT ((size_t)16 << 20)
 #define S3_PART_MIN ((size_t)64 << 10)
 #define S3_READ_CHUNK ((size_t)8 << 20)
+#define S3_FIRST_CHUNK ((size_t)256 << 10)
 
 struct sf_snap_store {
     char *url;
@@ -954,7 +955,8 @@ static int s3_fetch(sf_store_reader *r)
 {
     char range[96];
     const char *hdrs[] = {range, NULL};
-    long long end = r->off + (long long)S3_READ_CHUNK - 1;
+    /* a small first read: `list` only needs the manifest at the start */
+    long long end = r->off + (long long)(r->off == 0 ? S3_FIRST_CHUNK : S3_READ_CHUNK) - 1;
     int rc;
     if (end >= r->size)
         end = r->size - 1;
