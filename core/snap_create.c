@@ -699,6 +699,12 @@ int sf_snapshot_create(json_t **out, sf_snap_store *st, const sf_snap_create_opt
     r.snapshot = snapid;
     if ((rc = load_tables(&r, lead, err)) < 0)
         goto out;
+    res = PQexec(lead, "SELECT count(*) FROM pg_catalog.pg_largeobject_metadata");
+    if (res && PQresultStatus(res) == PGRES_TUPLES_OK && strcmp(PQgetvalue(res, 0, 0), "0") != 0)
+        sf_log(SF_LOG_WARN, "snapshot: the %s large objects of the source are not included (a snapshot carries the "
+                            "schema, the tables' rows and the sequences)",
+               PQgetvalue(res, 0, 0));
+    PQclear(res);
     if ((rc = schema_dump(&pre, &r, "pre-data", &conninfo, &password, err)) < 0 ||
         (rc = schema_dump(&post, &r, "post-data", &conninfo, &password, err)) < 0)
         goto out;
