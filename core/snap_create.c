@@ -643,6 +643,11 @@ static int learn_ddl(sf_masker *m, const sf_buf *pre, sf_error *err)
     return rc;
 }
 
+/*
+ * See snapshot.h and docs/snapshots.md. Order matters: table list and locks, schema from the same snapshot,
+ * DDL into the masker, strict checks for every table, then rows; any failure before the store commit leaves
+ * nothing.
+ */
 int sf_snapshot_create(json_t **out, sf_snap_store *st, const sf_snap_create_opts *o, sf_error *err)
 {
     crun r;
