@@ -15,5 +15,7 @@
 #include "stagefork/env.h"
 #include "stagefork/mask.h"
 #include "stagefork/seed.h"
+#include "stagefork/snapshot.h"
+#include "stagefork/refresh.h"
 
 #endif
