@@ -19,8 +19,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
 BUILD=${BUILD:-build}
-BIN=$REPO/$BUILD/stagefork
-API=$REPO/$BUILD/distribution-api
+case $BUILD in /*) BUILD_DIR=$BUILD ;; *) BUILD_DIR=$REPO/$BUILD ;; esac
+BIN=$BUILD_DIR/stagefork
+API=$BUILD_DIR/distribution-api
 DIR=${STAGEFORK_DEMO_DIR:-$REPO/.stagefork}
 SCALE=${STAGEFORK_DEMO_SCALE:-0.1}
 SHORT_TTL=${STAGEFORK_DEMO_SHORT_TTL:-30s}
@@ -92,7 +93,7 @@ if [[ ${1:-} == stop ]]; then
 fi
 [[ $# -eq 0 ]] || die "usage: scripts/demo.sh [stop]"
 
-[[ -x $BIN && -x $API ]] || make -s BUILD="$BUILD" "$BUILD/stagefork" "$BUILD/distribution-api"
+[[ -x $BIN && -x $API ]] || make -s -j2 BUILD="$BUILD"
 touch "$DIR/$MARK"
 
 cat <<EOF
