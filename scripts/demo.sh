@@ -172,7 +172,6 @@ step "Taking a masked snapshot of production"
 say "pg_dump reads the schema; the rows stream through the masker inside stagefork"
 say "(templates/distribution/masking.yaml) and only masked rows are stored, signed."
 run snapshot create "$SNAPSHOT" --from "$PROD" -j 2
-run snapshot prune "$SNAPSHOT" --keep 2 >/dev/null
 run snapshot list "$SNAPSHOT"
 run snapshot verify "$SNAPSHOT"
 
