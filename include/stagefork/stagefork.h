@@ -13,6 +13,7 @@
 #include "stagefork/template.h"
 #include "stagefork/state.h"
 #include "stagefork/env.h"
+#include "stagefork/reap.h"
 #include "stagefork/mask.h"
 
 #endif
