@@ -14,6 +14,7 @@
 #include "stagefork/state.h"
 #include "stagefork/env.h"
 #include "stagefork/reap.h"
+#include "stagefork/gc.h"
 #include "stagefork/mask.h"
 
 #endif
