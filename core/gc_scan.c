@@ -231,7 +231,8 @@ int sf_gc_scan_s3(json_t *found, const json_t *spec, const char *shown, const ch
     }
     memset(&ho, 0, sizeof(ho));
     ho.cfg = cfg;
-    ho.max_elapsed = 60;
+    ho.max_elapsed = 20;
+    ho.max_attempts = 4;
     if ((rc = sf_http_new(&h, &ho, err)) < 0)
         goto out;
     if (sf_http_aws_sigv4(h, region ? region : "us-east-1", "s3", ak, sk, tok) < 0) {
