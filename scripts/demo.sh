@@ -51,6 +51,8 @@ sf()   { "$BIN" -C "$CFG" "$@"; }
 die()  { printf 'demo: error: %s\n' "$*" >&2; exit 1; }
 
 services_env() { scripts/test-services.sh env; }
+# branches of the environments in the state that are not deleted, one a line
+env_branches() { sf list --json 2>/dev/null | sed -n 's/^    "branch": "\(.*\)",$/\1/p'; }
 
 # api_procs STATUS_JSON...: running distribution-api processes serving those
 # envs (found by executable and by the DOCUMENTS_BUCKET in their environment)
@@ -81,7 +83,7 @@ if [[ ${1:-} == stop ]]; then
         export AWS_ACCESS_KEY_ID=$STAGEFORK_TEST_S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$STAGEFORK_TEST_S3_SECRET_KEY
         [[ -f $DIR/mask.key ]] && STAGEFORK_MASK_KEY=$(cat "$DIR/mask.key") && export STAGEFORK_MASK_KEY
         # environments an interrupted demo left behind: their processes outlive the services
-        sf list --all 2>/dev/null | awk 'NR > 1 && $4 != "deleted" { print $1 }' | while read -r b; do
+        env_branches | while read -r b; do
             echo "demo: tearing down $b"
             sf down "$b" --force || true
         done
@@ -251,11 +253,21 @@ exp_s=$(date -u -d "$expires" +%s 2>/dev/null || echo 0)
 reaped=0
 if sf reap --dry-run >/dev/null 2>&1; then
     reaped=1
-    while (( $(date -u +%s) <= exp_s )); do
-        printf '\r    waiting for %s to expire: %3ds left ' "$BRANCH_B" "$((exp_s - $(date -u +%s) + 1))"
-        sleep 1
-    done
-    printf '\r    %s expired at %s%20s\n' "$BRANCH_B" "$expires" ""
+    left=$((exp_s - $(date -u +%s) + 1))
+    if ((left > 0)); then
+        if [[ -t 1 ]]; then
+            while ((left > 0)); do
+                printf '\r    waiting for %s to expire: %3ds left ' "$BRANCH_B" "$left"
+                sleep 1
+                left=$((exp_s - $(date -u +%s) + 1))
+            done
+            printf '\r%60s\r' ''
+        else
+            say "waiting ${left}s for $BRANCH_B to expire"
+            sleep "$left"
+        fi
+    fi
+    say "$BRANCH_B expired at $expires"
     run reap
     say "The reaper found the expired environment and tore it down (a cron job or"
     say "\`stagefork reap --watch 1m\` does this for every branch nobody cleaned up)."
@@ -267,7 +279,7 @@ fi
 
 # ----------------------------------------------------------- 9. nothing -----
 step "Checking that nothing is left behind"
-envs=$(sf list | awk 'NR > 1' | wc -l)
+envs=$(env_branches | wc -l)
 dbs=$(psql_q "$ADMIN" -c "select count(*) from pg_database where datname like 'sf\_%' and datname not like 'sf\_tpl\_%'")
 roles=$(psql_q "$ADMIN" -c "select count(*) from pg_roles where rolname like 'sf\_%'")
 buckets=$(curl -s -m 5 --aws-sigv4 aws:amz:us-east-1:s3 -u "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
@@ -277,7 +289,6 @@ procs=$(api_procs "$DIR"/envs/*.status.json)
 say "environments: $envs   env databases: $dbs   roles: $roles   buckets: $buckets   registrations: $hooks   API processes: $procs"
 [[ "$envs$dbs$roles$buckets$hooks$procs" == 000000 ]] || die "something was left behind"
 sf snapshot prune "$SNAPSHOT" --keep 1 >/dev/null
-if sf gc --dry-run >/dev/null 2>&1; then sf gc >/dev/null || true; fi
 
 cat <<EOF
 

@@ -99,7 +99,7 @@ assert_eq "$(psql_q "${PG%/*}/erp_production" -c 'select count(*) from order_lin
 psql_q "$PG" -c "drop database t_demo_restored with (force)" >/dev/null
 
 # nothing left: envs, databases, roles, buckets, registrations, processes
-assert_eq 1 "$(sf list | wc -l)" "no environment listed (header only)"
+assert_eq '[]' "$(sf list --json | tr -d ' \n')" "no environment listed"
 assert_eq 0 "$(psql_q "$PG" -c "select count(*) from pg_database where datname like 'sf\_%' and datname not like 'sf\_tpl\_%'")" "no env database"
 assert_eq 0 "$(psql_q "$PG" -c "select count(*) from pg_roles where rolname like 'sf\_%'")" "no env role"
 buckets=$(curl -s -m 5 --aws-sigv4 aws:amz:us-east-1:s3 -u S3RVER:S3RVER -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' \
