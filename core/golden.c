@@ -27,21 +27,25 @@ struct sf_golden {
     int built;
 };
 
+/* Borrowed from g. */
 const char *sf_golden_name(const sf_golden *g)
 {
     return g->name;
 }
 
+/* Borrowed from g. */
 const char *sf_golden_snapshot(const sf_golden *g)
 {
     return g->snapshot;
 }
 
+/* For reports: whether this acquire paid for the build. */
 int sf_golden_built(const sf_golden *g)
 {
     return g->built;
 }
 
+/* Ends the session, which releases the shared lock; NULL is a no-op. */
 void sf_golden_release(sf_golden *g)
 {
     if (!g)
@@ -50,6 +54,7 @@ void sf_golden_release(sf_golden *g)
     free(g);
 }
 
+/* Relative spec paths are relative to the template directory; *out is a new string. */
 int sf_golden_path(char **out, const char *base_dir, const char *path)
 {
     sf_buf b = SF_BUF_INIT;
@@ -387,6 +392,10 @@ static int open_store_key(sf_snap_store **st, sf_mask_key **key, const sf_config
     return 0;
 }
 
+/*
+ * Exclusive lock of the content key while checking/building, then the shared lock (taken before the exclusive
+ * one is released) held until sf_golden_release.
+ */
 int sf_golden_acquire(sf_golden **out, const sf_golden_req *req, sf_error *err)
 {
     sf_golden *g = calloc(1, sizeof(*g));
@@ -539,6 +548,7 @@ out:
     return rc;
 }
 
+/* Read-only; see snapshot.h for what "needed" means. */
 int sf_golden_unneeded(json_t **out, const char *server_dsn, const sf_config *cfg, sf_error *err)
 {
     sf_snap_store *st = NULL;
@@ -555,6 +565,10 @@ int sf_golden_unneeded(json_t **out, const char *server_dsn, const sf_config *cf
     return rc;
 }
 
+/*
+ * Under the exclusive lock and re-checked, so a clone in progress (shared lock) or a new clone is never
+ * broken.
+ */
 int sf_golden_drop(const char *server_dsn, const sf_config *cfg, const char *name, sf_error *err)
 {
     sf_snap_store *st = NULL;

@@ -58,6 +58,10 @@ static int refresh_one(sf_engine *e, json_t *rec, json_t *res, const sf_env_info
     return rc;
 }
 
+/*
+ * See refresh.h. Holds the env lock for the whole run; each database is refreshed and recorded in the audit
+ * log before the next one starts.
+ */
 int sf_env_refresh(json_t **out, sf_engine *e, const char *branch, const char *snapshot)
 {
     struct sf_env_names names;

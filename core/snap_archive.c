@@ -46,6 +46,7 @@ static int arc_error(sf_arc *x, sf_error *err, const char *what)
                         archive_error_string(x->a) ? archive_error_string(x->a) : "damaged archive");
 }
 
+/* libarchive over a store reader: tar + zstd only, streamed through a 1 MiB buffer. */
 int sf_arc_open(sf_arc **out, sf_snap_store *st, const char *name, const char *id, sf_error *err)
 {
     sf_arc *x = calloc(1, sizeof(*x));
@@ -74,6 +75,7 @@ int sf_arc_open(sf_arc **out, sf_snap_store *st, const char *name, const char *i
     return 0;
 }
 
+/* NULL is a no-op. */
 void sf_arc_close(sf_arc *x)
 {
     if (!x)
@@ -87,6 +89,7 @@ void sf_arc_close(sf_arc *x)
     free(x);
 }
 
+/* Only regular files with a known size are members; anything else is a damaged archive. */
 int sf_arc_next(sf_arc *x, const char **path, long long *size, sf_error *err)
 {
     struct archive_entry *e;
@@ -105,6 +108,7 @@ int sf_arc_next(sf_arc *x, const char **path, long long *size, sf_error *err)
     return 0;
 }
 
+/* Store failures keep their own message (sf_arc remembers the reader error). */
 long sf_arc_read(sf_arc *x, void *buf, size_t len, sf_error *err)
 {
     la_ssize_t n = archive_read_data(x->a, buf, len);
@@ -113,6 +117,7 @@ long sf_arc_read(sf_arc *x, void *buf, size_t len, sf_error *err)
     return (long)n;
 }
 
+/* Skipping still decompresses: cheap next to loading rows. */
 int sf_arc_skip(sf_arc *x, sf_error *err)
 {
     if (archive_read_data_skip(x->a) != ARCHIVE_OK)
@@ -120,6 +125,10 @@ int sf_arc_skip(sf_arc *x, sf_error *err)
     return 0;
 }
 
+/*
+ * For the small members (manifest, schema): bounded by max, checked against the manifest entry when one is
+ * given, before the caller uses a byte of it.
+ */
 int sf_arc_slurp(sf_arc *x, sf_buf *out, size_t max, const json_t *entry, const char *path, sf_error *err)
 {
     unsigned char md[32];
@@ -162,6 +171,7 @@ int sf_arc_slurp(sf_arc *x, sf_buf *out, size_t max, const json_t *entry, const 
     return rc;
 }
 
+/* The manifest is the first member by construction, so list and restore read it without touching the data. */
 int sf_arc_open_manifest(sf_arc **out, json_t **manifest, sf_snap_store *st, const char *name, const char *id,
                          sf_error *err)
 {

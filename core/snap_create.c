@@ -643,6 +643,11 @@ static int learn_ddl(sf_masker *m, const sf_buf *pre, sf_error *err)
     return rc;
 }
 
+/*
+ * See snapshot.h and docs/snapshots.md. Order matters: table list and locks, schema from the same snapshot,
+ * DDL into the masker, strict checks for every table, then rows; any failure before the store commit leaves
+ * nothing.
+ */
 int sf_snapshot_create(json_t **out, sf_snap_store *st, const sf_snap_create_opts *o, sf_error *err)
 {
     crun r;
@@ -699,6 +704,12 @@ int sf_snapshot_create(json_t **out, sf_snap_store *st, const sf_snap_create_opt
     r.snapshot = snapid;
     if ((rc = load_tables(&r, lead, err)) < 0)
         goto out;
+    res = PQexec(lead, "SELECT count(*) FROM pg_catalog.pg_largeobject_metadata");
+    if (res && PQresultStatus(res) == PGRES_TUPLES_OK && strcmp(PQgetvalue(res, 0, 0), "0") != 0)
+        sf_log(SF_LOG_WARN, "snapshot: the %s large objects of the source are not included (a snapshot carries the "
+                            "schema, the tables' rows and the sequences)",
+               PQgetvalue(res, 0, 0));
+    PQclear(res);
     if ((rc = schema_dump(&pre, &r, "pre-data", &conninfo, &password, err)) < 0 ||
         (rc = schema_dump(&post, &r, "post-data", &conninfo, &password, err)) < 0)
         goto out;

@@ -32,6 +32,7 @@ static void conn_quote(sf_buf *out, const char *v)
     sf_buf_addc(out, '\'');
 }
 
+/* libpq parses the DSN (URL or key=value), so every form is handled the way psql would. */
 int sf_dump_conninfo(sf_buf *conninfo, sf_buf *password, const char *dsn, const char *dbname, sf_error *err)
 {
     char *msg = NULL;
@@ -92,6 +93,10 @@ static char **child_env(const char *password, char **owned)
     return env;
 }
 
+/*
+ * No shell: posix_spawn with an argument vector; stdout and stderr are drained together so neither pipe can
+ * fill and stall pg_dump.
+ */
 int sf_dump_run(sf_buf *out, const char *pg_bindir, const char *const *args, const char *password, size_t max,
                 sf_error *err)
 {

@@ -13,6 +13,7 @@
 #include <string.h>
 #include "snapshot_impl.h"
 
+/* Lowercase hex of a SHA-256 or HMAC-SHA256 result. */
 void sf_hex32(char out[65], const unsigned char d[32])
 {
     static const char hx[] = "0123456789abcdef";
@@ -67,6 +68,7 @@ static int hmac_hex(char out[65], const json_t *m, const sf_mask_key *key, sf_er
     return rc;
 }
 
+/* Replaces any previous signature. */
 int sf_manifest_sign(json_t *m, const sf_mask_key *key, sf_error *err)
 {
     char hex[65];
@@ -86,6 +88,10 @@ static const char *str(const json_t *o, const char *k)
     return json_string_value(json_object_get(o, k));
 }
 
+/*
+ * The signature is checked before any other field is believed; a wrong key is told apart from tampering by
+ * the fingerprint.
+ */
 int sf_manifest_check(const json_t *m, const sf_mask_key *key, const char *name, const char *id, sf_error *err)
 {
     const json_t *sig = json_object_get(m, "signature");
@@ -122,6 +128,7 @@ int sf_manifest_check(const json_t *m, const sf_mask_key *key, const char *name,
     return 0;
 }
 
+/* Borrowed from m. */
 json_t *sf_manifest_member(const json_t *m, const char *member)
 {
     size_t i;

@@ -13,6 +13,10 @@ static void trim(char *s)
         s[--n] = '\0';
 }
 
+/*
+ * One message from libpq (the result's, else the connection's), trimmed, "ERROR: " dropped, prefixed with
+ * what failed. Returns SF_EDB.
+ */
 int sf_pq_error(sf_error *err, PGconn *c, PGresult *r, const char *fmt, ...)
 {
     char what[512], msg[SF_ERROR_MSG_MAX];
@@ -30,6 +34,7 @@ int sf_pq_error(sf_error *err, PGconn *c, PGresult *r, const char *fmt, ...)
     return sf_error_set(err, SF_EDB, "%s: %s", what, msg);
 }
 
+/* For commands whose result rows do not matter. */
 int sf_pq_exec(PGconn *c, const char *sql, sf_error *err, const char *what)
 {
     PGresult *r = PQexec(c, sql);
@@ -51,6 +56,7 @@ static void on_notice(void *ud, const PGresult *r)
     sf_log(SF_LOG_DEBUG, "postgres: %s", msg);
 }
 
+/* client_encoding is always UTF8: COPY members are UTF-8 whatever the database encoding. */
 int sf_pq_connect(PGconn **out, const char *dsn, const char *dbname, const char *appname, sf_error *err)
 {
     const char *keys[] = {"dbname", "client_encoding", "application_name", "connect_timeout",
@@ -68,6 +74,7 @@ int sf_pq_connect(PGconn **out, const char *dsn, const char *dbname, const char 
     return 0;
 }
 
+/* Only whole lines that start a line; pg_dump writes them first and last. */
 void sf_strip_restrict(sf_buf *s)
 {
     size_t r = 0, w = 0;
@@ -109,6 +116,7 @@ static void position_of(const char *text, size_t len, long pos, long *line, long
     }
 }
 
+/* One PQexec for the whole script (one implicit transaction); the error position becomes what:line:column. */
 int sf_pq_script(PGconn *c, const sf_buf *script, const char *what, sf_error *err)
 {
     PGresult *r;

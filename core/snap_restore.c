@@ -339,6 +339,10 @@ static int plan_tables(rrun *r, sf_error *err)
     return 0;
 }
 
+/*
+ * See snapshot.h and docs/snapshots.md: signature, then schema, then rows committed only when every member
+ * verified, post-data last.
+ */
 int sf_snapshot_restore(json_t **out, sf_snap_store *st, const sf_snap_restore_opts *o, sf_error *err)
 {
     rrun r;

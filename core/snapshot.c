@@ -4,6 +4,7 @@
 #include <string.h>
 #include "snapshot_impl.h"
 
+/* One resolution order for every verb and the provider, so the key that signed is the key that verifies. */
 int sf_snapshot_key_resolve(sf_mask_key **out, const sf_config *cfg, const char *policy_path, const char *key_file,
                             const char *key_env, sf_error *err)
 {
@@ -46,6 +47,7 @@ int sf_snapshot_key_resolve(sf_mask_key **out, const sf_config *cfg, const char 
     return rc;
 }
 
+/* *name and *id are new strings on success. */
 int sf_snapshot_resolve(char **name, char **id, sf_snap_store *st, const char *ref, sf_error *err)
 {
     const char *at = ref ? strchr(ref, '@') : NULL;
@@ -89,6 +91,7 @@ int sf_snapshot_resolve(char **name, char **id, sf_snap_store *st, const char *r
     return 0;
 }
 
+/* Reads each manifest only; a damaged archive is listed as unreadable rather than hidden. */
 int sf_snapshot_list(json_t **out, sf_snap_store *st, const char *name, const sf_mask_key *key, sf_error *err)
 {
     json_t *all, *e;
@@ -162,6 +165,7 @@ static int check_member(sf_arc *a, const json_t *entry, const char *path, const 
     return rc;
 }
 
+/* A full read of the archive, hashing every member; nothing is written anywhere. */
 int sf_snapshot_verify(json_t **out, sf_snap_store *st, const char *ref, const sf_mask_key *key, sf_error *err)
 {
     char *name = NULL, *id = NULL;
@@ -226,6 +230,7 @@ out:
     return rc;
 }
 
+/* Oldest first; stops at the first delete that fails. */
 int sf_snapshot_prune(json_t **out, sf_snap_store *st, const char *name, int keep, sf_error *err)
 {
     json_t *all, *removed;

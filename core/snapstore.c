@@ -27,6 +27,7 @@
 #define S3_PART_DEFAULT ((size_t)16 << 20)
 #define S3_PART_MIN ((size_t)64 << 10)
 #define S3_READ_CHUNK ((size_t)8 << 20)
+#define S3_FIRST_CHUNK ((size_t)256 << 10)
 
 struct sf_snap_store {
     char *url;
@@ -55,6 +56,7 @@ int sf_snap_id_valid(const char *id)
     return 1;
 }
 
+/* The ID for unix time t (UTC, second precision). */
 void sf_snap_id_format(char out[SF_SNAP_ID_LEN + 1], int64_t t)
 {
     time_t tt = (time_t)t;
@@ -63,6 +65,7 @@ void sf_snap_id_format(char out[SF_SNAP_ID_LEN + 1], int64_t t)
     strftime(out, SF_SNAP_ID_LEN + 1, "%Y%m%dT%H%M%SZ", &tm);
 }
 
+/* Names become path segments and object keys: a safe, portable character set only. */
 int sf_snapshot_name_valid(const char *name)
 {
     size_t n = name ? strlen(name) : 0;
@@ -196,6 +199,10 @@ static int open_s3(sf_snap_store *s, const char *rest, sf_error *err)
     return rc;
 }
 
+/*
+ * Parse the store URL and, for S3, read endpoint/region/credentials once (config first, then the AWS_*
+ * variables). The store owns copies of every string; cfg stays borrowed.
+ */
 int sf_snap_store_open(sf_snap_store **out, const char *url, const sf_config *cfg, sf_error *err)
 {
     sf_snap_store *s;
@@ -232,6 +239,7 @@ int sf_snap_store_open(sf_snap_store **out, const char *url, const sf_config *cf
     return 0;
 }
 
+/* NULL is a no-op; the secret key is wiped before it is freed. */
 void sf_snap_store_free(sf_snap_store *s)
 {
     if (!s)
@@ -250,11 +258,13 @@ void sf_snap_store_free(sf_snap_store *s)
     free(s);
 }
 
+/* Borrowed; the URL as given (for messages). */
 const char *sf_snap_store_url(const sf_snap_store *s)
 {
     return s->url;
 }
 
+/* Borrowed; may be NULL. */
 const sf_config *sf_store_config(const sf_snap_store *s)
 {
     return s->cfg;
@@ -570,6 +580,7 @@ int sf_store_list(json_t **out, sf_snap_store *s, const char *name, sf_error *er
     return 0;
 }
 
+/* Existence by listing, so it works the same on both kinds of store. */
 int sf_store_exists(sf_snap_store *s, const char *name, const char *id, sf_error *err)
 {
     json_t *arr, *e;
@@ -583,6 +594,7 @@ int sf_store_exists(sf_snap_store *s, const char *name, const char *id, sf_error
     return rc;
 }
 
+/* Deleting what is already gone is success (prune may race another prune). */
 int sf_store_delete(sf_snap_store *s, const char *name, const char *id, sf_error *err)
 {
     sf_buf path = SF_BUF_INIT;
@@ -645,6 +657,7 @@ static void writer_free(sf_store_writer *w)
     free(w);
 }
 
+/* Refuses an existing NAME/ID (SF_EEXIST): archives are immutable once written. */
 int sf_store_writer_open(sf_store_writer **out, sf_snap_store *s, const char *name, const char *id, sf_error *err)
 {
     sf_store_writer *w = calloc(1, sizeof(*w));
@@ -763,6 +776,10 @@ static int s3_send_part(sf_store_writer *w)
     return rc;
 }
 
+/*
+ * Directory: straight to the temp file. S3: fills the current part and uploads it when full, so memory stays
+ * at one part.
+ */
 int sf_store_write(sf_store_writer *w, const void *data, size_t len)
 {
     const char *p = data;
@@ -791,6 +808,7 @@ int sf_store_write(sf_store_writer *w, const void *data, size_t len)
     return 0;
 }
 
+/* Borrowed; set by a failed sf_store_write. */
 const sf_error *sf_store_writer_error(const sf_store_writer *w)
 {
     return &w->err;
@@ -811,6 +829,10 @@ static int fsync_dir_of(const char *path)
     return rc;
 }
 
+/*
+ * The only point where an archive becomes visible: link() of the fsynced temp file (never replacing one), or
+ * CompleteMultipartUpload (a single PUT when the archive fits one part). Frees w either way.
+ */
 int sf_store_writer_commit(sf_store_writer *w, sf_error *err)
 {
     int rc = 0;
@@ -864,6 +886,7 @@ int sf_store_writer_commit(sf_store_writer *w, sf_error *err)
     return rc;
 }
 
+/* Removes the temp file or aborts the multipart upload; NULL is a no-op. */
 void sf_store_writer_abort(sf_store_writer *w)
 {
     if (!w)
@@ -903,6 +926,10 @@ struct sf_store_reader {
     int have;     /* resp.body holds a chunk */
 };
 
+/*
+ * A reader with its own file descriptor or HTTP connection (readers run on several threads at once); the size
+ * is known from fstat or HEAD.
+ */
 int sf_store_reader_open(sf_store_reader **out, sf_snap_store *s, const char *name, const char *id, sf_error *err)
 {
     sf_store_reader *r = calloc(1, sizeof(*r));
@@ -954,7 +981,8 @@ static int s3_fetch(sf_store_reader *r)
 {
     char range[96];
     const char *hdrs[] = {range, NULL};
-    long long end = r->off + (long long)S3_READ_CHUNK - 1;
+    /* a small first read: `list` only needs the manifest at the start */
+    long long end = r->off + (long long)(r->off == 0 ? S3_FIRST_CHUNK : S3_READ_CHUNK) - 1;
     int rc;
     if (end >= r->size)
         end = r->size - 1;
@@ -972,6 +1000,7 @@ static int s3_fetch(sf_store_reader *r)
     return 0;
 }
 
+/* S3: sequential ranged GETs, one chunk in memory at a time. */
 ssize_t sf_store_read(sf_store_reader *r, void *buf, size_t len)
 {
     if (!r->s->is_s3) {
@@ -1002,16 +1031,19 @@ ssize_t sf_store_read(sf_store_reader *r, void *buf, size_t len)
     }
 }
 
+/* Borrowed; set by a failed sf_store_read. */
 const sf_error *sf_store_reader_error(const sf_store_reader *r)
 {
     return &r->err;
 }
 
+/* The archive size in bytes, as seen when the reader was opened. */
 long long sf_store_reader_size(const sf_store_reader *r)
 {
     return r->size;
 }
 
+/* NULL is a no-op. */
 void sf_store_reader_close(sf_store_reader *r)
 {
     if (!r)

@@ -1064,6 +1064,12 @@ static int swap_names(pgctx *p, const char *live, const char *fresh, const char 
     return rc;
 }
 
+/*
+ * See providers/postgres.h. The new database gets deterministic names
+ * (<prefix>_rf_/<prefix>_old_ + a hash of the live name) and this
+ * resource's marker, so whatever an interrupted refresh leaves is ours to
+ * drop next time, and nothing else ever is.
+ */
 int sf_postgres_refresh(sf_resource_ctx *ctx, const char *snapshot, json_t **report)
 {
     sf_buf name = SF_BUF_INIT, fresh = SF_BUF_INIT, old = SF_BUF_INIT, mark = SF_BUF_INIT;

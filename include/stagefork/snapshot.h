@@ -72,7 +72,7 @@ typedef struct sf_snap_create_opts {
     const char *pg_bindir;             /* directory of pg_dump; NULL = $STAGEFORK_PG_BINDIR, else $PATH */
     const char *tmpdir;                /* spill directory for MASKED table data; NULL = $TMPDIR, else /tmp */
     int zstd_level;                    /* 0 = 3 */
-    const sf_config *cfg;              /* guard checks on the source host; may be NULL */
+    const sf_config *cfg;              /* may be NULL; the source is only read, so no guard applies to it */
     volatile int *cancel;              /* non-zero stops the dump; may be NULL */
 } sf_snap_create_opts;
 
