@@ -11,6 +11,7 @@ source "$(dirname "$0")/lib.sh"
 : "${STAGEFORK_BIN:?}" "${STAGEFORK_BUILD:?}" "${STAGEFORK_TEST_PG:?}" "${STAGEFORK_TEST_S3:?}"
 PSQL="$STAGEFORK_TEST_PG_BINDIR/psql"
 D=$T_TMP
+cd "$D" || exit 1
 P=gc$$
 P=${P:0:12}
 mkdir -p "$D/tpl"
