@@ -5,7 +5,8 @@
 # snapshot exists and verifies, both environments came up with all four
 # resources, the environment's rows were masked, and afterwards nothing is
 # left (no env databases, roles, buckets, registrations or processes);
-# `demo.sh stop` stops the services and removes the directory. Also: the
+# `demo.sh stop` tears down an env left behind, stops the services and
+# removes the directory. Also: the
 # shipped stack.yaml plans cleanly.
 set -uo pipefail
 # shellcheck source=tests/cli/lib.sh
@@ -127,14 +128,23 @@ else
     check "the reaper took fix/EDI-42" bash -c "grep '\"env\":\"fix-edi-42-' '$DEMO/state/events.jsonl' | grep -q '\"verb\":\"reap\"'"
 fi
 
-# stop: services gone, directory removed
-pids=$(. "$DEMO/services/state"; echo "$PG_PID $S3_PID $REST_PID")
+# stop: an environment left behind (an interrupted demo) is torn down first, so
+# its API process does not outlive the services; services gone, directory removed
+export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
+assert_exit 0 sf up left/behind -t distribution --ttl 1h --set "api_bin=$API"
+left=
+for p in /proc/[0-9]*; do
+    [[ $(readlink "$p/exe" 2>/dev/null) == "$API" ]] &&
+        tr '\0' '\n' <"$p/environ" 2>/dev/null | grep -q '^DOCUMENTS_BUCKET=sf-left-behind-' && left=${p#/proc/}
+done
+check "the left-behind env's API runs" test -n "$left"
+pids=$(. "$DEMO/services/state"; echo "$PG_PID $S3_PID $REST_PID $left")
 assert_exit 0 demo stop
 alive=0
 for p in $pids; do   # alive = there and not a zombie (an orphan's exit status nobody collected)
     st=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null) && [[ ${st:0:1} != Z ]] && alive=$((alive + 1))
 done
-assert_eq 0 "$alive" "stop: the demo's servers are gone"
+assert_eq 0 "$alive" "stop: the demo's servers and the left-behind API are gone"
 check "stop: the demo directory is removed" test ! -e "$DEMO"
 assert_exit 0 demo stop
 finish
