@@ -97,6 +97,9 @@ fi
 
 [[ -x $BIN && -x $API ]] || make -s -j2 BUILD="$BUILD"
 touch "$DIR/$MARK"
+trap 'rc=$?; if ((rc != 0)); then
+          printf "\ndemo: failed during step %d (exit %d); \`make demo-stop\` removes what it left.\n" "$STEP" "$rc" >&2
+      fi' EXIT
 
 cat <<EOF
 ${bold}stagefork demo${off}: a production ERP database, a masked snapshot of it, and two
