@@ -12,6 +12,7 @@ struct up_run {
     const sf_up_opts *o;
     struct sf_env_ctx ectx;
     double deadline;
+    char *base_dir; /* the template's directory: relative paths in specs (sql, seed_spec) resolve here */
     sf_error first; /* first failure, under e->mu */
 };
 
@@ -90,6 +91,19 @@ static void rec_drop_resource(json_t *rec, const char *name)
 
 static json_t *self_refs_of(const json_t *sealed);
 
+/* The directory holding the template file, absolute when it can be resolved. */
+static char *template_dir(const char *path)
+{
+    const char *sl = path ? strrchr(path, '/') : NULL;
+    char *dir = sl ? strndup(path, sl == path ? 1 : (size_t)(sl - path)) : strdup(".");
+    char *abs = dir ? realpath(dir, NULL) : NULL;
+    if (abs) {
+        free(dir);
+        return abs;
+    }
+    return dir;
+}
+
 /* Render, name, and decide for resource i; then destroy/create as needed. */
 static int up_task(void *ud, size_t i)
 {
@@ -115,6 +129,7 @@ static int up_task(void *ud, size_t i)
     ctx.cancel = e->cancel;
     ctx.checkpoint = checkpoint_cb;
     ctx.engine = &cp;
+    ctx.base_dir = u->base_dir;
 
     pthread_mutex_lock(&e->mu);
     rc = sf_interp_seal(&sealed, ar->r->with, sf_seal_resolve, &rv, &err);
@@ -653,6 +668,10 @@ int sf_env_up_if(json_t **out, sf_engine *e, const char *branch, const sf_up_opt
     u.a = &a;
     u.o = o;
     u.deadline = o->wait_timeout > 0 ? sf_monotonic() + o->wait_timeout : 0;
+    if (!(u.base_dir = template_dir(sf_template_path(a.tpl)))) {
+        rc = sf_error_set(&e->err, SF_ENOMEM, "out of memory");
+        goto failed;
+    }
     if ((rc = sf_env_ctx_init(&u.ectx, e, rec, 1, &e->err)) < 0)
         goto failed;
     if ((rc = remove_stale(&u, &e->err)) < 0)
@@ -699,6 +718,7 @@ out:
     if (rec && saved)
         *out = json_incref(rec);
     sf_env_ctx_free(&u.ectx);
+    free(u.base_dir);
     free(results);
     json_decref(rec);
     json_decref(set);

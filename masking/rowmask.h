@@ -93,8 +93,8 @@ void sf_rowctx_free(sf_rowctx *ctx);
 /*
  * Mask one row: in[0..ncols) -> out[0..ncols). out[i] either equals in[i]
  * (untouched) or points into ctx's scratch, valid until the next call with
- * the same ctx. Every produced value fits types[i]. NULL stays NULL (except
- * `fixed`). `expr` columns are computed last, from the masked values of
+ * the same ctx. Every produced value fits types[i]. NULL stays NULL for
+ * every rule, `fixed` included. `expr` columns are computed last, from the masked values of
  * the row. Errors (a value that cannot be parsed as the declared type, e.g.
  * a non-numeric string under `noise`) are SF_EFORMAT naming the column.
  */

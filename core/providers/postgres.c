@@ -14,8 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "golden.h"
+#include "providers/postgres.h"
 #include "providers/spec.h"
 #include "stagefork/guard.h"
+#include "stagefork/seed.h"
 #include "stagefork/util.h"
 
 #define SQL_FILE_MAX ((size_t)64 << 20)
@@ -253,6 +256,19 @@ static int pg_validate(sf_resource_ctx *ctx)
     }
     if ((v = json_object_get(ctx->spec, "name")) && !json_is_string(v))
         return sf_error_set(&ctx->err, SF_ECONFIG, "postgres.database: 'name' must be a string");
+    if ((v = json_object_get(ctx->spec, "seed_spec")) && (!json_is_string(v) || !*json_string_value(v)))
+        return sf_error_set(&ctx->err, SF_ECONFIG, "postgres.database: 'seed_spec' must be a file name");
+    if ((v = json_object_get(ctx->spec, "profiles"))) {
+        size_t i;
+        json_t *e;
+        if (!json_is_array(v) && !json_is_string(v))
+            return sf_error_set(&ctx->err, SF_ECONFIG, "postgres.database: 'profiles' must be a list of names");
+        json_array_foreach(v, i, e) if (!json_is_string(e) || !*json_string_value(e) ||
+                                        strchr(json_string_value(e), ',')) return sf_error_set(
+            &ctx->err, SF_ECONFIG, "postgres.database: 'profiles' must be a list of names");
+        if (!json_object_get(ctx->spec, "seed_spec"))
+            return sf_error_set(&ctx->err, SF_ECONFIG, "postgres.database: 'profiles' needs a 'seed_spec'");
+    }
     return 0;
 }
 
@@ -474,8 +490,12 @@ static int ensure_role(pgctx *p, const char *name, const char *password, int exi
     return rc;
 }
 
-/* CREATE DATABASE … OWNER … [TEMPLATE …], retrying while the template is in use. */
-static int create_database(pgctx *p, const char *name, const char *template_db)
+/*
+ * CREATE DATABASE … OWNER … [TEMPLATE …], retrying while the template is
+ * in use. file_copy (PostgreSQL 15+) copies the template's files instead of
+ * WAL-logging every block: what makes a golden clone take seconds.
+ */
+static int create_database(pgctx *p, const char *name, const char *template_db, int file_copy)
 {
     sf_buf sql = SF_BUF_INIT, tpl = SF_BUF_INIT;
     char state[6];
@@ -494,8 +514,8 @@ static int create_database(pgctx *p, const char *name, const char *template_db)
         if ((rc = quote_ident(p->admin, &tpl, template_db, &p->ctx->err)) < 0)
             return rc;
     }
-    if (sf_buf_addf(&sql, "CREATE DATABASE %s OWNER %s%s%s", p->name_id, p->name_id, template_db ? " TEMPLATE " : "",
-                    tpl.ptr) < 0) {
+    if (sf_buf_addf(&sql, "CREATE DATABASE %s OWNER %s%s%s%s", p->name_id, p->name_id, template_db ? " TEMPLATE " : "",
+                    tpl.ptr, file_copy && server_version(p) >= 150000 ? " STRATEGY = FILE_COPY" : "") < 0) {
         sf_buf_free(&tpl);
         return SF_ENOMEM;
     }
@@ -650,15 +670,50 @@ static int reown_clone(pgctx *p, PGconn *db, const char *name)
     return rc;
 }
 
-/* Re-own a clone, extensions (as admin), then the SQL files as the new role. */
-static int populate(pgctx *p, const char *name, int cloned)
+/* Seed the new database as its role (profiles of with.seed_spec), on db. */
+static int seed_db(pgctx *p, PGconn *db, const char *name)
+{
+    const char *spec = sf_resource_str(p->ctx, "seed_spec");
+    json_t *prof = json_object_get(p->ctx->spec, "profiles"), *v;
+    sf_buf names = SF_BUF_INIT;
+    sf_seed *s = NULL;
+    char *path = NULL;
+    size_t i;
+    int rc;
+    if ((rc = sf_golden_path(&path, p->ctx->base_dir, spec)) < 0)
+        return sf_error_set(&p->ctx->err, SF_ENOMEM, "out of memory");
+    if (json_is_string(prof))
+        sf_buf_adds(&names, json_string_value(prof));
+    json_array_foreach(prof, i, v) sf_buf_addf(&names, "%s%s", names.len ? "," : "", json_string_value(v));
+    rc = sf_seed_open(&s, path, &p->ctx->err);
+    if (rc == 0 && names.len && (rc = sf_seed_use_profiles(s, names.ptr)) < 0)
+        sf_error_copy(&p->ctx->err, sf_seed_error(s));
+    if (rc == 0 && (rc = sf_seed_to_conn(s, (struct pg_conn *)db)) < 0)
+        sf_error_copy(&p->ctx->err, sf_seed_error(s));
+    if (rc < 0)
+        sf_error_prefix(&p->ctx->err, "postgres '%s' database '%s': seeding", p->host, name);
+    sf_seed_free(s);
+    free(path);
+    sf_buf_free(&names);
+    return rc;
+}
+
+/*
+ * Re-own a clone, extensions (as admin), then the SQL files and seeding as
+ * the new role. A clone of a golden template (golden set) already has its
+ * extensions, seed and sql files: it is only re-owned.
+ */
+static int populate(pgctx *p, const char *name, int cloned, int golden)
 {
     PGconn *db = NULL;
     json_t *ext = json_object_get(p->ctx->spec, "extensions"), *sql = json_object_get(p->ctx->spec, "sql"), *v;
+    int seed = !golden && sf_resource_str(p->ctx, "seed_spec") != NULL;
     sf_buf q = SF_BUF_INIT, stmt = SF_BUF_INIT;
     size_t i;
     int rc;
-    if (!json_array_size(ext) && !sql && !cloned)
+    if (golden)
+        ext = sql = NULL;
+    if (!json_array_size(ext) && !sql && !cloned && !seed)
         return 0;
     if ((rc = pg_connect(&db, p->ctx, p->server, name, &p->ctx->err)) < 0)
         return rc;
@@ -678,7 +733,7 @@ static int populate(pgctx *p, const char *name, int cloned)
             goto out;
         }
     }
-    if (sql) {
+    if (sql || seed) {
         sf_buf_clear(&stmt);
         if (sf_buf_addf(&stmt, "SET ROLE %s", p->name_id) < 0) {
             rc = SF_ENOMEM;
@@ -686,17 +741,46 @@ static int populate(pgctx *p, const char *name, int cloned)
         }
         if ((rc = exec_ok(db, stmt.ptr, "cannot switch to the database's role", &p->ctx->err, NULL)) < 0)
             goto out;
+    }
+    if (sql) {
         if (json_is_string(sql)) {
             rc = run_sql_file(p, db, json_string_value(sql));
         } else {
             json_array_foreach(sql, i, v) if ((rc = run_sql_file(p, db, json_string_value(v))) < 0) break;
         }
+        if (rc < 0)
+            goto out;
     }
+    /* without a snapshot the sql files make the schema, so seeding comes after them */
+    if (seed)
+        rc = seed_db(p, db, name);
 out:
     PQfinish(db);
     sf_buf_free(&q);
     sf_buf_free(&stmt);
     return rc;
+}
+
+/* The golden template of this resource's spec (built if needed), held until released. */
+static int golden_acquire(pgctx *p, const char *snapshot, sf_golden **out)
+{
+    sf_resource_ctx *ctx = p->ctx;
+    sf_golden_req req;
+    memset(&req, 0, sizeof(req));
+    req.server = p->server;
+    req.snapshot = snapshot;
+    req.seed_spec = sf_resource_str(ctx, "seed_spec");
+    req.profiles = json_object_get(ctx->spec, "profiles");
+    req.sql = json_object_get(ctx->spec, "sql");
+    req.extensions = json_object_get(ctx->spec, "extensions");
+    req.base_dir = ctx->base_dir;
+    req.prefix = ctx->env && ctx->env->prefix ? ctx->env->prefix : "sf";
+    req.cfg = ctx->cfg;
+    req.deadline = ctx->deadline;
+    req.cancel = ctx->cancel;
+    if (!ctx->cfg)
+        return sf_error_set(&ctx->err, SF_ECONFIG, "postgres.database: from.snapshot needs the config (snapshots.store, masking)");
+    return sf_golden_acquire(out, &req, &ctx->err);
 }
 
 static int set_outputs(pgctx *p, const char *name, const char *password)
@@ -746,16 +830,13 @@ static int pg_create(sf_resource_ctx *ctx)
     pg_found f = {0};
     char password[49];
     const char *prior_pw = sf_spec_prior(ctx, "password");
+    sf_golden *golden = NULL;
+    char ready[96] = "";
     int rc, created_db = 0, created_role = 0;
 
     memset(&p, 0, sizeof(p));
     if ((rc = pg_validate(ctx)) < 0)
         return rc;
-    if (with_str(ctx, "from", "snapshot"))
-        return sf_error_set(&ctx->err, SF_EUSAGE, "postgres.database: from.snapshot arrives with snapshots (issue #7)");
-    if (json_object_get(ctx->spec, "profiles") || json_object_get(ctx->spec, "seed_spec"))
-        return sf_error_set(&ctx->err, SF_EUSAGE,
-                            "postgres.database: profiles/seed_spec arrive with seeding (issue #8)");
     if ((rc = pg_name_checked(&name, ctx)) < 0)
         goto out;
     if ((rc = pg_open(&p, ctx, name.ptr)) < 0)
@@ -793,14 +874,24 @@ static int pg_create(sf_resource_ctx *ctx)
     if ((rc = ensure_role(&p, name.ptr, password, f.role)) < 0)
         goto out;
     created_role = !f.role;
-    if ((rc = create_database(&p, name.ptr, with_str(ctx, "from", "template_db"))) < 0)
+    if (with_str(ctx, "from", "snapshot")) {
+        /* the golden template stays held (shared) until the clone exists */
+        if ((rc = golden_acquire(&p, with_str(ctx, "from", "snapshot"), &golden)) < 0)
+            goto out;
+        snprintf(ready, sizeof(ready), "ready template=%s", sf_golden_name(golden));
+    }
+    if ((rc = create_database(&p, name.ptr, golden ? sf_golden_name(golden) : with_str(ctx, "from", "template_db"),
+                              golden != NULL)) < 0)
         goto out;
     created_db = 1;
+    sf_golden_release(golden);
+    golden = NULL;
     if ((rc = set_comment(&p, "DATABASE", "creating")) < 0)
         goto out;
-    if ((rc = populate(&p, name.ptr, with_str(ctx, "from", "template_db") != NULL)) < 0)
+    if ((rc = populate(&p, name.ptr, ready[0] || with_str(ctx, "from", "template_db"), ready[0] != '\0')) < 0)
         goto out;
-    if ((rc = set_comment(&p, "DATABASE", "ready")) < 0)
+    /* a golden clone names its template, so gc knows a live env still needs it */
+    if ((rc = set_comment(&p, "DATABASE", ready[0] ? ready : "ready")) < 0)
         goto out;
     rc = set_outputs(&p, name.ptr, password);
 out:
@@ -812,6 +903,7 @@ out:
         drop_role(&p, name.ptr);
         ctx->err = saved;
     }
+    sf_golden_release(golden);
     OPENSSL_cleanse(password, sizeof(password));
     found_free(&f);
     pg_close(&p);
@@ -872,6 +964,209 @@ out:
     found_free(&f);
     pg_close(&p);
     sf_buf_free(&name);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- refresh --- */
+
+/* `ALTER DATABASE a RENAME TO b`-style statement with two quoted names (b NULL: the second %s is empty). */
+static int exec_two(pgctx *p, const char *fmt, const char *a, const char *b, const char *what, char sqlstate[6])
+{
+    sf_buf qa = SF_BUF_INIT, qb = SF_BUF_INIT, sql = SF_BUF_INIT;
+    int rc;
+    if ((rc = quote_ident(p->admin, &qa, a, &p->ctx->err)) == 0 &&
+        (!b || (rc = quote_ident(p->admin, &qb, b, &p->ctx->err)) == 0)) {
+        sf_buf_addf(&sql, fmt, qa.ptr, qb.ptr);
+        rc = exec_ok(p->admin, sql.ptr, what, &p->ctx->err, sqlstate);
+    }
+    sf_buf_free(&qa);
+    sf_buf_free(&qb);
+    sf_buf_free(&sql);
+    return rc;
+}
+
+static int comment_on(pgctx *p, const char *db, const char *text)
+{
+    sf_buf lit = SF_BUF_INIT, q = SF_BUF_INIT, sql = SF_BUF_INIT;
+    int rc;
+    if ((rc = quote_literal(p->admin, &lit, text, &p->ctx->err)) == 0 &&
+        (rc = quote_ident(p->admin, &q, db, &p->ctx->err)) == 0) {
+        sf_buf_addf(&sql, "COMMENT ON DATABASE %s IS %s", q.ptr, lit.ptr);
+        rc = exec_ok(p->admin, sql.ptr, "cannot record ownership", &p->ctx->err, NULL);
+    }
+    sf_buf_free(&lit);
+    sf_buf_free(&q);
+    sf_buf_free(&sql);
+    return rc;
+}
+
+/* Terminate every other session on db; from PostgreSQL 14 on, wait (up to 5 s) until they are gone. */
+static void terminate_sessions(pgctx *p, const char *db)
+{
+    PQclear(PQexecParams(p->admin,
+                         server_version(p) >= 140000
+                             ? "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = $1 "
+                               "AND pid <> pg_backend_pid()"
+                             : "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> "
+                               "pg_backend_pid()",
+                         1, NULL, &db, NULL, NULL, 0));
+}
+
+/* Drop `db` if it exists and carries this resource's marker (a refresh left behind by a crash). */
+static int drop_leftover(pgctx *p, const char *db)
+{
+    char *comment = NULL;
+    int found, rc;
+    if ((rc = query1(p->admin, "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1", db,
+                     &comment, &found, &p->ctx->err)) < 0)
+        return rc;
+    if (found && !marker_is(p, comment))
+        rc = sf_error_set(&p->ctx->err, SF_EEXIST, "postgres '%s': database '%s' exists and is not ours", p->host, db);
+    else if (found)
+        rc = exec_two(p, server_version(p) >= 130000 ? "DROP DATABASE IF EXISTS %s WITH (FORCE)%s"
+                                                      : "DROP DATABASE IF EXISTS %s%s",
+                      db, NULL, "cannot drop a leftover database", NULL);
+    free(comment);
+    return rc;
+}
+
+/* The swap: no new sessions, terminate the old ones, both renames in one transaction. */
+static int swap_names(pgctx *p, const char *live, const char *fresh, const char *old, double *downtime)
+{
+    char state[6];
+    double t0;
+    int rc;
+    t0 = sf_monotonic();
+    if ((rc = exec_two(p, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS false%s", live, NULL,
+                       "cannot stop new connections", NULL)) < 0)
+        return rc;
+    for (int attempt = 1;; attempt++) {
+        terminate_sessions(p, live);
+        rc = exec_ok(p->admin, "BEGIN", "cannot begin", &p->ctx->err, NULL);
+        if (rc == 0)
+            rc = exec_two(p, "ALTER DATABASE %s RENAME TO %s", live, old, "cannot rename the live database", state);
+        if (rc == 0)
+            rc = exec_two(p, "ALTER DATABASE %s RENAME TO %s", fresh, live, "cannot rename the new database", state);
+        if (rc == 0)
+            rc = exec_ok(p->admin, "COMMIT", "cannot commit the swap", &p->ctx->err, state);
+        else
+            PQclear(PQexec(p->admin, "ROLLBACK"));
+        if (rc == 0 || strcmp(state, SQLSTATE_OBJECT_IN_USE) != 0 || attempt >= 20)
+            break;
+        backoff_sleep(1); /* a session was still going away */
+    }
+    *downtime = sf_monotonic() - t0;
+    if (rc < 0) {
+        sf_error saved = p->ctx->err;
+        exec_two(p, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS true%s", live, NULL, "reopen", NULL);
+        p->ctx->err = saved;
+    }
+    return rc;
+}
+
+/*
+ * See providers/postgres.h. The new database gets deterministic names
+ * (<prefix>_rf_/<prefix>_old_ + a hash of the live name) and this
+ * resource's marker, so whatever an interrupted refresh leaves is ours to
+ * drop next time, and nothing else ever is.
+ */
+int sf_postgres_refresh(sf_resource_ctx *ctx, const char *snapshot, json_t **report)
+{
+    sf_buf name = SF_BUF_INIT, fresh = SF_BUF_INIT, old = SF_BUF_INIT, mark = SF_BUF_INIT;
+    const char *prefix = ctx->env && ctx->env->prefix ? ctx->env->prefix : "sf";
+    sf_golden *golden = NULL;
+    pgctx p;
+    pg_found f = {0};
+    PGconn *db = NULL;
+    char hash[65], tpl[64] = "", from[160] = "";
+    double t0 = sf_monotonic(), downtime = 0;
+    int rc, built = 0, created = 0;
+
+    *report = NULL;
+    memset(&p, 0, sizeof(p));
+    if (!snapshot && !(snapshot = with_str(ctx, "from", "snapshot")))
+        return sf_error_set(&ctx->err, SF_EUSAGE, "postgres.database '%s' is not built from a snapshot",
+                            ctx->resource ? ctx->resource : "?");
+    if ((rc = pg_name_checked(&name, ctx)) < 0 || (rc = pg_open(&p, ctx, name.ptr)) < 0 ||
+        (rc = pg_lookup(&p, name.ptr, &f)) < 0)
+        goto out;
+    if (!f.db || !marker_is(&p, f.db_comment)) {
+        rc = sf_error_set(&ctx->err, f.db ? SF_EEXIST : SF_ENOTFOUND,
+                          "postgres '%s': database '%s' %s", p.host, name.ptr,
+                          f.db ? "was not created by this environment" : "does not exist (run up first)");
+        goto out;
+    }
+    sf_sha256_hex(hash, name.ptr, name.len);
+    sf_buf_addf(&fresh, "%s_rf_%.12s", prefix, hash);
+    sf_buf_addf(&old, "%s_old_%.12s", prefix, hash);
+    if ((rc = sf_guard_check(ctx->cfg, p.host, fresh.ptr, &ctx->err)) < 0 ||
+        (rc = drop_leftover(&p, fresh.ptr)) < 0 || (rc = drop_leftover(&p, old.ptr)) < 0)
+        goto out;
+
+    /* 1. the new database beside the live one, owned by the same role */
+    if ((rc = golden_acquire(&p, snapshot, &golden)) < 0)
+        goto out;
+    snprintf(tpl, sizeof(tpl), "%s", sf_golden_name(golden));
+    snprintf(from, sizeof(from), "%s", sf_golden_snapshot(golden));
+    built = sf_golden_built(golden);
+    {
+        sf_buf qf = SF_BUF_INIT, qt = SF_BUF_INIT, sql = SF_BUF_INIT;
+        if ((rc = quote_ident(p.admin, &qf, fresh.ptr, &ctx->err)) == 0 &&
+            (rc = quote_ident(p.admin, &qt, tpl, &ctx->err)) == 0) {
+            sf_buf_addf(&sql, "CREATE DATABASE %s OWNER %s TEMPLATE %s%s", qf.ptr, p.name_id, qt.ptr,
+                        server_version(&p) >= 150000 ? " STRATEGY = FILE_COPY" : "");
+            rc = exec_ok(p.admin, sql.ptr, "cannot create the new database", &ctx->err, NULL);
+        }
+        sf_buf_free(&qf);
+        sf_buf_free(&qt);
+        sf_buf_free(&sql);
+    }
+    sf_golden_release(golden);
+    golden = NULL;
+    if (rc < 0)
+        goto out;
+    created = 1;
+    sf_buf_addf(&mark, "%s refresh", p.marker.ptr);
+    if ((rc = comment_on(&p, fresh.ptr, mark.ptr)) < 0)
+        goto out;
+    if ((rc = pg_connect(&db, ctx, p.server, fresh.ptr, &ctx->err)) < 0 || (rc = reown_clone(&p, db, name.ptr)) < 0)
+        goto out;
+    PQfinish(db);
+    db = NULL;
+    sf_buf_clear(&mark);
+    sf_buf_addf(&mark, "%s ready template=%s", p.marker.ptr, tpl);
+    if ((rc = comment_on(&p, fresh.ptr, mark.ptr)) < 0)
+        goto out;
+
+    /* 2. the swap, 3. the old one goes */
+    if ((rc = swap_names(&p, name.ptr, fresh.ptr, old.ptr, &downtime)) < 0)
+        goto out;
+    created = 0;
+    sf_log(SF_LOG_INFO, "postgres: '%s' now holds %s (downtime %.0f ms)", name.ptr, from, downtime * 1000);
+    if (drop_leftover(&p, old.ptr) < 0) {
+        sf_log(SF_LOG_WARN, "postgres: could not drop the old database '%s': %s (the next refresh retries)", old.ptr,
+               ctx->err.msg);
+        sf_error_clear(&ctx->err);
+    }
+    *report = json_pack("{s:s, s:s, s:s, s:b, s:f, s:f}", "database", name.ptr, "snapshot", from, "template", tpl,
+                        "template_built", built, "downtime_ms", (double)(long long)(downtime * 10000) / 10,
+                        "seconds", (double)(long long)((sf_monotonic() - t0) * 1000) / 1000);
+    if (!*report)
+        rc = sf_error_set(&ctx->err, SF_ENOMEM, "out of memory");
+out:
+    if (rc < 0 && created) {
+        sf_error saved = ctx->err;
+        drop_leftover(&p, fresh.ptr);
+        ctx->err = saved;
+    }
+    sf_golden_release(golden);
+    PQfinish(db);
+    found_free(&f);
+    pg_close(&p);
+    sf_buf_free(&name);
+    sf_buf_free(&fresh);
+    sf_buf_free(&old);
+    sf_buf_free(&mark);
     return rc;
 }
 

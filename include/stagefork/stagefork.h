@@ -16,5 +16,8 @@
 #include "stagefork/reap.h"
 #include "stagefork/gc.h"
 #include "stagefork/mask.h"
+#include "stagefork/seed.h"
+#include "stagefork/snapshot.h"
+#include "stagefork/refresh.h"
 
 #endif

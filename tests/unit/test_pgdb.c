@@ -269,9 +269,14 @@ Test(pgdb, missing_template_and_snapshot_are_clear_errors)
     cr_assert_eq(tp_create(&t), SF_ENOTFOUND);
     cr_assert(strstr(t.ctx.err.msg, "template database 'sf_no_such_db' does not exist"), "%s", t.ctx.err.msg);
     cr_assert_eq(db_exists(t.name.ptr), 0);
+    /* a snapshot needs a store in the config; nothing is left behind when there is none */
     tp_spec(&t, server_spec("\"from\": {\"snapshot\": \"erp-nightly\"}"));
-    cr_assert_eq(tp_create(&t), SF_EUSAGE);
-    cr_assert_str_eq(t.ctx.err.msg, "postgres.database: from.snapshot arrives with snapshots (issue #7)");
+    cr_assert_eq(tp_create(&t), SF_ECONFIG);
+    cr_assert(strstr(t.ctx.err.msg, "from.snapshot needs"), "%s", t.ctx.err.msg);
+    tp_config(&t, "prefix: sf\n");
+    cr_assert_eq(tp_create(&t), SF_ECONFIG);
+    cr_assert(strstr(t.ctx.err.msg, "snapshots.store"), "%s", t.ctx.err.msg);
+    cr_assert_eq(db_exists(t.name.ptr), 0);
     tp_free(&t);
 }
 

@@ -1,0 +1,524 @@
+/* Exact decimals with a 256-bit magnitude (see decimal.h). */
+#include <string.h>
+#include "decimal.h"
+
+typedef unsigned __int128 u128;
+
+static const uint64_t p10[20] = {1ull,
+                                 10ull,
+                                 100ull,
+                                 1000ull,
+                                 10000ull,
+                                 100000ull,
+                                 1000000ull,
+                                 10000000ull,
+                                 100000000ull,
+                                 1000000000ull,
+                                 10000000000ull,
+                                 100000000000ull,
+                                 1000000000000ull,
+                                 10000000000000ull,
+                                 100000000000000ull,
+                                 1000000000000000ull,
+                                 10000000000000000ull,
+                                 100000000000000000ull,
+                                 1000000000000000000ull,
+                                 10000000000000000000ull};
+
+/* ---- 256-bit unsigned ---------------------------------------------------- */
+
+static int u_is_zero(const sf_u256 *a)
+{
+    return !(a->w[0] | a->w[1] | a->w[2] | a->w[3]);
+}
+
+static int u_cmp(const sf_u256 *a, const sf_u256 *b)
+{
+    for (int i = 3; i >= 0; i--)
+        if (a->w[i] != b->w[i])
+            return a->w[i] < b->w[i] ? -1 : 1;
+    return 0;
+}
+
+static int u_add(sf_u256 *out, const sf_u256 *a, const sf_u256 *b)
+{
+    uint64_t carry = 0;
+    for (int i = 0; i < 4; i++) {
+        u128 s = (u128)a->w[i] + b->w[i] + carry;
+        out->w[i] = (uint64_t)s;
+        carry = (uint64_t)(s >> 64);
+    }
+    return carry ? -1 : 0;
+}
+
+/* out = a - b mod 2^256 */
+static void u_sub(sf_u256 *out, const sf_u256 *a, const sf_u256 *b)
+{
+    uint64_t borrow = 0;
+    for (int i = 0; i < 4; i++) {
+        uint64_t x = a->w[i], y = b->w[i];
+        uint64_t d = x - y - borrow;
+        borrow = (x < y) || (x == y && borrow) ? 1 : 0;
+        out->w[i] = d;
+    }
+}
+
+static int u_mul_small(sf_u256 *a, uint64_t m)
+{
+    uint64_t carry = 0;
+    for (int i = 0; i < 4; i++) {
+        u128 p = (u128)a->w[i] * m + carry;
+        a->w[i] = (uint64_t)p;
+        carry = (uint64_t)(p >> 64);
+    }
+    return carry ? -1 : 0;
+}
+
+static void u_add_small(sf_u256 *a, uint64_t v)
+{
+    for (int i = 0; i < 4 && v; i++) {
+        u128 s = (u128)a->w[i] + v;
+        a->w[i] = (uint64_t)s;
+        v = (uint64_t)(s >> 64);
+    }
+}
+
+/* (hi:lo) / d with hi < d: one hardware division where available. */
+static inline uint64_t div128_64(uint64_t hi, uint64_t lo, uint64_t d, uint64_t *rem)
+{
+#if defined(__x86_64__)
+    uint64_t q, r;
+    __asm__("divq %4" : "=a"(q), "=d"(r) : "a"(lo), "d"(hi), "rm"(d));
+    *rem = r;
+    return q;
+#else
+    u128 cur = ((u128)hi << 64) | lo;
+    *rem = (uint64_t)(cur % d);
+    return (uint64_t)(cur / d);
+#endif
+}
+
+static uint64_t u_divmod_small(sf_u256 *a, uint64_t d)
+{
+    uint64_t r = 0;
+    if (!(a->w[1] | a->w[2] | a->w[3])) {
+        r = a->w[0] % d;
+        a->w[0] /= d;
+        return r;
+    }
+    for (int i = 3; i >= 0; i--)
+        a->w[i] = div128_64(r, a->w[i], d, &r);
+    return r;
+}
+
+static int u_mul(sf_u256 *out, const sf_u256 *a, const sf_u256 *b)
+{
+    uint64_t r[8] = {0};
+    for (int i = 0; i < 4; i++) {
+        uint64_t carry = 0;
+        if (!a->w[i])
+            continue;
+        for (int j = 0; j < 4; j++) {
+            u128 p = (u128)a->w[i] * b->w[j] + r[i + j] + carry;
+            r[i + j] = (uint64_t)p;
+            carry = (uint64_t)(p >> 64);
+        }
+        r[i + 4] += carry;
+    }
+    if (r[4] | r[5] | r[6] | r[7])
+        return -1;
+    memcpy(out->w, r, sizeof(out->w));
+    return 0;
+}
+
+/* q = n / d, r = n % d (d != 0), by shift and subtract. */
+static void u_divmod(sf_u256 *q, sf_u256 *r, const sf_u256 *n, const sf_u256 *d)
+{
+    sf_u256 qq = {{0}}, rr = {{0}};
+    if (!(d->w[1] | d->w[2] | d->w[3])) {
+        qq = *n;
+        rr.w[0] = u_divmod_small(&qq, d->w[0]);
+        *q = qq;
+        *r = rr;
+        return;
+    }
+    for (int bit = 255; bit >= 0; bit--) {
+        uint64_t carry = rr.w[3] >> 63;
+        for (int i = 3; i > 0; i--)
+            rr.w[i] = (rr.w[i] << 1) | (rr.w[i - 1] >> 63);
+        rr.w[0] = (rr.w[0] << 1) | ((n->w[bit / 64] >> (bit % 64)) & 1);
+        if (carry || u_cmp(&rr, d) >= 0) {
+            u_sub(&rr, &rr, d);
+            qq.w[bit / 64] |= 1ull << (bit % 64);
+        }
+    }
+    *q = qq;
+    *r = rr;
+}
+
+static int u_mul_pow10(sf_u256 *a, int k)
+{
+    while (k > 0) {
+        int step = k > 19 ? 19 : k;
+        if (u_mul_small(a, p10[step]) < 0)
+            return -1;
+        k -= step;
+    }
+    return 0;
+}
+
+static void u_pow10(sf_u256 *out, int k)
+{
+    memset(out, 0, sizeof(*out));
+    out->w[0] = 1;
+    (void)u_mul_pow10(out, k);
+}
+
+/* Decimal digits of a, most significant first, no leading zeros ("0" for zero). */
+static size_t u_digits(const sf_u256 *a, char *out)
+{
+    char tmp[80];
+    size_t n = 0;
+    sf_u256 t = *a;
+    if (!(a->w[1] | a->w[2] | a->w[3])) {
+        uint64_t v = a->w[0];
+        do {
+            tmp[n++] = (char)('0' + v % 10);
+            v /= 10;
+        } while (v);
+        for (size_t i = 0; i < n; i++)
+            out[i] = tmp[n - 1 - i];
+        return n;
+    }
+    do {
+        uint64_t chunk = u_divmod_small(&t, p10[19]);
+        int last = u_is_zero(&t);
+        for (int i = 0; i < 19 && (!last || chunk); i++) {
+            tmp[n++] = (char)('0' + chunk % 10);
+            chunk /= 10;
+        }
+    } while (!u_is_zero(&t));
+    if (n == 0)
+        tmp[n++] = '0';
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    return n;
+}
+
+/* ---- decimals ------------------------------------------------------------- */
+
+static int ci_eq(const char *s, size_t len, const char *word)
+{
+    size_t wl = strlen(word);
+    if (len != wl)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        if (c != word[i])
+            return 0;
+    }
+    return 1;
+}
+
+int sf_dec_parse(sf_dec *out, const char *s, size_t len)
+{
+    size_t i = 0;
+    int neg = 0, sig = 0, frac = 0, any = 0;
+    long exp = 0;
+    memset(out, 0, sizeof(*out));
+    if (i < len && (s[i] == '+' || s[i] == '-'))
+        neg = s[i++] == '-';
+    if (ci_eq(s + i, len - i, "nan") || ci_eq(s + i, len - i, "infinity") || ci_eq(s + i, len - i, "inf"))
+        return SF_DEC_SPECIAL;
+    /* digits are gathered in 64-bit chunks of up to 18 and folded into the magnitude */
+    {
+        uint64_t chunk = 0;
+        int cn = 0;
+        for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+            any = 1;
+            if (sig == 0 && s[i] == '0')
+                continue;
+            if (++sig > SF_DEC_MAX_DIGITS)
+                return SF_DEC_RANGE;
+            chunk = chunk * 10 + (uint64_t)(s[i] - '0');
+            if (++cn == 18) {
+                (void)u_mul_small(&out->mag, p10[18]);
+                u_add_small(&out->mag, chunk);
+                chunk = 0;
+                cn = 0;
+            }
+        }
+        if (i < len && s[i] == '.') {
+            for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+                any = 1;
+                frac++;
+                if (sig > 0 || s[i] != '0') {
+                    if (++sig > SF_DEC_MAX_DIGITS)
+                        return SF_DEC_RANGE;
+                }
+                chunk = chunk * 10 + (uint64_t)(s[i] - '0');
+                if (++cn == 18) {
+                    (void)u_mul_small(&out->mag, p10[18]);
+                    u_add_small(&out->mag, chunk);
+                    chunk = 0;
+                    cn = 0;
+                }
+            }
+        }
+        if (cn) {
+            (void)u_mul_small(&out->mag, p10[cn]);
+            u_add_small(&out->mag, chunk);
+        }
+    }
+    if (!any)
+        return SF_DEC_SYNTAX;
+    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+        int eneg = 0, edigits = 0;
+        i++;
+        if (i < len && (s[i] == '+' || s[i] == '-'))
+            eneg = s[i++] == '-';
+        for (; i < len && s[i] >= '0' && s[i] <= '9'; i++, edigits++) {
+            if (exp > 100000)
+                return SF_DEC_RANGE;
+            exp = exp * 10 + (s[i] - '0');
+        }
+        if (!edigits)
+            return SF_DEC_SYNTAX;
+        if (eneg)
+            exp = -exp;
+    }
+    if (i != len)
+        return SF_DEC_SYNTAX;
+    if (frac > SF_DEC_MAX_SCALE)
+        return SF_DEC_RANGE;
+    {
+        long scale = (long)frac - exp;
+        if (scale < 0) {
+            if (u_is_zero(&out->mag))
+                scale = 0;
+            else if (sig - scale > SF_DEC_MAX_DIGITS || u_mul_pow10(&out->mag, (int)-scale) < 0)
+                return SF_DEC_RANGE;
+            else
+                scale = 0;
+        }
+        if (scale > SF_DEC_MAX_SCALE)
+            return SF_DEC_RANGE;
+        out->scale = (int)scale;
+    }
+    out->neg = neg && !u_is_zero(&out->mag);
+    return SF_DEC_OK;
+}
+
+size_t sf_dec_format(const sf_dec *d, char out[SF_DEC_TEXT_MAX + 1])
+{
+    char dig[80];
+    size_t n = u_digits(&d->mag, dig), o = 0;
+    size_t scale = (size_t)d->scale;
+    if (d->neg && !u_is_zero(&d->mag))
+        out[o++] = '-';
+    if (n <= scale) {
+        out[o++] = '0';
+        out[o++] = '.';
+        for (size_t i = n; i < scale; i++)
+            out[o++] = '0';
+        memcpy(out + o, dig, n);
+        o += n;
+    } else {
+        memcpy(out + o, dig, n - scale);
+        o += n - scale;
+        if (scale) {
+            out[o++] = '.';
+            memcpy(out + o, dig + n - scale, scale);
+            o += scale;
+        }
+    }
+    out[o] = 0;
+    return o;
+}
+
+void sf_dec_from_i64(sf_dec *out, int64_t v)
+{
+    memset(out, 0, sizeof(*out));
+    out->neg = v < 0;
+    out->mag.w[0] = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+}
+
+int sf_dec_is_zero(const sf_dec *d)
+{
+    return u_is_zero(&d->mag);
+}
+
+int sf_dec_rescale(sf_dec *d, int scale)
+{
+    if (scale < 0 || scale > SF_DEC_MAX_SCALE)
+        return SF_DEC_RANGE;
+    if (scale > d->scale) {
+        if (u_mul_pow10(&d->mag, scale - d->scale) < 0)
+            return SF_DEC_RANGE;
+    } else if (scale < d->scale) {
+        int k = d->scale - scale;
+        uint64_t digit;
+        while (k > 1) {
+            int step = k - 1 > 19 ? 19 : k - 1;
+            (void)u_divmod_small(&d->mag, p10[step]);
+            k -= step;
+        }
+        digit = u_divmod_small(&d->mag, 10);
+        if (digit >= 5)
+            u_add_small(&d->mag, 1);
+    }
+    d->scale = scale;
+    if (u_is_zero(&d->mag))
+        d->neg = 0;
+    return SF_DEC_OK;
+}
+
+/* Bring a and b to the same scale (the larger one). */
+static int align(sf_dec *a, sf_dec *b)
+{
+    if (a->scale < b->scale)
+        return sf_dec_rescale(a, b->scale);
+    if (b->scale < a->scale)
+        return sf_dec_rescale(b, a->scale);
+    return 0;
+}
+
+static int add_signed(sf_dec *out, sf_dec a, sf_dec b)
+{
+    int rc = align(&a, &b);
+    if (rc)
+        return rc;
+    out->scale = a.scale;
+    if (a.neg == b.neg) {
+        if (u_add(&out->mag, &a.mag, &b.mag) < 0)
+            return SF_DEC_RANGE;
+        out->neg = a.neg;
+    } else if (u_cmp(&a.mag, &b.mag) >= 0) {
+        u_sub(&out->mag, &a.mag, &b.mag);
+        out->neg = a.neg;
+    } else {
+        u_sub(&out->mag, &b.mag, &a.mag);
+        out->neg = b.neg;
+    }
+    if (u_is_zero(&out->mag))
+        out->neg = 0;
+    return 0;
+}
+
+int sf_dec_add(sf_dec *out, const sf_dec *a, const sf_dec *b)
+{
+    return add_signed(out, *a, *b);
+}
+
+int sf_dec_sub(sf_dec *out, const sf_dec *a, const sf_dec *b)
+{
+    sf_dec nb = *b;
+    nb.neg = !nb.neg && !u_is_zero(&nb.mag);
+    return add_signed(out, *a, nb);
+}
+
+int sf_dec_mul(sf_dec *out, const sf_dec *a, const sf_dec *b)
+{
+    sf_dec r;
+    if (u_mul(&r.mag, &a->mag, &b->mag) < 0)
+        return SF_DEC_RANGE;
+    r.scale = a->scale + b->scale;
+    r.neg = (a->neg != b->neg) && !u_is_zero(&r.mag);
+    if (r.scale > SF_DEC_MAX_SCALE && sf_dec_rescale(&r, SF_DEC_MAX_SCALE))
+        return SF_DEC_RANGE;
+    *out = r;
+    return 0;
+}
+
+int sf_dec_div(sf_dec *out, const sf_dec *a, const sf_dec *b, int scale)
+{
+    sf_u256 num = a->mag, den = b->mag, q, r, half;
+    int e = scale + b->scale - a->scale;
+    if (u_is_zero(&b->mag))
+        return SF_DEC_DIV0;
+    if (scale < 0 || scale > SF_DEC_MAX_SCALE)
+        return SF_DEC_RANGE;
+    if (e >= 0) {
+        if (u_mul_pow10(&num, e) < 0)
+            return SF_DEC_RANGE;
+    } else if (u_mul_pow10(&den, -e) < 0) {
+        memset(out, 0, sizeof(*out)); /* |a/b| < 10^-scale / 2: rounds to zero */
+        out->scale = scale;
+        return 0;
+    }
+    u_divmod(&q, &r, &num, &den);
+    u_sub(&half, &den, &r); /* round half away from zero: r >= den - r */
+    if (u_cmp(&r, &half) >= 0)
+        u_add_small(&q, 1);
+    out->mag = q;
+    out->scale = scale;
+    out->neg = (a->neg != b->neg) && !u_is_zero(&q);
+    return 0;
+}
+
+int sf_dec_clamp_digits(sf_dec *d, int digits)
+{
+    sf_u256 max;
+    if (digits > 77)
+        return 0;
+    if (digits <= 19 && !(d->mag.w[1] | d->mag.w[2] | d->mag.w[3])) {
+        if (d->mag.w[0] <= p10[digits] - 1)
+            return 0;
+        d->mag.w[0] = p10[digits] - 1;
+        if (!d->mag.w[0])
+            d->neg = 0;
+        return 1;
+    }
+    u_pow10(&max, digits);
+    u_sub(&max, &max, &(sf_u256){{1, 0, 0, 0}});
+    if (u_cmp(&d->mag, &max) > 0) {
+        d->mag = max;
+        if (u_is_zero(&max))
+            d->neg = 0;
+        return 1;
+    }
+    return 0;
+}
+
+int sf_dec_clamp_i64(sf_dec *d, int64_t min, int64_t max)
+{
+    uint64_t lim = d->neg ? (uint64_t)0 - (uint64_t)min : (uint64_t)max;
+    if (d->neg && min >= 0)
+        lim = 0;
+    if (!d->neg && max < 0)
+        lim = 0;
+    if (d->mag.w[1] | d->mag.w[2] | d->mag.w[3] || d->mag.w[0] > lim) {
+        memset(&d->mag, 0, sizeof(d->mag));
+        d->mag.w[0] = lim;
+        if (!lim)
+            d->neg = 0;
+        return 1;
+    }
+    return 0;
+}
+
+int sf_dec_int_digits(const sf_dec *d)
+{
+    char dig[80];
+    int n = (int)u_digits(&d->mag, dig);
+    if (u_is_zero(&d->mag))
+        return 0;
+    return n > d->scale ? n - d->scale : 0;
+}
+
+int sf_dec_cmp(const sf_dec *a, const sf_dec *b)
+{
+    sf_dec d;
+    if (sf_dec_sub(&d, a, b) != 0) {
+        /* Scales too far apart to align: compare signs, then integer digits. */
+        if (a->neg != b->neg)
+            return a->neg ? -1 : 1;
+        int c = sf_dec_int_digits(a) - sf_dec_int_digits(b);
+        return (c > 0) == !a->neg ? 1 : -1;
+    }
+    if (u_is_zero(&d.mag))
+        return 0;
+    return d.neg ? -1 : 1;
+}

@@ -1,0 +1,64 @@
+#ifndef SF_MASKING_DECIMAL_H
+#define SF_MASKING_DECIMAL_H
+/*
+ * Exact decimal arithmetic for the numeric rules (noise, expr, fixed
+ * checks): a value is sign * mag / 10^scale with a 256-bit magnitude, so
+ * numeric(38,s) values times a 15-decimal noise factor, or the product of
+ * two 38-digit values, are computed without rounding. Rounding is always
+ * half away from zero, like PostgreSQL's numeric.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct sf_u256 {
+    uint64_t w[4]; /* little-endian words */
+} sf_u256;
+
+typedef struct sf_dec {
+    sf_u256 mag;
+    int neg;   /* never set for zero */
+    int scale; /* digits after the point, 0..SF_DEC_MAX_SCALE */
+} sf_dec;
+
+/* Inputs are accepted up to this many significant digits (integer + fraction). */
+#define SF_DEC_MAX_DIGITS 60
+#define SF_DEC_MAX_SCALE 76
+/* Longest text sf_dec_format writes, without the NUL. */
+#define SF_DEC_TEXT_MAX 96
+
+enum { SF_DEC_OK = 0, SF_DEC_SYNTAX = -1, SF_DEC_RANGE = -2, SF_DEC_SPECIAL = -3, SF_DEC_DIV0 = -4 };
+
+/*
+ * Parse "[+-]digits[.digits]" (also ".5", "5.", and an exponent "1.5e3" /
+ * "2E-4" as float8 output uses). "NaN", "Infinity", "-Infinity", "inf" (any
+ * case) give SF_DEC_SPECIAL. More than SF_DEC_MAX_DIGITS significant digits
+ * is SF_DEC_RANGE. The input's number of decimals becomes the scale.
+ */
+int sf_dec_parse(sf_dec *out, const char *s, size_t len);
+/* Plain notation ("-12.50", "0.003"); never "-0". Returns the length. */
+size_t sf_dec_format(const sf_dec *d, char out[SF_DEC_TEXT_MAX + 1]);
+
+void sf_dec_from_i64(sf_dec *out, int64_t v);
+int sf_dec_is_zero(const sf_dec *d);
+/* a + b, a - b, a * b exactly; SF_DEC_RANGE on overflow. */
+int sf_dec_add(sf_dec *out, const sf_dec *a, const sf_dec *b);
+int sf_dec_sub(sf_dec *out, const sf_dec *a, const sf_dec *b);
+int sf_dec_mul(sf_dec *out, const sf_dec *a, const sf_dec *b);
+/* a / b rounded to `scale` decimals; SF_DEC_DIV0, SF_DEC_RANGE. */
+int sf_dec_div(sf_dec *out, const sf_dec *a, const sf_dec *b, int scale);
+/* Change the scale: more decimals exactly, fewer rounded half away from zero. */
+int sf_dec_rescale(sf_dec *d, int scale);
+/*
+ * Keep |d| <= 10^digits - 1 units of its scale (numeric(p,s) precision:
+ * digits = p); returns 1 if it clamped.
+ */
+int sf_dec_clamp_digits(sf_dec *d, int digits);
+/* d (scale 0) within [min, max]; returns 1 if it clamped. */
+int sf_dec_clamp_i64(sf_dec *d, int64_t min, int64_t max);
+/* Number of digits before the point (0 for |d| < 1). */
+int sf_dec_int_digits(const sf_dec *d);
+/* -1, 0, 1 comparing a and b. */
+int sf_dec_cmp(const sf_dec *a, const sf_dec *b);
+
+#endif

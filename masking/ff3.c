@@ -1,0 +1,257 @@
+/* NIST SP 800-38G Rev. 1 FF3-1 (and FF3 for the sample vectors) over AES through EVP. */
+#include <string.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include "ff3.h"
+
+typedef unsigned __int128 u128;
+
+int sf_ff3_init(sf_ff3 *f, const unsigned char *key, size_t keylen, sf_error *err)
+{
+    unsigned char rk[32];
+    const char *name = keylen == 16 ? "AES-128-ECB" : keylen == 24 ? "AES-192-ECB" : keylen == 32 ? "AES-256-ECB" : NULL;
+    EVP_CIPHER *c;
+    EVP_CIPHER_CTX *ctx;
+    f->aes = NULL;
+    if (!name)
+        return sf_error_set(err, SF_EUSAGE, "FF3-1 needs a 16, 24 or 32 byte key, not %zu", keylen);
+    for (size_t i = 0; i < keylen; i++) /* the cipher is keyed with REVB(K) */
+        rk[i] = key[keylen - 1 - i];
+    c = EVP_CIPHER_fetch(NULL, name, NULL);
+    ctx = c ? EVP_CIPHER_CTX_new() : NULL;
+    if (!ctx || !EVP_EncryptInit_ex2(ctx, c, rk, NULL, NULL) || !EVP_CIPHER_CTX_set_padding(ctx, 0)) {
+        char buf[256];
+        ERR_error_string_n(ERR_get_error(), buf, sizeof(buf));
+        ERR_clear_error();
+        EVP_CIPHER_CTX_free(ctx);
+        EVP_CIPHER_free(c);
+        OPENSSL_cleanse(rk, sizeof(rk));
+        return sf_error_set(err, SF_ECRYPTO, "cannot set up %s: %s", name, buf);
+    }
+    EVP_CIPHER_free(c);
+    OPENSSL_cleanse(rk, sizeof(rk));
+    f->aes = ctx;
+    return 0;
+}
+
+void sf_ff3_cleanup(sf_ff3 *f)
+{
+    EVP_CIPHER_CTX_free(f->aes);
+    f->aes = NULL;
+}
+
+size_t sf_ff3_minlen(unsigned radix)
+{
+    u128 v = 1;
+    size_t n = 0;
+    while (v < 1000000) {
+        v *= radix;
+        n++;
+    }
+    return n < 2 ? 2 : n;
+}
+
+size_t sf_ff3_maxlen(unsigned radix)
+{
+    const u128 lim = (u128)1 << 96;
+    u128 v = radix;
+    size_t m = 0;
+    while (v <= lim) {
+        v *= radix;
+        m++;
+    }
+    return 2 * m;
+}
+
+/* NUM_radix(REV(X)): X[0] is the least significant numeral. */
+static u128 num_rev(const uint8_t *x, size_t n, unsigned radix)
+{
+    u128 v = 0;
+    uint64_t w = 0;
+    size_t i = n;
+    /* the top numerals in 64-bit arithmetic while the next step cannot overflow */
+    while (i > 0 && w <= (UINT64_MAX - (radix - 1)) / radix) {
+        i--;
+        w = w * radix + x[i];
+    }
+    v = w;
+    while (i-- > 0)
+        v = v * radix + x[i];
+    return v;
+}
+
+static inline void str_rev64(uint8_t *x, size_t m, unsigned radix, uint64_t c)
+{
+    /* constant divisors let the compiler multiply instead of divide */
+    switch (radix) {
+    case 10:
+        for (size_t i = 0; i < m; i++, c /= 10)
+            x[i] = (uint8_t)(c % 10);
+        break;
+    case 26:
+        for (size_t i = 0; i < m; i++, c /= 26)
+            x[i] = (uint8_t)(c % 26);
+        break;
+    default:
+        for (size_t i = 0; i < m; i++, c /= radix)
+            x[i] = (uint8_t)(c % radix);
+        break;
+    }
+}
+
+/* REV(STR^m_radix(c)) into x. */
+static void str_rev(uint8_t *x, size_t m, unsigned radix, u128 c)
+{
+    size_t i = 0;
+    while ((c >> 64) != 0) {
+        x[i++] = (uint8_t)(c % radix);
+        c /= radix;
+    }
+    str_rev64(x + i, m - i, radix, (uint64_t)c);
+}
+
+/* y mod m for a 64-bit m. */
+static inline uint64_t mod128_64(u128 y, uint64_t m)
+{
+    uint64_t hi = (uint64_t)(y >> 64) % m, lo = (uint64_t)y;
+#if defined(__x86_64__)
+    uint64_t q, r;
+    __asm__("divq %4" : "=a"(q), "=d"(r) : "a"(lo), "d"(hi), "rm"(m)); /* hi < m: no overflow */
+    (void)q;
+    return r;
+#else
+    return (uint64_t)((((u128)hi) << 64 | lo) % m);
+#endif
+}
+
+static inline u128 mod128(u128 y, u128 m)
+{
+    return (m >> 64) == 0 ? (u128)mod128_64(y, (uint64_t)m) : y % m;
+}
+
+/*
+ * y = NUM(REVB(CIPH_REVB(K)(REVB(W xor [i]^4 || [NUM_radix(REV(B))]^12)))).
+ * REVB(P) is b's 12 low bytes little-endian followed by W xor i reversed,
+ * and NUM(REVB(S)) reads S little-endian.
+ */
+static int round_value(sf_ff3 *f, const uint8_t w[4], unsigned i, u128 b, u128 *y)
+{
+    unsigned char rp[16], s[16];
+    int outl = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(rp, &b, 12);
+#else
+    for (int k = 0; k < 12; k++, b >>= 8)
+        rp[k] = (unsigned char)(b & 0xff);
+#endif
+    rp[12] = (unsigned char)(w[3] ^ i);
+    rp[13] = w[2];
+    rp[14] = w[1];
+    rp[15] = w[0];
+    if (!EVP_EncryptUpdate(f->aes, s, &outl, rp, 16) || outl != 16) {
+        ERR_clear_error();
+        return -1;
+    }
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(y, s, 16);
+#else
+    *y = 0;
+    for (int k = 15; k >= 0; k--)
+        *y = (*y << 8) | s[k];
+#endif
+    return 0;
+}
+
+static int check(unsigned radix, const uint8_t *in, size_t n)
+{
+    if (radix < 2 || radix > 256 || n < sf_ff3_minlen(radix) || n > sf_ff3_maxlen(radix))
+        return SF_EUSAGE;
+    for (size_t i = 0; i < n; i++)
+        if (in[i] >= radix)
+            return SF_EUSAGE;
+    return 0;
+}
+
+static int core(sf_ff3 *f, unsigned radix, const uint8_t tl[4], const uint8_t tr[4], const uint8_t *in,
+                uint8_t *out, size_t n, int encrypt)
+{
+    uint8_t a[128], b[128], c[128];
+    size_t u = (n + 1) / 2, v = n - u, la = u, lb = v;
+    u128 pow_u = 1, pow_v = 1;
+    int rc = check(radix, in, n);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < u; i++)
+        pow_u *= radix;
+    for (size_t i = 0; i < v; i++)
+        pow_v *= radix;
+    memcpy(a, in, u);
+    memcpy(b, in + u, v);
+    for (int r = 0; r < 8; r++) {
+        unsigned i = encrypt ? (unsigned)r : (unsigned)(7 - r);
+        int even = i % 2 == 0;
+        size_t m = even ? u : v;
+        u128 mod = even ? pow_u : pow_v, y, cv;
+        if (encrypt) {
+            /* A has m numerals, so NUM(REV(A)) < radix^m already */
+            if (round_value(f, even ? tr : tl, i, num_rev(b, lb, radix), &y) < 0)
+                return SF_ECRYPTO;
+            cv = num_rev(a, la, radix) + mod128(y, mod);
+            if (cv >= mod)
+                cv -= mod;
+            str_rev(c, m, radix, cv);
+            memcpy(a, b, lb);
+            la = lb;
+            memcpy(b, c, m);
+            lb = m;
+        } else {
+            if (round_value(f, even ? tr : tl, i, num_rev(a, la, radix), &y) < 0)
+                return SF_ECRYPTO;
+            cv = num_rev(b, lb, radix) + (mod - mod128(y, mod));
+            if (cv >= mod)
+                cv -= mod;
+            str_rev(c, m, radix, cv);
+            memcpy(b, a, la);
+            lb = la;
+            memcpy(a, c, m);
+            la = m;
+        }
+    }
+    memcpy(out, a, la);
+    memcpy(out + la, b, lb);
+    OPENSSL_cleanse(a, u);
+    OPENSSL_cleanse(b, u);
+    OPENSSL_cleanse(c, u);
+    return 0;
+}
+
+static void split56(const uint8_t t[7], uint8_t tl[4], uint8_t tr[4])
+{
+    tl[0] = t[0], tl[1] = t[1], tl[2] = t[2], tl[3] = (uint8_t)(t[3] & 0xF0);
+    tr[0] = t[4], tr[1] = t[5], tr[2] = t[6], tr[3] = (uint8_t)((t[3] & 0x0F) << 4);
+}
+
+int sf_ff3_encrypt(sf_ff3 *f, unsigned radix, const uint8_t tweak[7], const uint8_t *in, uint8_t *out, size_t n)
+{
+    uint8_t tl[4], tr[4];
+    split56(tweak, tl, tr);
+    return core(f, radix, tl, tr, in, out, n, 1);
+}
+
+int sf_ff3_decrypt(sf_ff3 *f, unsigned radix, const uint8_t tweak[7], const uint8_t *in, uint8_t *out, size_t n)
+{
+    uint8_t tl[4], tr[4];
+    split56(tweak, tl, tr);
+    return core(f, radix, tl, tr, in, out, n, 0);
+}
+
+int sf_ff3_encrypt_64(sf_ff3 *f, unsigned radix, const uint8_t tweak[8], const uint8_t *in, uint8_t *out, size_t n)
+{
+    return core(f, radix, tweak, tweak + 4, in, out, n, 1);
+}
+
+int sf_ff3_decrypt_64(sf_ff3 *f, unsigned radix, const uint8_t tweak[8], const uint8_t *in, uint8_t *out, size_t n)
+{
+    return core(f, radix, tweak, tweak + 4, in, out, n, 0);
+}

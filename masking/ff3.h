@@ -1,0 +1,34 @@
+#ifndef SF_MASKING_FF3_H
+#define SF_MASKING_FF3_H
+/*
+ * NIST SP 800-38G Rev. 1 FF3-1 format-preserving encryption over AES
+ * (OpenSSL EVP, ECB single blocks through one context created at init).
+ * Numeral strings are arrays of values < radix, most significant first.
+ * Lengths must lie in [sf_ff3_minlen(radix), sf_ff3_maxlen(radix)].
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+#include "stagefork/error.h"
+
+typedef struct sf_ff3 {
+    void *aes; /* EVP_CIPHER_CTX keyed with REVB(K) */
+} sf_ff3;
+
+/* key: 16, 24 or 32 bytes (AES-128/192/256). */
+int sf_ff3_init(sf_ff3 *f, const unsigned char *key, size_t keylen, sf_error *err);
+void sf_ff3_cleanup(sf_ff3 *f);
+
+/* Smallest n with radix^n >= 1,000,000, and 2 * floor(log_radix(2^96)). radix 2..256. */
+size_t sf_ff3_minlen(unsigned radix);
+size_t sf_ff3_maxlen(unsigned radix);
+
+/* FF3-1 with a 56-bit tweak. in and out may be the same. Returns 0, SF_EUSAGE (bad length/numeral), SF_ECRYPTO. */
+int sf_ff3_encrypt(sf_ff3 *f, unsigned radix, const uint8_t tweak[7], const uint8_t *in, uint8_t *out, size_t n);
+int sf_ff3_decrypt(sf_ff3 *f, unsigned radix, const uint8_t tweak[7], const uint8_t *in, uint8_t *out, size_t n);
+
+/* The original FF3 with a 64-bit tweak, only to check against NIST's FF3 sample vectors. */
+int sf_ff3_encrypt_64(sf_ff3 *f, unsigned radix, const uint8_t tweak[8], const uint8_t *in, uint8_t *out, size_t n);
+int sf_ff3_decrypt_64(sf_ff3 *f, unsigned radix, const uint8_t tweak[8], const uint8_t *in, uint8_t *out, size_t n);
+
+#endif

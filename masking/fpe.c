@@ -1,0 +1,174 @@
+/* Keyed bijections on numeral strings of any length (see fpe.h). */
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include "ff3.h"
+#include "fpe.h"
+
+#define NDOMAINS 8
+#define NRADIX 3  /* 10, 26, 36 */
+#define SMALL_MAX 6
+
+struct sf_fpe {
+    sf_ff3 ff3;
+    unsigned char tweak[7];
+    EVP_CIPHER_CTX *stream;            /* AES-256-ECB under the permutation key, on counter blocks */
+    uint32_t *table[NDOMAINS][NRADIX][SMALL_MAX];
+};
+
+static int radix_index(unsigned radix)
+{
+    return radix == 10 ? 0 : radix == 26 ? 1 : radix == 36 ? 2 : -1;
+}
+
+int sf_fpe_new(sf_fpe **out, const unsigned char ff3_key[32], const unsigned char perm_key[32],
+               const unsigned char tweak[7], sf_error *err)
+{
+    sf_fpe *f = calloc(1, sizeof(*f));
+    EVP_CIPHER *c;
+    int rc;
+    *out = NULL;
+    if (!f)
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    if ((rc = sf_ff3_init(&f->ff3, ff3_key, 32, err))) {
+        free(f);
+        return rc;
+    }
+    memcpy(f->tweak, tweak, 7);
+    c = EVP_CIPHER_fetch(NULL, "AES-256-ECB", NULL);
+    f->stream = c ? EVP_CIPHER_CTX_new() : NULL;
+    if (!f->stream || !EVP_EncryptInit_ex2(f->stream, c, perm_key, NULL, NULL) ||
+        !EVP_CIPHER_CTX_set_padding(f->stream, 0)) {
+        ERR_clear_error();
+        EVP_CIPHER_free(c);
+        sf_fpe_free(f);
+        return sf_error_set(err, SF_ECRYPTO, "cannot set up AES-256 for the FPE permutations");
+    }
+    EVP_CIPHER_free(c);
+    *out = f;
+    return 0;
+}
+
+void sf_fpe_free(sf_fpe *f)
+{
+    if (!f)
+        return;
+    sf_ff3_cleanup(&f->ff3);
+    EVP_CIPHER_CTX_free(f->stream);
+    for (int d = 0; d < NDOMAINS; d++)
+        for (int r = 0; r < NRADIX; r++)
+            for (int n = 0; n < SMALL_MAX; n++)
+                free(f->table[d][r][n]);
+    OPENSSL_cleanse(f->tweak, sizeof(f->tweak));
+    free(f);
+}
+
+typedef struct {
+    EVP_CIPHER_CTX *aes;
+    unsigned char block[16];
+    uint32_t words[4];
+    int left;
+    uint64_t ctr;
+} stream;
+
+static int next_word(stream *s, uint32_t *out)
+{
+    if (s->left == 0) {
+        unsigned char ct[16];
+        int outl = 0;
+        for (int i = 0; i < 8; i++)
+            s->block[8 + i] = (unsigned char)(s->ctr >> (56 - 8 * i));
+        s->ctr++;
+        if (!EVP_EncryptUpdate(s->aes, ct, &outl, s->block, 16) || outl != 16) {
+            ERR_clear_error();
+            return -1;
+        }
+        for (int i = 0; i < 4; i++)
+            s->words[i] = (uint32_t)ct[4 * i] << 24 | (uint32_t)ct[4 * i + 1] << 16 | (uint32_t)ct[4 * i + 2] << 8 |
+                          ct[4 * i + 3];
+        s->left = 4;
+    }
+    *out = s->words[--s->left];
+    return 0;
+}
+
+/* Keyed Fisher-Yates permutation of [0, size). */
+static uint32_t *build_table(sf_fpe *f, unsigned domain, unsigned radix, size_t n, uint32_t size)
+{
+    uint32_t *t = malloc(size * sizeof(uint32_t));
+    stream s = {f->stream, {0}, {0}, 0, 0};
+    if (!t)
+        return NULL;
+    s.block[0] = 'P';
+    s.block[1] = (unsigned char)domain;
+    s.block[2] = (unsigned char)radix;
+    s.block[3] = (unsigned char)n;
+    for (uint32_t i = 0; i < size; i++)
+        t[i] = i;
+    for (uint32_t i = size - 1; i > 0; i--) {
+        uint32_t bound = i + 1, lim = (uint32_t)(0x100000000ull - (0x100000000ull % bound)), r, j, tmp;
+        do {
+            if (next_word(&s, &r) < 0) {
+                free(t);
+                return NULL;
+            }
+        } while (lim != 0 && r >= lim);
+        j = r % bound;
+        tmp = t[i];
+        t[i] = t[j];
+        t[j] = tmp;
+    }
+    return t;
+}
+
+static int small(sf_fpe *f, unsigned radix, unsigned domain, uint8_t *x, size_t n)
+{
+    int ri = radix_index(radix);
+    uint32_t size = 1, v = 0;
+    uint32_t **slot;
+    for (size_t i = 0; i < n; i++)
+        size *= radix;
+    slot = &f->table[domain % NDOMAINS][ri][n];
+    if (!*slot && !(*slot = build_table(f, domain, radix, n, size)))
+        return SF_ECRYPTO;
+    for (size_t i = 0; i < n; i++)
+        v = v * radix + x[i];
+    v = (*slot)[v];
+    for (size_t i = n; i-- > 0;) {
+        x[i] = (uint8_t)(v % radix);
+        v /= radix;
+    }
+    return 0;
+}
+
+int sf_fpe_encrypt(sf_fpe *f, unsigned radix, unsigned domain, uint8_t *x, size_t n)
+{
+    size_t minlen, maxlen, chunks, base, rem, off = 0;
+    if (radix_index(radix) < 0)
+        return SF_EUSAGE;
+    if (n == 0)
+        return 0;
+    minlen = sf_ff3_minlen(radix);
+    maxlen = sf_ff3_maxlen(radix);
+    if (n < minlen)
+        return small(f, radix, domain, x, n);
+    chunks = (n + maxlen - 1) / maxlen;
+    base = n / chunks;
+    rem = n % chunks;
+    for (size_t c = 0; c < chunks; c++) {
+        size_t len = base + (c < rem ? 1 : 0);
+        uint8_t t[7];
+        int rc;
+        memcpy(t, f->tweak, 7);
+        t[0] ^= (uint8_t)domain;
+        t[1] ^= (uint8_t)radix;
+        t[5] ^= (uint8_t)(c >> 8);
+        t[6] ^= (uint8_t)c;
+        if ((rc = sf_ff3_encrypt(&f->ff3, radix, t, x + off, x + off, len)))
+            return rc;
+        off += len;
+    }
+    return 0;
+}

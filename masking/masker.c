@@ -1,0 +1,712 @@
+/* The masker: table handles, row masking through table plans, counters, whole-dump runs. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "maskerint.h"
+#include "pgarchive.h"
+#include "sqlident.h"
+#include "stagefork/util.h"
+
+int sf_mask_format_parse(const char *name)
+{
+    static const char *const names[] = {"auto", "plain", "tar", "custom", "directory"};
+    for (int i = 0; i < 5; i++)
+        if (name && strcmp(name, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+const char *sf_mask_format_name(sf_mask_format fmt)
+{
+    switch (fmt) {
+    case SF_MASK_FORMAT_AUTO: return "auto";
+    case SF_MASK_FORMAT_PLAIN: return "plain";
+    case SF_MASK_FORMAT_TAR: return "tar";
+    case SF_MASK_FORMAT_CUSTOM: return "custom";
+    case SF_MASK_FORMAT_DIRECTORY: return "directory";
+    }
+    return "unknown";
+}
+
+int sf_masker_new(sf_masker **out, const sf_mask_policy *pol, const sf_mask_key *key, int strict, sf_error *err)
+{
+    sf_masker *m;
+    *out = NULL;
+    if (!pol)
+        return sf_error_set(err, SF_EUSAGE, "a masker needs a policy");
+    if (!(m = calloc(1, sizeof(*m))))
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    m->pol = pol;
+    m->key = key;
+    m->strict = strict < 0 ? sf_mask_policy_strict(pol) : !!strict;
+    sf_catalog_init(&m->cat);
+    pthread_mutex_init(&m->mu, NULL);
+    *out = m;
+    return 0;
+}
+
+static void free_strv(char **v, size_t n)
+{
+    if (!v)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+void sf_masker_free(sf_masker *m)
+{
+    if (!m)
+        return;
+    sf_catalog_free(&m->cat);
+    for (size_t i = 0; i < m->nseen; i++) {
+        free(m->seen[i].schema);
+        free(m->seen[i].name);
+        free_strv(m->seen[i].cols, m->seen[i].ncols);
+    }
+    free(m->seen);
+    for (size_t i = 0; i < m->nrep; i++) {
+        for (size_t c = 0; c < m->rep[i].ncols; c++) {
+            free(m->rep[i].cols[c].name);
+            free(m->rep[i].cols[c].rule);
+        }
+        free(m->rep[i].cols);
+        free(m->rep[i].schema);
+        free(m->rep[i].name);
+    }
+    free(m->rep);
+    pthread_mutex_destroy(&m->mu);
+    free(m);
+}
+
+const sf_error *sf_masker_error(const sf_masker *m)
+{
+    return &m->err;
+}
+
+int sf_masker_fail(sf_masker *m, const sf_error *err)
+{
+    pthread_mutex_lock(&m->mu);
+    sf_error_copy(&m->err, err);
+    pthread_mutex_unlock(&m->mu);
+    return err->code;
+}
+
+int sf_masker_ddl_scs(sf_masker *m, const char *sql, size_t len, int scs)
+{
+    int rc = sf_catalog_ddl(&m->cat, sql, len, scs);
+    if (rc < 0)
+        return sf_error_set(&m->err, rc, "out of memory reading DDL");
+    return 0;
+}
+
+int sf_masker_ddl(sf_masker *m, const char *sql, size_t len)
+{
+    return sf_masker_ddl_scs(m, sql, len, 1);
+}
+
+static char **dup_strv(const char *const *v, size_t n)
+{
+    char **out = calloc(n ? n : 1, sizeof(*out));
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!(out[i] = strdup(v[i]))) {
+            free_strv(out, i);
+            return NULL;
+        }
+    }
+    return out;
+}
+
+int sf_masker_note_table(sf_masker *m, const char *schema, const char *name, const char *const *cols,
+                         size_t ncols)
+{
+    int rc = 0;
+    pthread_mutex_lock(&m->mu);
+    for (size_t i = 0; i < m->nseen; i++)
+        if (strcmp(m->seen[i].schema, schema) == 0 && strcmp(m->seen[i].name, name) == 0)
+            goto out;
+    if (m->nseen == m->seen_cap) {
+        size_t cap = m->seen_cap ? m->seen_cap * 2 : 32;
+        sf_seen_table *n = realloc(m->seen, cap * sizeof(*n));
+        if (!n) {
+            rc = SF_ENOMEM;
+            goto out;
+        }
+        m->seen = n;
+        m->seen_cap = cap;
+    }
+    {
+        sf_seen_table *s = &m->seen[m->nseen];
+        s->schema = strdup(schema);
+        s->name = strdup(name);
+        s->cols = dup_strv(cols, ncols);
+        s->ncols = ncols;
+        if (!s->schema || !s->name || !s->cols) {
+            free(s->schema);
+            free(s->name);
+            free_strv(s->cols, ncols);
+            rc = SF_ENOMEM;
+            goto out;
+        }
+        m->nseen++;
+    }
+out:
+    pthread_mutex_unlock(&m->mu);
+    return rc;
+}
+
+void sf_masker_warn_absent(sf_masker *m)
+{
+    size_t n = sf_mask_policy_ntables(m->pol);
+    for (size_t i = 0; i < n; i++) {
+        const char *schema = sf_mask_policy_table_schema(m->pol, i);
+        const char *name = sf_mask_policy_table_name(m->pol, i);
+        int found = sf_catalog_table(&m->cat, schema, name) != NULL;
+        pthread_mutex_lock(&m->mu);
+        for (size_t k = 0; !found && k < m->nseen; k++)
+            found = strcmp(m->seen[k].schema, schema) == 0 && strcmp(m->seen[k].name, name) == 0;
+        pthread_mutex_unlock(&m->mu);
+        if (!found) {
+            sf_buf q = SF_BUF_INIT;
+            sf_ident_quote(&q, schema, strlen(schema));
+            sf_buf_addc(&q, '.');
+            sf_ident_quote(&q, name, strlen(name));
+            sf_log(SF_LOG_WARN, "policy table %s is not in the dump", q.ptr);
+            sf_buf_free(&q);
+        }
+    }
+}
+
+/* "schema.table" quoted like SQL, for messages. */
+static void qualified(char *buf, size_t size, const char *schema, const char *name)
+{
+    sf_buf q = SF_BUF_INIT;
+    sf_ident_quote(&q, schema, strlen(schema));
+    sf_buf_addc(&q, '.');
+    sf_ident_quote(&q, name, strlen(name));
+    snprintf(buf, size, "%s", q.ptr);
+    sf_buf_free(&q);
+}
+
+void sf_mask_table_where(const sf_mask_table *t, long col, char *buf, size_t size)
+{
+    char tn[512];
+    sf_buf c = SF_BUF_INIT;
+    qualified(tn, sizeof(tn), t->schema, t->name);
+    if (col >= 0 && (size_t)col < t->ncols) {
+        sf_buf_adds(&c, ", column ");
+        sf_ident_quote(&c, t->cols[col], strlen(t->cols[col]));
+    }
+    if (t->line)
+        snprintf(buf, size, "line %llu: table %s%s", (unsigned long long)t->line, tn, c.ptr);
+    else
+        snprintf(buf, size, "row %llu: table %s%s", (unsigned long long)t->rows + 1, tn, c.ptr);
+    sf_buf_free(&c);
+}
+
+static void table_free(sf_mask_table *t)
+{
+    if (!t)
+        return;
+    sf_tableplan_free(t->plan);
+    sf_rowctx_free(t->ctx);
+    free(t->schema);
+    free(t->name);
+    free_strv(t->cols, t->ncols);
+    free(t->types);
+    free(t->masks);
+    free(t->opaque_ok);
+    free(t->raw);
+    free(t->in);
+    free(t->out);
+    free(t->doff);
+    free(t->masked);
+    free(t->nulls);
+    sf_buf_free(&t->scratch);
+    free(t);
+}
+
+int sf_masker_open_table(sf_masker *m, sf_mask_table **out, const char *schema, const char *name,
+                         const char *const *cols, size_t ncols)
+{
+    sf_mask_table *t = calloc(1, sizeof(*t));
+    const sf_cattable *ct = sf_catalog_table(&m->cat, schema, name);
+    sf_error err = {0};
+    size_t n1 = ncols ? ncols : 1;
+    int rc;
+    *out = NULL;
+    if (!t)
+        return sf_masker_fail(m, &(sf_error){SF_ENOMEM, "out of memory"});
+    t->m = m;
+    t->ncols = ncols;
+    sf_buf_init(&t->scratch, 0);
+    t->schema = strdup(schema);
+    t->name = strdup(name);
+    t->cols = dup_strv(cols, ncols);
+    t->types = calloc(n1, sizeof(*t->types));
+    t->masks = calloc(n1, 1);
+    t->opaque_ok = calloc(n1, 1);
+    t->raw = calloc(n1, sizeof(*t->raw));
+    t->in = calloc(n1, sizeof(*t->in));
+    t->out = calloc(n1, sizeof(*t->out));
+    t->doff = calloc(n1, sizeof(*t->doff));
+    t->masked = calloc(n1, sizeof(*t->masked));
+    t->nulls = calloc(n1, sizeof(*t->nulls));
+    if (!t->schema || !t->name || !t->cols || !t->types || !t->masks || !t->opaque_ok || !t->raw || !t->in ||
+        !t->out || !t->doff || !t->masked || !t->nulls) {
+        table_free(t);
+        return sf_masker_fail(m, &(sf_error){SF_ENOMEM, "out of memory"});
+    }
+    for (size_t i = 0; i < ncols; i++) {
+        const sf_catcol *cc = ct ? sf_cattable_col(ct, cols[i]) : NULL;
+        if (cc) {
+            int arr = 0;
+            const char *base = sf_catalog_resolve_type(&m->cat, cc->type, &arr);
+            sf_coltype_parse(&t->types[i], base, strlen(base));
+            if (arr)
+                t->types[i].is_array = 1;
+        } else {
+            sf_coltype_parse(&t->types[i], "", 0); /* unknown: opaque */
+        }
+    }
+    sf_masker_note_table(m, schema, name, cols, ncols);
+    rc = sf_tableplan_new(&t->plan, m->pol, schema, name, (const char *const *)t->cols, t->types, ncols, m->strict,
+                          &err);
+    if (rc < 0) {
+        table_free(t);
+        return sf_masker_fail(m, &err);
+    }
+    t->identity = sf_tableplan_identity(t->plan);
+    for (size_t i = 0; i < ncols; i++) {
+        const char *rule = sf_tableplan_rule(t->plan, i);
+        t->masks[i] = (unsigned char)(sf_tableplan_masks(t->plan, i) != 0);
+        t->opaque_ok[i] = (unsigned char)(!t->masks[i] || (rule && (strcmp(rule, "null") == 0 ||
+                                                                    strcmp(rule, "fixed") == 0)));
+    }
+    if (!t->identity) {
+        if (!m->key) {
+            char tn[512];
+            qualified(tn, sizeof(tn), schema, name);
+            sf_error_set(&err, SF_EUSAGE, "table %s has masking rules but no masking key was given", tn);
+            table_free(t);
+            return sf_masker_fail(m, &err);
+        }
+        if ((rc = sf_rowctx_new(&t->ctx, m->key, &err)) < 0) {
+            table_free(t);
+            return sf_masker_fail(m, &err);
+        }
+    }
+    *out = t;
+    return 0;
+}
+
+int sf_masker_table_begin(sf_masker *m, sf_mask_table **out, const char *copy_stmt, size_t len)
+{
+    sf_copyhead h;
+    int rc;
+    *out = NULL;
+    sf_copyhead_init(&h);
+    rc = sf_copyhead_parse(&h, copy_stmt, len, sf_catalog_default_schema(&m->cat), 1);
+    if (rc != 0) {
+        sf_copyhead_free(&h);
+        return sf_masker_fail(m, &(sf_error){SF_EFORMAT, "cannot read the COPY ... FROM stdin statement"});
+    }
+    if (!h.has_list) {
+        /* no column list: the table's columns as CREATE TABLE declared them */
+        const sf_cattable *ct = sf_catalog_table(&m->cat, h.schema.ptr, h.table.ptr);
+        const char **cols = NULL;
+        size_t n = 0;
+        if (!ct) {
+            sf_error e;
+            char tn[512];
+            qualified(tn, sizeof(tn), h.schema.ptr, h.table.ptr);
+            sf_error_set(&e, SF_EFORMAT, "COPY %s has no column list and the dump has no CREATE TABLE for it", tn);
+            sf_copyhead_free(&h);
+            return sf_masker_fail(m, &e);
+        }
+        cols = calloc(ct->ncols ? ct->ncols : 1, sizeof(*cols));
+        if (!cols) {
+            sf_copyhead_free(&h);
+            return sf_masker_fail(m, &(sf_error){SF_ENOMEM, "out of memory"});
+        }
+        for (size_t i = 0; i < ct->ncols; i++)
+            if (!ct->cols[i].generated)
+                cols[n++] = ct->cols[i].name;
+        rc = sf_masker_open_table(m, out, h.schema.ptr, h.table.ptr, cols, n);
+        free(cols);
+    } else {
+        rc = sf_masker_open_table(m, out, h.schema.ptr, h.table.ptr, h.cols, h.ncols);
+    }
+    if (rc == 0 && h.options && !(*out)->identity) {
+        char tn[512];
+        sf_error e;
+        qualified(tn, sizeof(tn), h.schema.ptr, h.table.ptr);
+        sf_error_set(&e, SF_EFORMAT, "COPY %s uses options (CSV, DELIMITER, ...): only the default text format "
+                     "can be masked", tn);
+        sf_mask_table_abort(*out);
+        *out = NULL;
+        rc = sf_masker_fail(m, &e);
+    }
+    sf_copyhead_free(&h);
+    return rc;
+}
+
+int sf_mask_table_identity(const sf_mask_table *t)
+{
+    return t->identity;
+}
+
+const sf_error *sf_mask_table_error(const sf_mask_table *t)
+{
+    return &t->err;
+}
+
+void sf_mask_table_add_rows(sf_mask_table *t, uint64_t n)
+{
+    t->rows += n;
+}
+
+int sf_mask_table_row(sf_mask_table *t, const sf_field *in, const sf_field **out)
+{
+    sf_field *o = t->out;
+    sf_error err = {0};
+    int rc;
+    rc = sf_tableplan_mask(t->plan, t->ctx, in, o, &err);
+    if (rc < 0) {
+        char where[768];
+        sf_mask_table_where(t, -1, where, sizeof(where));
+        return sf_error_set(&t->err, rc, "%s: %s", where, err.msg);
+    }
+    for (size_t i = 0; i < t->ncols; i++) {
+        if (o[i].null)
+            t->nulls[i]++;
+        if (t->masks[i] && !in[i].null &&
+            (o[i].null || o[i].len != in[i].len || (o[i].ptr != in[i].ptr && memcmp(o[i].ptr, in[i].ptr, in[i].len))))
+            t->masked[i]++;
+    }
+    t->rows++;
+    *out = o;
+    return 0;
+}
+
+/* The field of line offset `at` (for a broken escape found while splitting). */
+static long field_at(const char *line, size_t at)
+{
+    long f = 0;
+    for (size_t i = 0; i < at; i++) {
+        if (line[i] == '\\')
+            i++;
+        else if (line[i] == '\t')
+            f++;
+    }
+    return f;
+}
+
+int sf_mask_table_line(sf_mask_table *t, const char *line, size_t len, sf_buf *out)
+{
+    const sf_field *o;
+    const char *run;
+    char where[768];
+    size_t n, bad = 0;
+    if (t->identity) {
+        t->rows++;
+        return sf_buf_add(out, line, len) < 0 ? sf_error_set(&t->err, SF_ENOMEM, "out of memory") : 0;
+    }
+    n = sf_copy_split(t->raw, t->ncols, line, len, &bad);
+    if (n == 0) {
+        sf_mask_table_where(t, field_at(line, bad), where, sizeof(where));
+        return sf_error_set(&t->err, SF_EFORMAT, "%s: broken escape: backslash at the end of the line", where);
+    }
+    if (n != t->ncols) {
+        sf_mask_table_where(t, -1, where, sizeof(where));
+        return sf_error_set(&t->err, SF_EFORMAT, "%s: row has %zu field%s, expected %zu%s", where, n,
+                            n == 1 ? "" : "s", t->ncols,
+                            n > t->ncols ? " (extra data after the last column)" : "");
+    }
+    sf_buf_clear(&t->scratch);
+    for (size_t i = 0; i < n; i++) {
+        const sf_span *r = &t->raw[i];
+        t->doff[i] = SIZE_MAX;
+        t->in[i].null = 0;
+        if (sf_copy_is_null(r->ptr, r->len)) {
+            t->in[i].null = 1;
+            t->in[i].ptr = NULL;
+            t->in[i].len = 0;
+        } else if (!memchr(r->ptr, '\\', r->len)) {
+            t->in[i].ptr = r->ptr;
+            t->in[i].len = r->len;
+        } else {
+            const char *why;
+            size_t at, off = t->scratch.len;
+            if (sf_copy_decode(&t->scratch, r->ptr, r->len, &why, &at) < 0) {
+                sf_mask_table_where(t, (long)i, where, sizeof(where));
+                return sf_error_set(&t->err, SF_EFORMAT, "%s: %s", where, why);
+            }
+            t->doff[i] = off;
+            t->in[i].len = t->scratch.len - off;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        if (t->doff[i] != SIZE_MAX)
+            t->in[i].ptr = t->scratch.ptr + t->doff[i];
+    if (sf_mask_table_row(t, t->in, &o) < 0)
+        return t->err.code;
+    /* untouched fields (and the tabs between them) are copied as runs of the original bytes */
+    run = line;
+    for (size_t i = 0; i < n; i++) {
+        int rc;
+        if (!t->masks[i] || (o[i].null == t->in[i].null && o[i].ptr == t->in[i].ptr && o[i].len == t->in[i].len))
+            continue;
+        if (sf_buf_add(out, run, (size_t)(t->raw[i].ptr - run)) < 0)
+            return sf_error_set(&t->err, SF_ENOMEM, "out of memory");
+        rc = o[i].null ? sf_buf_add(out, "\\N", 2) : sf_copy_encode(out, o[i].ptr, o[i].len);
+        if (rc < 0) {
+            sf_mask_table_where(t, (long)i, where, sizeof(where));
+            return sf_error_set(&t->err, SF_EFORMAT, "%s: the value holds a NUL byte, which PostgreSQL text cannot",
+                                where);
+        }
+        run = t->raw[i].ptr + t->raw[i].len;
+    }
+    if (sf_buf_add(out, run, (size_t)(line + len - run)) < 0)
+        return sf_error_set(&t->err, SF_ENOMEM, "out of memory");
+    return 0;
+}
+
+/* Fold t's counters into the masker's report (caller holds m->mu). */
+static int fold_report(sf_masker *m, const sf_mask_table *t)
+{
+    sf_rep_table *r = NULL;
+    for (size_t i = 0; i < m->nrep; i++)
+        if (strcmp(m->rep[i].schema, t->schema) == 0 && strcmp(m->rep[i].name, t->name) == 0)
+            r = &m->rep[i];
+    if (!r) {
+        if (m->nrep == m->rep_cap) {
+            size_t cap = m->rep_cap ? m->rep_cap * 2 : 32;
+            sf_rep_table *n = realloc(m->rep, cap * sizeof(*n));
+            if (!n)
+                return SF_ENOMEM;
+            m->rep = n;
+            m->rep_cap = cap;
+        }
+        r = &m->rep[m->nrep];
+        memset(r, 0, sizeof(*r));
+        if (!(r->schema = strdup(t->schema)) || !(r->name = strdup(t->name))) {
+            free(r->schema);
+            free(r->name);
+            return SF_ENOMEM;
+        }
+        r->identity = 1;
+        m->nrep++;
+    }
+    r->rows += t->rows;
+    r->identity = r->identity && t->identity;
+    for (size_t i = 0; i < t->ncols; i++) {
+        sf_rep_col *c = NULL;
+        for (size_t k = 0; k < r->ncols; k++)
+            if (strcmp(r->cols[k].name, t->cols[i]) == 0)
+                c = &r->cols[k];
+        if (!c) {
+            sf_rep_col *n = realloc(r->cols, (r->ncols + 1) * sizeof(*n));
+            const char *rule = sf_tableplan_rule(t->plan, i);
+            if (!n)
+                return SF_ENOMEM;
+            r->cols = n;
+            c = &r->cols[r->ncols];
+            memset(c, 0, sizeof(*c));
+            if (!(c->name = strdup(t->cols[i])) || (rule && !(c->rule = strdup(rule)))) {
+                free(c->name);
+                return SF_ENOMEM;
+            }
+            r->ncols++;
+        }
+        c->masked += t->masked[i];
+        c->nulls += t->nulls[i];
+    }
+    return 0;
+}
+
+int sf_mask_table_end(sf_mask_table *t)
+{
+    sf_masker *m;
+    int rc;
+    if (!t)
+        return 0;
+    m = t->m;
+    pthread_mutex_lock(&m->mu);
+    rc = fold_report(m, t);
+    if (rc < 0)
+        sf_error_set(&m->err, rc, "out of memory");
+    pthread_mutex_unlock(&m->mu);
+    table_free(t);
+    return rc;
+}
+
+void sf_mask_table_abort(sf_mask_table *t)
+{
+    table_free(t);
+}
+
+/* ---- whole-dump runs -------------------------------------------------- */
+
+/* Output file: a temp file beside OUT renamed into place on success, so a failed run leaves nothing. */
+typedef struct outfile {
+    FILE *f;
+    char *tmp;        /* NULL when writing stdout or a non-regular file directly */
+    const char *path;
+} outfile;
+
+static int out_open(outfile *o, const char *path, sf_error *err)
+{
+    struct stat st;
+    memset(o, 0, sizeof(*o));
+    o->path = path;
+    if (!path || strcmp(path, "-") == 0) {
+        o->f = stdout;
+        return 0;
+    }
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        if (!(o->f = fopen(path, "wb")))
+            return sf_error_set(err, SF_EIO, "cannot open '%s': %s", path, strerror(errno));
+        return 0;
+    }
+    {
+        size_t n = strlen(path) + 16;
+        int fd;
+        mode_t um;
+        if (!(o->tmp = malloc(n)))
+            return sf_error_set(err, SF_ENOMEM, "out of memory");
+        snprintf(o->tmp, n, "%s.sf-XXXXXX", path);
+        if ((fd = mkstemp(o->tmp)) < 0) {
+            int e = errno;
+            free(o->tmp);
+            o->tmp = NULL;
+            return sf_error_set(err, SF_EIO, "cannot create '%s': %s", path, strerror(e));
+        }
+        um = umask(0);
+        umask(um);
+        fchmod(fd, 0666 & ~um);
+        if (!(o->f = fdopen(fd, "wb"))) {
+            close(fd);
+            unlink(o->tmp);
+            free(o->tmp);
+            o->tmp = NULL;
+            return sf_error_set(err, SF_ENOMEM, "out of memory");
+        }
+    }
+    return 0;
+}
+
+/* Finish: ok = keep the output. Returns 0 or an I/O error. */
+static int out_close(outfile *o, int ok, sf_error *err)
+{
+    int rc = 0;
+    if (!o->f)
+        return 0;
+    if (o->f == stdout) {
+        if (fflush(stdout) != 0 && ok)
+            rc = sf_error_set(err, SF_EIO, "cannot write standard output: %s", strerror(errno));
+        return rc;
+    }
+    if (fclose(o->f) != 0 && ok)
+        rc = sf_error_set(err, SF_EIO, "cannot write '%s': %s", o->path, strerror(errno));
+    o->f = NULL;
+    if (o->tmp) {
+        if (ok && rc == 0 && rename(o->tmp, o->path) != 0)
+            rc = sf_error_set(err, SF_EIO, "cannot rename '%s' to '%s': %s", o->tmp, o->path, strerror(errno));
+        if (!ok || rc)
+            unlink(o->tmp);
+        free(o->tmp);
+        o->tmp = NULL;
+    } else if (!ok && o->path && strcmp(o->path, "-") != 0) {
+        struct stat st;
+        if (stat(o->path, &st) == 0 && S_ISREG(st.st_mode))
+            unlink(o->path);
+    }
+    return rc;
+}
+
+static void run_started(sf_masker *m, sf_mask_format fmt)
+{
+    m->format = fmt;
+    if (m->t_start == 0)
+        m->t_start = sf_monotonic();
+}
+
+static void run_finished(sf_masker *m)
+{
+    m->seconds = sf_monotonic() - m->t_start;
+}
+
+int sf_mask_plain(sf_masker *m, FILE *in, FILE *out)
+{
+    int rc;
+    run_started(m, SF_MASK_FORMAT_PLAIN);
+    rc = sf_plain_run(m, in, NULL, 0, out, 0);
+    run_finished(m);
+    if (rc == 0)
+        sf_masker_warn_absent(m);
+    return rc;
+}
+
+int sf_mask_run(sf_masker *m, sf_mask_format fmt, const char *in, const char *out, int jobs)
+{
+    unsigned char head[512];
+    size_t nhead = 0;
+    FILE *fin = NULL;
+    outfile of;
+    int rc, is_stdin = !in || strcmp(in, "-") == 0;
+    sf_error_clear(&m->err);
+    if (fmt == SF_MASK_FORMAT_AUTO) {
+        if (is_stdin) {
+            nhead = fread(head, 1, sizeof(head), stdin);
+            if (ferror(stdin))
+                return sf_error_set(&m->err, SF_EIO, "cannot read standard input: %s", strerror(errno));
+            fmt = sf_mask_detect_bytes(head, nhead);
+            if (fmt != SF_MASK_FORMAT_PLAIN) {
+                /* give the archive reader the whole stream: rewind if stdin is a file */
+                if (fseeko(stdin, 0, SEEK_SET) != 0)
+                    return sf_error_set(&m->err, SF_EUSAGE,
+                                        "standard input looks like a pg_dump %s archive but cannot be rewound; "
+                                        "pass --format %s", sf_mask_format_name(fmt), sf_mask_format_name(fmt));
+                nhead = 0;
+            }
+        } else if ((rc = sf_mask_detect_path(&fmt, in, &m->err)) < 0) {
+            return rc;
+        }
+    }
+    if (fmt != SF_MASK_FORMAT_PLAIN) {
+        run_started(m, fmt);
+        rc = sf_mask_archive(m, fmt, is_stdin ? "-" : in, out ? out : "-", jobs, &m->err);
+        run_finished(m);
+        if (rc == 0)
+            sf_masker_warn_absent(m);
+        return rc;
+    }
+    if (is_stdin)
+        fin = stdin;
+    else if (!(fin = fopen(in, "rb")))
+        return sf_error_set(&m->err, SF_EIO, "cannot open '%s': %s", in, strerror(errno));
+    if ((rc = out_open(&of, out, &m->err)) < 0) {
+        if (fin != stdin)
+            fclose(fin);
+        return rc;
+    }
+    run_started(m, SF_MASK_FORMAT_PLAIN);
+    rc = sf_plain_run(m, fin, head, nhead, of.f, 0);
+    run_finished(m);
+    if (fin != stdin)
+        fclose(fin);
+    if (rc == 0)
+        rc = out_close(&of, 1, &m->err);
+    else
+        out_close(&of, 0, NULL);
+    if (rc == 0)
+        sf_masker_warn_absent(m);
+    return rc;
+}

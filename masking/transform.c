@@ -1,0 +1,1399 @@
+/*
+ * Table plans (policy rules compiled against one table's columns and
+ * types) and the per-row masking of the rule side (rowmask.h).
+ *
+ * A plan is immutable and may be shared by threads. Everything mutable
+ * lives in an sf_rowctx: per rule signature the HKDF subkeys and the
+ * OpenSSL contexts built from them (created on first use, then reused for
+ * every value), and per (rule, type fit) a small cache of recent
+ * input -> output pairs.
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include "stagefork/dict.h"
+#include "stagefork/util.h"
+#include "datetime.h"
+#include "decimal.h"
+#include "expr.h"
+#include "fpe.h"
+#include "policy.h"
+#include "prf.h"
+#include "rowmask.h"
+#include "sqlident.h"
+
+#define CACHE_SLOTS 4096
+#define CACHE_KEY_MAX 56
+#define CACHE_VAL_MAX 80
+#define SUBKEY_INFO "stagefork/mask/v1/"
+#define NOISE_K 1000000    /* u = P * k / NOISE_K, k in [-NOISE_K, NOISE_K] */
+#define EXPR_DIV_SCALE 20  /* decimals kept by `/` inside expr before the final rounding */
+
+/* FPE domains: independent permutations of the same subkey. */
+enum { DOM_TEXT_DIGITS = 1, DOM_INT_PART, DOM_FRAC_PART, DOM_ALNUM_LETTERS, DOM_ALNUM_DIGITS };
+
+typedef enum { FIT_TEXT, FIT_INT, FIT_NUMERIC, FIT_FLOAT, FIT_UUID } fit_class;
+
+typedef struct colplan {
+    const sf_rule *rule; /* NULL: no rule */
+    sf_coltype type;
+    int sensitive;
+    int maxchars;        /* varchar/char limit for text output, -1 = none */
+    fit_class fit;
+    int by;              /* column index of by:, -1 */
+    /* token / email after fitting */
+    int toklen;
+    const char *domain;
+    /* digits on integers: the largest magnitude allowed, as digits, for + and - */
+    const char *bound_pos, *bound_neg;
+    int64_t imin, imax;  /* integer range */
+    sf_expr *expr;
+    size_t *expr_cols;   /* column index per reference */
+    char *slot_sig;      /* rule sig '#' fit: identifies the rowctx slot */
+    uint64_t slot_hash;
+} colplan;
+
+struct sf_tableplan {
+    uint64_t id;
+    char *qname;         /* schema.table quoted like SQL, for messages */
+    size_t ncols;
+    char **names;
+    colplan *cols;
+    int identity;
+    int has_expr;
+};
+
+static atomic_uint_fast64_t next_plan_id = 1;
+
+/* ---- small helpers ---------------------------------------------------------- */
+
+static uint64_t hash_bytes(const void *data, size_t len, uint64_t seed)
+{
+    const unsigned char *p = data;
+    uint64_t h = seed ^ (len * 0x9e3779b97f4a7c15ull);
+    while (len >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h ^= w * 0xbf58476d1ce4e5b9ull;
+        h = (h << 31 | h >> 33) * 0x94d049bb133111ebull;
+        p += 8;
+        len -= 8;
+    }
+    if (len) {
+        uint64_t w = 0;
+        memcpy(&w, p, len);
+        h ^= w * 0xbf58476d1ce4e5b9ull;
+        h = (h << 31 | h >> 33) * 0x94d049bb133111ebull;
+    }
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 32;
+    return h;
+}
+
+/* Number of UTF-8 characters (continuation bytes are not counted). */
+static size_t utf8_chars(const char *s, size_t len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++)
+        if (((unsigned char)s[i] & 0xC0) != 0x80)
+            n++;
+    return n;
+}
+
+/* Byte length of the first `chars` characters of s (never splits a sequence). */
+static size_t utf8_prefix(const char *s, size_t len, size_t chars)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (((unsigned char)s[i] & 0xC0) != 0x80) {
+            if (n == chars)
+                return i;
+            n++;
+        }
+    }
+    return len;
+}
+
+static int is_text_kind(sf_type_kind k)
+{
+    return k == SF_T_TEXT || k == SF_T_VARCHAR || k == SF_T_CHAR || k == SF_T_CITEXT || k == SF_T_OPAQUE;
+}
+
+static int is_int_kind(sf_type_kind k)
+{
+    return k == SF_T_INT2 || k == SF_T_INT4 || k == SF_T_INT8;
+}
+
+static void type_name(const sf_coltype *t, char *out, size_t cap)
+{
+    static const char *const names[] = {
+        [SF_T_OPAQUE] = "a user-defined type", [SF_T_TEXT] = "text", [SF_T_VARCHAR] = "character varying",
+        [SF_T_CHAR] = "character",             [SF_T_INT2] = "smallint", [SF_T_INT4] = "integer",
+        [SF_T_INT8] = "bigint",                [SF_T_NUMERIC] = "numeric", [SF_T_FLOAT4] = "real",
+        [SF_T_FLOAT8] = "double precision",    [SF_T_MONEY] = "money",   [SF_T_DATE] = "date",
+        [SF_T_TIMESTAMP] = "timestamp",        [SF_T_TIMESTAMPTZ] = "timestamp with time zone",
+        [SF_T_BOOL] = "boolean",               [SF_T_UUID] = "uuid",     [SF_T_JSON] = "json",
+        [SF_T_JSONB] = "jsonb",                [SF_T_BYTEA] = "bytea",   [SF_T_CITEXT] = "citext"};
+    const char *n = (unsigned)t->kind < sizeof(names) / sizeof(names[0]) ? names[t->kind] : "?";
+    if ((t->kind == SF_T_VARCHAR || t->kind == SF_T_CHAR) && t->len >= 0)
+        snprintf(out, cap, "%s(%d)%s", n, (int)t->len, t->is_array ? "[]" : "");
+    else if (t->kind == SF_T_NUMERIC && t->precision >= 0)
+        snprintf(out, cap, "numeric(%d,%d)%s", (int)t->precision, (int)t->scale, t->is_array ? "[]" : "");
+    else
+        snprintf(out, cap, "%s%s", n, t->is_array ? "[]" : "");
+}
+
+/* ---- plan construction ---------------------------------------------------------- */
+
+static int col_index(const sf_tableplan *p, const char *name)
+{
+    for (size_t i = 0; i < p->ncols; i++)
+        if (strcmp(p->names[i], name) == 0)
+            return (int)i;
+    return -1;
+}
+
+static void int_range(sf_type_kind k, int64_t *min, int64_t *max, const char **bpos, const char **bneg)
+{
+    switch (k) {
+    case SF_T_INT2:
+        *min = INT16_MIN, *max = INT16_MAX, *bpos = "32767", *bneg = "32768";
+        break;
+    case SF_T_INT4:
+        *min = INT32_MIN, *max = INT32_MAX, *bpos = "2147483647", *bneg = "2147483648";
+        break;
+    default:
+        *min = INT64_MIN, *max = INT64_MAX, *bpos = "9223372036854775807", *bneg = "9223372036854775808";
+        break;
+    }
+}
+
+static int ci_eq(const char *s, size_t len, const char *w)
+{
+    size_t wl = strlen(w);
+    if (len != wl)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        if (c != w[i])
+            return 0;
+    }
+    return 1;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Does the fixed value v fit type t? (NULL message = fits) */
+static const char *fixed_misfit(const sf_coltype *t, const char *v, size_t len)
+{
+    static const char *const bools[] = {"t", "f", "true", "false", "yes", "no", "on", "off", "1", "0", "y", "n"};
+    if (t->is_array)
+        return len > 0 && v[0] == '{' ? NULL : "an array column needs an array literal such as '{}'";
+    switch (t->kind) {
+    case SF_T_VARCHAR:
+    case SF_T_CHAR:
+        return t->len >= 0 && utf8_chars(v, len) > (size_t)t->len ? "it is longer than the column allows" : NULL;
+    case SF_T_INT2:
+    case SF_T_INT4:
+    case SF_T_INT8: {
+        int64_t min, max, x;
+        const char *bp, *bn;
+        int_range(t->kind, &min, &max, &bp, &bn);
+        return sf_parse_i64(&x, v, min, max) == 0 ? NULL : "it is not an integer in the column's range";
+    }
+    case SF_T_NUMERIC: {
+        sf_dec d;
+        int rc = sf_dec_parse(&d, v, len);
+        if (rc == SF_DEC_SPECIAL)
+            return ci_eq(v[0] == '-' || v[0] == '+' ? v + 1 : v, len - (v[0] == '-' || v[0] == '+'), "nan") ||
+                           t->precision < 0
+                       ? NULL
+                       : "numeric(p,s) cannot hold infinity";
+        if (rc != SF_DEC_OK)
+            return "it is not a number";
+        if (t->precision >= 0 && (sf_dec_rescale(&d, t->scale) != 0 || sf_dec_int_digits(&d) > t->precision - t->scale))
+            return "it does not fit the column's precision";
+        return NULL;
+    }
+    case SF_T_FLOAT4:
+    case SF_T_FLOAT8: {
+        sf_dec d;
+        int rc = sf_dec_parse(&d, v, len);
+        return rc == SF_DEC_OK || rc == SF_DEC_SPECIAL || rc == SF_DEC_RANGE ? NULL : "it is not a number";
+    }
+    case SF_T_DATE:
+    case SF_T_TIMESTAMP:
+    case SF_T_TIMESTAMPTZ:
+        return sf_date_valid(v, len) ? NULL : "it is not a date/timestamp (ISO: 2024-01-31 or 2024-01-31 12:00:00)";
+    case SF_T_BOOL:
+        for (size_t i = 0; i < sizeof(bools) / sizeof(bools[0]); i++)
+            if (ci_eq(v, len, bools[i]))
+                return NULL;
+        return "it is not a boolean";
+    case SF_T_UUID: {
+        size_t h = 0;
+        if (len != 36)
+            return "it is not a uuid (8-4-4-4-12 hex digits)";
+        for (size_t i = 0; i < len; i++) {
+            if (i == 8 || i == 13 || i == 18 || i == 23) {
+                if (v[i] != '-')
+                    return "it is not a uuid (8-4-4-4-12 hex digits)";
+            } else if (hexval(v[i]) < 0) {
+                return "it is not a uuid (8-4-4-4-12 hex digits)";
+            } else {
+                h++;
+            }
+        }
+        return h == 32 ? NULL : "it is not a uuid";
+    }
+    case SF_T_JSON:
+    case SF_T_JSONB: {
+        json_error_t je;
+        json_t *j = json_loadb(v, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+        if (!j)
+            return "it is not valid JSON";
+        json_decref(j);
+        return NULL;
+    }
+    case SF_T_BYTEA:
+        if (len >= 2 && v[0] == '\\' && v[1] == 'x') {
+            if ((len - 2) % 2)
+                return "a bytea hex value needs an even number of hex digits";
+            for (size_t i = 2; i < len; i++)
+                if (hexval(v[i]) < 0)
+                    return "a bytea hex value may only contain hex digits";
+        }
+        return NULL;
+    default:
+        return NULL;
+    }
+}
+
+static int plan_error(sf_error *err, int code, const sf_tableplan *p, size_t col, const sf_node *at,
+                      const char *fmt, ...) SF_PRINTF(6, 7);
+
+static int plan_error(sf_error *err, int code, const sf_tableplan *p, size_t col, const sf_node *at,
+                      const char *fmt, ...)
+{
+    char msg[768];
+    sf_buf cn = SF_BUF_INIT;
+    va_list ap;
+    int rc;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    (void)sf_ident_quote(&cn, p->names[col], strlen(p->names[col]));
+    rc = sf_node_error(err, code, at, "%s.%s: %s", p->qname, cn.ptr, msg);
+    sf_buf_free(&cn);
+    return rc;
+}
+
+/* Check that the rule can produce values of the column's type; work out the fit. */
+static int fit_rule(sf_tableplan *p, size_t i, sf_error *err)
+{
+    colplan *c = &p->cols[i];
+    const sf_rule *r = c->rule;
+    const sf_coltype *t = &c->type;
+    char tn[96], fit[64] = "";
+    sf_type_kind k = t->kind;
+    const char *rn = sf_rule_kind_name(r->kind);
+    sf_buf sig = SF_BUF_INIT;
+
+    type_name(t, tn, sizeof(tn));
+    c->maxchars = (k == SF_T_VARCHAR || k == SF_T_CHAR) && t->len >= 0 ? t->len : -1;
+    c->fit = FIT_TEXT;
+    if (t->is_array && r->kind != SF_RULE_KEEP && r->kind != SF_RULE_NULL && r->kind != SF_RULE_FIXED)
+        return plan_error(err, SF_ECONFIG, p, i, r->node, "rule %s cannot mask the array column (%s); use keep, null or fixed", rn, tn);
+
+    switch (r->kind) {
+    case SF_RULE_KEEP:
+    case SF_RULE_NULL:
+        break;
+    case SF_RULE_FIXED: {
+        const char *why = fixed_misfit(t, r->fixed, r->fixed_len);
+        if (why)
+            return plan_error(err, SF_ECONFIG, p, i, r->node, "fixed value '%s' does not fit %s: %s", r->fixed, tn, why);
+        break;
+    }
+    case SF_RULE_TOKEN: {
+        size_t plen = r->prefix ? utf8_chars(r->prefix, strlen(r->prefix)) : 0;
+        if (!is_text_kind(k))
+            goto wrong_type;
+        c->toklen = r->length;
+        if (c->maxchars >= 0) {
+            if ((size_t)c->maxchars < plen + SF_TOKEN_MIN_LEN)
+                return plan_error(err, SF_ECONFIG, p, i, r->node,
+                                  "token needs at least %zu characters (prefix + %d), but the column is %s", plen + SF_TOKEN_MIN_LEN,
+                                  SF_TOKEN_MIN_LEN, tn);
+            if ((size_t)c->maxchars < plen + (size_t)c->toklen)
+                c->toklen = (int)((size_t)c->maxchars - plen);
+        }
+        snprintf(fit, sizeof(fit), "len=%d", c->toklen);
+        break;
+    }
+    case SF_RULE_EMAIL: {
+        size_t need = SF_EMAIL_TOKEN_LEN + 1 + strlen(r->domain);
+        size_t need_short = SF_EMAIL_TOKEN_LEN + 1 + strlen(SF_EMAIL_SHORT_DOMAIN);
+        if (!is_text_kind(k))
+            goto wrong_type;
+        c->domain = r->domain;
+        if (c->maxchars >= 0 && (size_t)c->maxchars < need) {
+            if ((size_t)c->maxchars < need_short)
+                return plan_error(err, SF_ECONFIG, p, i, r->node,
+                                  "email needs at least %zu characters (%d-character token @ %s), but the column is %s",
+                                  need_short, SF_EMAIL_TOKEN_LEN, SF_EMAIL_SHORT_DOMAIN, tn);
+            c->domain = SF_EMAIL_SHORT_DOMAIN;
+        }
+        snprintf(fit, sizeof(fit), "dom=%s", c->domain);
+        break;
+    }
+    case SF_RULE_NAME:
+    case SF_RULE_FIRST_NAME:
+    case SF_RULE_LAST_NAME:
+    case SF_RULE_COMPANY:
+    case SF_RULE_STREET:
+    case SF_RULE_CITY:
+        if (!is_text_kind(k))
+            goto wrong_type;
+        snprintf(fit, sizeof(fit), "max=%d", c->maxchars);
+        break;
+    case SF_RULE_DIGITS:
+        if (is_int_kind(k)) {
+            c->fit = FIT_INT;
+            int_range(k, &c->imin, &c->imax, &c->bound_pos, &c->bound_neg);
+        } else if (k == SF_T_NUMERIC) {
+            c->fit = FIT_NUMERIC;
+        } else if (k == SF_T_UUID) {
+            c->fit = FIT_UUID;
+        } else if (!is_text_kind(k)) {
+            goto wrong_type;
+        }
+        /* the output depends on the integer range / numeric precision: separate caches */
+        snprintf(fit, sizeof(fit), "t=%d,p=%d,s=%d", (int)k, (int)t->precision, (int)t->scale);
+        break;
+    case SF_RULE_ALNUM:
+        if (!is_text_kind(k))
+            goto wrong_type;
+        break;
+    case SF_RULE_NOISE:
+        if (is_int_kind(k)) {
+            c->fit = FIT_INT;
+            int_range(k, &c->imin, &c->imax, &c->bound_pos, &c->bound_neg);
+        } else if (k == SF_T_NUMERIC) {
+            c->fit = FIT_NUMERIC;
+        } else if (k == SF_T_FLOAT4 || k == SF_T_FLOAT8) {
+            c->fit = FIT_FLOAT;
+        } else if (k != SF_T_OPAQUE) {
+            goto wrong_type;
+        }
+        break;
+    case SF_RULE_DATE_SHIFT:
+        if (k != SF_T_DATE && k != SF_T_TIMESTAMP && k != SF_T_TIMESTAMPTZ && k != SF_T_OPAQUE)
+            goto wrong_type;
+        break;
+    case SF_RULE_EXPR:
+        if (is_int_kind(k)) {
+            c->fit = FIT_INT;
+            int_range(k, &c->imin, &c->imax, &c->bound_pos, &c->bound_neg);
+        } else if (k == SF_T_NUMERIC) {
+            c->fit = FIT_NUMERIC;
+        } else if (k == SF_T_FLOAT4 || k == SF_T_FLOAT8) {
+            c->fit = FIT_FLOAT;
+        } else if (k != SF_T_OPAQUE && k != SF_T_TEXT) {
+            goto wrong_type;
+        }
+        break;
+    default:
+        break;
+    }
+    if (sf_buf_addf(&sig, "%s#%s", r->sig, fit) < 0) {
+        sf_buf_free(&sig);
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    }
+    c->slot_hash = hash_bytes(sig.ptr, sig.len, 0);
+    c->slot_sig = sf_buf_detach(&sig, NULL);
+    return 0;
+wrong_type:
+    return plan_error(err, SF_ECONFIG, p, i, r->node, "rule %s cannot produce values of the column's type %s", rn, tn);
+}
+
+/* by: and expr references. */
+static int bind_refs(sf_tableplan *p, size_t i, sf_error *err)
+{
+    colplan *c = &p->cols[i];
+    const sf_rule *r = c->rule;
+    c->by = -1;
+    if (r->by) {
+        if ((c->by = col_index(p, r->by)) < 0)
+            return plan_error(err, SF_ECONFIG, p, i, r->by_node, "by: names column '%s', which the table does not have", r->by);
+    }
+    if (r->kind == SF_RULE_EXPR) {
+        char msg[128];
+        size_t at;
+        if (sf_expr_parse(&c->expr, r->expr, strlen(r->expr), &at, msg, sizeof(msg)) < 0)
+            return plan_error(err, SF_ECONFIG, p, i, r->node, "expr: %s at offset %zu", msg, at);
+        if (!(c->expr_cols = calloc(sf_expr_nrefs(c->expr) + 1, sizeof(size_t))))
+            return sf_error_set(err, SF_ENOMEM, "out of memory");
+        for (size_t j = 0; j < sf_expr_nrefs(c->expr); j++) {
+            const char *ref = sf_expr_ref(c->expr, j);
+            int ci = col_index(p, ref);
+            if (ci < 0)
+                return plan_error(err, SF_ECONFIG, p, i, r->node, "expr references column '%s', which the table does not have", ref);
+            if ((size_t)ci == i)
+                return plan_error(err, SF_ECONFIG, p, i, r->node, "expr references its own column");
+            if (p->cols[ci].rule && p->cols[ci].rule->kind == SF_RULE_EXPR)
+                return plan_error(err, SF_ECONFIG, p, i, r->node, "expr references '%s', which is itself an expr column", ref);
+            c->expr_cols[j] = (size_t)ci;
+        }
+        p->has_expr = 1;
+    }
+    return 0;
+}
+
+int sf_tableplan_new(sf_tableplan **out, const sf_mask_policy *pol, const char *schema, const char *table,
+                     const char *const *cols, const sf_coltype *types, size_t ncols, int strict, sf_error *err)
+{
+    const sf_policy_table *pt = sf_policy_find(pol, schema, table);
+    sf_tableplan *p;
+    sf_buf qn = SF_BUF_INIT;
+    int rc = 0;
+
+    *out = NULL;
+    if (!(p = calloc(1, sizeof(*p))) || !(p->cols = calloc(ncols ? ncols : 1, sizeof(*p->cols))) ||
+        !(p->names = calloc(ncols ? ncols : 1, sizeof(char *)))) {
+        rc = sf_error_set(err, SF_ENOMEM, "out of memory");
+        goto fail;
+    }
+    p->id = atomic_fetch_add(&next_plan_id, 1);
+    p->ncols = ncols;
+    if (sf_ident_quote(&qn, schema, strlen(schema)) < 0 || sf_buf_addc(&qn, '.') < 0 ||
+        sf_ident_quote(&qn, table, strlen(table)) < 0) {
+        rc = sf_error_set(err, SF_ENOMEM, "out of memory");
+        goto fail;
+    }
+    p->qname = sf_buf_detach(&qn, NULL);
+    for (size_t i = 0; i < ncols; i++) {
+        if (!(p->names[i] = strdup(cols[i]))) {
+            rc = sf_error_set(err, SF_ENOMEM, "out of memory");
+            goto fail;
+        }
+        p->cols[i].type = types[i];
+        p->cols[i].sensitive = sf_policy_is_sensitive(pol, cols[i]);
+        p->cols[i].by = -1;
+    }
+    if (pt) {
+        for (size_t j = 0; j < pt->nrules; j++) {
+            const sf_rule *r = &pt->rules[j];
+            int ci = col_index(p, r->column);
+            if (ci < 0) {
+                sf_buf cn = SF_BUF_INIT;
+                (void)sf_ident_quote(&cn, r->column, strlen(r->column));
+                rc = sf_node_error(err, SF_ECONFIG, r->key, "%s has no column %s", p->qname, cn.ptr);
+                sf_buf_free(&cn);
+                goto fail;
+            }
+            p->cols[ci].rule = r;
+        }
+        for (size_t i = 0; i < ncols; i++)
+            if (p->cols[i].rule && ((rc = fit_rule(p, i, err)) || (rc = bind_refs(p, i, err))))
+                goto fail;
+    }
+    if (strict)
+        for (size_t i = 0; i < ncols; i++)
+            if (p->cols[i].sensitive && !p->cols[i].rule) {
+                sf_buf cn = SF_BUF_INIT;
+                (void)sf_ident_quote(&cn, cols[i], strlen(cols[i]));
+                rc = sf_error_set(err, SF_EPOLICY, "strict mode: no masking rule for sensitive column %s.%s", p->qname,
+                                  cn.ptr);
+                sf_buf_free(&cn);
+                goto fail;
+            }
+    p->identity = 1;
+    for (size_t i = 0; i < ncols; i++)
+        if (sf_tableplan_masks(p, i))
+            p->identity = 0;
+    *out = p;
+    return 0;
+fail:
+    sf_buf_free(&qn);
+    sf_tableplan_free(p);
+    return rc;
+}
+
+void sf_tableplan_free(sf_tableplan *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->ncols; i++) {
+        if (p->names)
+            free(p->names[i]);
+        if (p->cols) {
+            sf_expr_free(p->cols[i].expr);
+            free(p->cols[i].expr_cols);
+            free(p->cols[i].slot_sig);
+        }
+    }
+    free(p->names);
+    free(p->cols);
+    free(p->qname);
+    free(p);
+}
+
+int sf_tableplan_identity(const sf_tableplan *p)
+{
+    return p->identity;
+}
+
+size_t sf_tableplan_ncols(const sf_tableplan *p)
+{
+    return p->ncols;
+}
+
+int sf_tableplan_masks(const sf_tableplan *p, size_t i)
+{
+    return i < p->ncols && p->cols[i].rule && p->cols[i].rule->kind != SF_RULE_KEEP;
+}
+
+const char *sf_tableplan_rule(const sf_tableplan *p, size_t i)
+{
+    return i < p->ncols && p->cols[i].rule ? sf_rule_kind_name(p->cols[i].rule->kind) : NULL;
+}
+
+int sf_tableplan_sensitive(const sf_tableplan *p, size_t i)
+{
+    return i < p->ncols && p->cols[i].sensitive;
+}
+
+/* ---- row context ------------------------------------------------------------------ */
+
+typedef struct rstate {
+    char *sig;
+    uint64_t hash;
+    sf_prf prf;
+    sf_fpe *fpe;          /* digits / alnum */
+    unsigned char fpe_keys[72];
+    int fpe_ready;
+    struct rstate *next;
+} rstate;
+
+typedef struct centry {
+    uint64_t h;
+    uint8_t used, klen, vlen;
+    char k[CACHE_KEY_MAX];
+    char v[CACHE_VAL_MAX];
+} centry;
+
+typedef struct slot {
+    char *sig;
+    uint64_t hash;
+    rstate *rs;
+    centry *cache;
+    struct slot *next;
+} slot;
+
+#define SLOT_BUCKETS 64
+
+struct sf_rowctx {
+    const sf_mask_key *key;
+    rstate *states;
+    slot *buckets[SLOT_BUCKETS];
+    uint64_t memo_id;     /* plan whose slots are in memo */
+    slot **memo;
+    size_t memo_cap;
+    sf_buf scratch;
+    sf_buf tmp;
+    size_t *off;          /* per column: scratch offset, or SIZE_MAX for "in" */
+    size_t *len;
+    unsigned char *isnull;
+    size_t cols_cap;
+    sf_dec *vals;
+    size_t vals_cap;
+    uint8_t *num;         /* numerals scratch */
+    size_t *pos, *pos2;   /* character positions */
+    size_t scratch_cap;
+};
+
+int sf_rowctx_new(sf_rowctx **out, const sf_mask_key *key, sf_error *err)
+{
+    sf_rowctx *c;
+    *out = NULL;
+    if (!key)
+        return sf_error_set(err, SF_EUSAGE, "a masking key is required");
+    c = calloc(1, sizeof(*c));
+    if (!c)
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    c->key = key;
+    *out = c;
+    return 0;
+}
+
+void sf_rowctx_free(sf_rowctx *ctx)
+{
+    if (!ctx)
+        return;
+    for (size_t b = 0; b < SLOT_BUCKETS; b++)
+        for (slot *s = ctx->buckets[b], *n; s; s = n) {
+            n = s->next;
+            if (s->cache)
+                OPENSSL_cleanse(s->cache, CACHE_SLOTS * sizeof(centry));
+            free(s->cache);
+            free(s->sig);
+            free(s);
+        }
+    for (rstate *r = ctx->states, *n; r; r = n) {
+        n = r->next;
+        sf_prf_cleanup(&r->prf);
+        sf_fpe_free(r->fpe);
+        OPENSSL_cleanse(r->fpe_keys, sizeof(r->fpe_keys));
+        free(r->sig);
+        free(r);
+    }
+    free(ctx->memo);
+    sf_buf_free(&ctx->scratch);
+    sf_buf_free(&ctx->tmp);
+    free(ctx->off);
+    free(ctx->len);
+    free(ctx->isnull);
+    free(ctx->vals);
+    if (ctx->num)
+        OPENSSL_cleanse(ctx->num, ctx->scratch_cap);
+    free(ctx->num);
+    free(ctx->pos);
+    free(ctx->pos2);
+    free(ctx);
+}
+
+static int get_rstate(sf_rowctx *ctx, const sf_rule *r, rstate **out, sf_error *err)
+{
+    uint64_t h = hash_bytes(r->sig, strlen(r->sig), 1);
+    unsigned char keys[SF_PRF_LEN + sizeof(((rstate *)0)->fpe_keys)];
+    sf_buf info = SF_BUF_INIT;
+    rstate *s;
+    int rc;
+    for (s = ctx->states; s; s = s->next)
+        if (s->hash == h && strcmp(s->sig, r->sig) == 0) {
+            *out = s;
+            return 0;
+        }
+    if (!(s = calloc(1, sizeof(*s))) || !(s->sig = strdup(r->sig))) {
+        free(s);
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    }
+    s->hash = h;
+    /* One HKDF expansion per rule: PRF key, FF3-1 key, permutation key, tweak. */
+    if (sf_buf_adds(&info, SUBKEY_INFO) < 0 || sf_buf_adds(&info, r->sig) < 0) {
+        rc = sf_error_set(err, SF_ENOMEM, "out of memory");
+        goto fail;
+    }
+    if ((rc = sf_mask_key_hkdf(ctx->key, info.ptr, info.len, keys, sizeof(keys), err)) ||
+        (rc = sf_prf_init(&s->prf, keys, err)))
+        goto fail;
+    memcpy(s->fpe_keys, keys + SF_PRF_LEN, sizeof(s->fpe_keys));
+    OPENSSL_cleanse(keys, sizeof(keys));
+    sf_buf_free(&info);
+    s->next = ctx->states;
+    ctx->states = s;
+    *out = s;
+    return 0;
+fail:
+    OPENSSL_cleanse(keys, sizeof(keys));
+    sf_buf_free(&info);
+    sf_prf_cleanup(&s->prf);
+    free(s->sig);
+    free(s);
+    return rc;
+}
+
+static int get_fpe(rstate *rs, sf_fpe **out, sf_error *err)
+{
+    if (!rs->fpe) {
+        int rc = sf_fpe_new(&rs->fpe, rs->fpe_keys, rs->fpe_keys + 32, rs->fpe_keys + 64, err);
+        if (rc)
+            return rc;
+    }
+    *out = rs->fpe;
+    return 0;
+}
+
+static int get_slot(sf_rowctx *ctx, const colplan *c, slot **out, sf_error *err)
+{
+    size_t b = c->slot_hash % SLOT_BUCKETS;
+    slot *s;
+    int rc;
+    for (s = ctx->buckets[b]; s; s = s->next)
+        if (s->hash == c->slot_hash && strcmp(s->sig, c->slot_sig) == 0) {
+            *out = s;
+            return 0;
+        }
+    if (!(s = calloc(1, sizeof(*s))) || !(s->sig = strdup(c->slot_sig))) {
+        free(s);
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    }
+    if ((rc = get_rstate(ctx, c->rule, &s->rs, err))) {
+        free(s->sig);
+        free(s);
+        return rc;
+    }
+    s->hash = c->slot_hash;
+    s->next = ctx->buckets[b];
+    ctx->buckets[b] = s;
+    *out = s;
+    return 0;
+}
+
+static int prepare(sf_rowctx *ctx, const sf_tableplan *p, sf_error *err)
+{
+    int rc;
+    if (p->ncols > ctx->cols_cap) {
+        size_t n = p->ncols;
+        size_t *off = realloc(ctx->off, n * sizeof(size_t));
+        size_t *len = off ? realloc(ctx->len, n * sizeof(size_t)) : NULL;
+        unsigned char *nul = NULL;
+        slot **memo = NULL;
+        if (off)
+            ctx->off = off;
+        if (len)
+            ctx->len = len;
+        if (off && len && (nul = realloc(ctx->isnull, n)))
+            ctx->isnull = nul;
+        if (nul && (memo = realloc(ctx->memo, n * sizeof(slot *))))
+            ctx->memo = memo;
+        if (!memo)
+            return sf_error_set(err, SF_ENOMEM, "out of memory");
+        ctx->cols_cap = n;
+        ctx->memo_id = 0;
+    }
+    if (ctx->memo_id == p->id)
+        return 0;
+    for (size_t i = 0; i < p->ncols; i++) {
+        const colplan *c = &p->cols[i];
+        ctx->memo[i] = NULL;
+        if (c->rule && c->rule->kind != SF_RULE_KEEP && c->rule->kind != SF_RULE_NULL &&
+            c->rule->kind != SF_RULE_FIXED && c->rule->kind != SF_RULE_EXPR &&
+            (rc = get_slot(ctx, c, &ctx->memo[i], err)))
+            return rc;
+    }
+    ctx->memo_id = p->id;
+    return 0;
+}
+
+/* Room for n numerals and positions. */
+static int ensure_scratch(sf_rowctx *ctx, size_t n, sf_error *err)
+{
+    uint8_t *num;
+    size_t *pos, *pos2;
+    if (n <= ctx->scratch_cap)
+        return 0;
+    if (n < 64)
+        n = 64;
+    num = malloc(n);
+    pos = malloc(n * sizeof(size_t));
+    pos2 = malloc(n * sizeof(size_t));
+    if (!num || !pos || !pos2) {
+        free(num);
+        free(pos);
+        free(pos2);
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    }
+    if (ctx->num)
+        OPENSSL_cleanse(ctx->num, ctx->scratch_cap);
+    free(ctx->num);
+    free(ctx->pos);
+    free(ctx->pos2);
+    ctx->num = num;
+    ctx->pos = pos;
+    ctx->pos2 = pos2;
+    ctx->scratch_cap = n;
+    return 0;
+}
+
+/* ---- the cache -------------------------------------------------------------------- */
+
+static const centry *cache_get(const slot *s, uint64_t h, const char *k, size_t klen)
+{
+    const centry *e;
+    if (!s->cache || klen > CACHE_KEY_MAX)
+        return NULL;
+    e = &s->cache[h % CACHE_SLOTS];
+    if (e->used && e->h == h && e->klen == klen && memcmp(e->k, k, klen) == 0)
+        return e;
+    return NULL;
+}
+
+static void cache_put(slot *s, uint64_t h, const char *k, size_t klen, const void *v, size_t vlen)
+{
+    centry *e;
+    if (klen > CACHE_KEY_MAX || vlen > CACHE_VAL_MAX)
+        return;
+    if (!s->cache && !(s->cache = calloc(CACHE_SLOTS, sizeof(centry))))
+        return; /* the cache is an optimisation only */
+    e = &s->cache[h % CACHE_SLOTS];
+    e->used = 1;
+    e->h = h;
+    e->klen = (uint8_t)klen;
+    e->vlen = (uint8_t)vlen;
+    memcpy(e->k, k, klen);
+    memcpy(e->v, v, vlen);
+}
+
+/* ---- the transformers --------------------------------------------------------------- */
+
+typedef struct {
+    const sf_tableplan *p;
+    size_t col;
+    sf_error *err;
+} mctx;
+
+static int value_error(const mctx *m, const char *what)
+{
+    sf_buf cn = SF_BUF_INIT;
+    int rc;
+    (void)sf_ident_quote(&cn, m->p->names[m->col], strlen(m->p->names[m->col]));
+    rc = sf_error_set(m->err, SF_EFORMAT, "cannot mask %s.%s (%s): %s", m->p->qname, cn.ptr,
+                      sf_rule_kind_name(m->p->cols[m->col].rule->kind), what);
+    sf_buf_free(&cn);
+    return rc;
+}
+
+static int crypto_failed(const mctx *m)
+{
+    return sf_error_set(m->err, SF_ECRYPTO, "masking %s: the PRF failed", m->p->qname);
+}
+
+static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
+
+/* n base32 characters of PRF output for the value (n <= 102). */
+static int base32_token(slot *s, const char *v, size_t len, int n, char *out)
+{
+    unsigned char blk[2 * SF_PRF_LEN];
+    int bits = 0, used = 0;
+    uint32_t acc = 0;
+    if (sf_prf_eval(&s->rs->prf, 'T', v, len, blk) < 0)
+        return -1;
+    if (n * 5 > 8 * SF_PRF_LEN && sf_prf_eval(&s->rs->prf, 'U', blk, SF_PRF_LEN, blk + SF_PRF_LEN) < 0)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        if (bits < 5) {
+            acc = (acc << 8) | blk[used++];
+            bits += 8;
+        }
+        out[i] = b32[(acc >> (bits - 5)) & 31];
+        bits -= 5;
+    }
+    OPENSSL_cleanse(blk, sizeof(blk));
+    return 0;
+}
+
+static int do_token(const mctx *m, slot *s, const sf_field *in, sf_buf *dst)
+{
+    const colplan *c = &m->p->cols[m->col];
+    char tok[SF_TOKEN_MAX_LEN];
+    if (in->len == 0)
+        return 0;
+    if (base32_token(s, in->ptr, in->len, c->toklen, tok) < 0)
+        return crypto_failed(m);
+    if ((c->rule->prefix && sf_buf_adds(dst, c->rule->prefix) < 0) || sf_buf_add(dst, tok, (size_t)c->toklen) < 0)
+        return sf_error_set(m->err, SF_ENOMEM, "out of memory");
+    return 0;
+}
+
+static int do_email(const mctx *m, slot *s, const sf_field *in, sf_buf *dst)
+{
+    const colplan *c = &m->p->cols[m->col];
+    char tok[SF_EMAIL_TOKEN_LEN];
+    if (in->len == 0)
+        return 0;
+    if (base32_token(s, in->ptr, in->len, SF_EMAIL_TOKEN_LEN, tok) < 0)
+        return crypto_failed(m);
+    if (sf_buf_add(dst, tok, sizeof(tok)) < 0 || sf_buf_addc(dst, '@') < 0 || sf_buf_adds(dst, c->domain) < 0)
+        return sf_error_set(m->err, SF_ENOMEM, "out of memory");
+    return 0;
+}
+
+static int do_dict(const mctx *m, slot *s, const sf_field *in, sf_buf *dst)
+{
+    const colplan *c = &m->p->cols[m->col];
+    unsigned char h[SF_PRF_LEN];
+    size_t start = dst->len, idx;
+    sf_dict_kind kind;
+    int rc = 0;
+    if (in->len == 0)
+        return 0;
+    if (sf_prf_eval(&s->rs->prf, 'D', in->ptr, in->len, h) < 0)
+        return crypto_failed(m);
+    idx = (size_t)sf_prf_u64(h);
+    switch (c->rule->kind) {
+    case SF_RULE_NAME:
+        rc = sf_buf_adds(dst, sf_dict_get(SF_DICT_FIRST_NAME, idx % sf_dict_size(SF_DICT_FIRST_NAME)));
+        rc = rc ? rc : sf_buf_addc(dst, ' ');
+        idx = (size_t)sf_prf_u64(h + 8);
+        rc = rc ? rc : sf_buf_adds(dst, sf_dict_get(SF_DICT_LAST_NAME, idx % sf_dict_size(SF_DICT_LAST_NAME)));
+        break;
+    case SF_RULE_STREET:
+        rc = sf_buf_adds(dst, sf_dict_get(SF_DICT_STREET, idx % sf_dict_size(SF_DICT_STREET)));
+        rc = rc ? rc : sf_buf_addf(dst, " %u", (unsigned)(sf_prf_u64(h + 8) % 199) + 1);
+        break;
+    default:
+        kind = c->rule->kind == SF_RULE_FIRST_NAME  ? SF_DICT_FIRST_NAME
+               : c->rule->kind == SF_RULE_LAST_NAME ? SF_DICT_LAST_NAME
+               : c->rule->kind == SF_RULE_COMPANY   ? SF_DICT_COMPANY
+                                                    : SF_DICT_CITY;
+        rc = sf_buf_adds(dst, sf_dict_get(kind, idx % sf_dict_size(kind)));
+        break;
+    }
+    if (rc < 0)
+        return sf_error_set(m->err, SF_ENOMEM, "out of memory");
+    if (c->maxchars >= 0) {
+        size_t keep = utf8_prefix(dst->ptr + start, dst->len - start, (size_t)c->maxchars);
+        /* do not leave a trailing space after cutting "First Last" */
+        while (keep > 0 && dst->ptr[start + keep - 1] == ' ')
+            keep--;
+        sf_buf_truncate(dst, start + keep);
+    }
+    return 0;
+}
+
+/* Digits of value v at positions pos[0..n) meet the integer constraints? */
+static int int_ok(const char *v, const size_t *pos, size_t n, const char *bound)
+{
+    if (n >= 2 && v[pos[0]] == '0')
+        return 0;
+    if (bound) {
+        size_t bl = strlen(bound);
+        if (n > bl)
+            return 0;
+        if (n == bl)
+            for (size_t i = 0; i < n; i++) {
+                if (v[pos[i]] != bound[i])
+                    return v[pos[i]] < bound[i];
+            }
+    }
+    return 1;
+}
+
+/*
+ * Encrypt the digits at positions pos[skip..n) of buf (in place). With
+ * `constrained`, cycle-walk until the whole digit run is a valid integer
+ * (no leading zero, magnitude <= bound): the input is valid, so the walk
+ * ends at the latest when the cycle returns to it.
+ */
+static int fpe_digits(sf_rowctx *ctx, sf_fpe *f, unsigned domain, char *buf, const size_t *pos, size_t n, size_t skip,
+                      int constrained, const char *bound)
+{
+    size_t m = n > skip ? n - skip : 0;
+    uint8_t *x = ctx->num;
+    if (m == 0)
+        return 0;
+    for (size_t i = 0; i < m; i++)
+        x[i] = (uint8_t)(buf[pos[skip + i]] - '0');
+    for (long iter = 0;; iter++) {
+        if (sf_fpe_encrypt(f, 10, domain, x, m) < 0)
+            return SF_ECRYPTO;
+        for (size_t i = 0; i < m; i++)
+            buf[pos[skip + i]] = (char)('0' + x[i]);
+        if (!constrained || int_ok(buf, pos, n, bound))
+            return 0;
+        if (iter > 10000000)
+            return SF_EINTERNAL;
+    }
+}
+
+static int do_digits(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in, sf_buf *dst)
+{
+    const colplan *c = &m->p->cols[m->col];
+    size_t start = dst->len, n = 0, nint = 0, keep = (size_t)c->rule->keep_leading;
+    size_t *pos;
+    char *buf;
+    sf_fpe *f;
+    int rc, neg = in->len > 0 && in->ptr[0] == '-';
+    if ((rc = get_fpe(s->rs, &f, m->err)) || (rc = ensure_scratch(ctx, in->len, m->err)))
+        return rc;
+    if (sf_buf_add(dst, in->ptr, in->len) < 0)
+        return sf_error_set(m->err, SF_ENOMEM, "out of memory");
+    buf = dst->ptr + start;
+    pos = ctx->pos;
+    if (c->fit == FIT_INT || c->fit == FIT_NUMERIC) {
+        /* [-]digits[.digits] exactly */
+        size_t i = neg ? 1 : 0, dot = 0;
+        for (; i < in->len; i++) {
+            if (buf[i] >= '0' && buf[i] <= '9')
+                pos[n++] = i;
+            else if (buf[i] == '.' && c->fit == FIT_NUMERIC && !dot)
+                dot = 1, nint = n;
+            else
+                break;
+        }
+        if (!dot)
+            nint = n;
+        if (i != in->len || nint == 0) {
+            if (c->fit == FIT_NUMERIC && (ci_eq(in->ptr, in->len, "nan") || ci_eq(in->ptr + neg, in->len - neg, "infinity")))
+                return 0;
+            return value_error(m, c->fit == FIT_INT ? "value is not an integer" : "value is not a number");
+        }
+        {
+            const char *bound = c->fit == FIT_INT ? (neg ? c->bound_neg : c->bound_pos) : NULL;
+            /* numeric(p,s) with p == s holds only "0" before the point: nothing to permute there */
+            size_t int_keep = c->fit == FIT_NUMERIC && c->type.precision >= 0 &&
+                                      (size_t)(c->type.precision - c->type.scale) < nint
+                                  ? nint
+                                  : (keep < nint ? keep : nint);
+            if (!int_ok(buf, pos, nint, bound))
+                return value_error(m, "value is not a canonical integer");
+            rc = fpe_digits(ctx, f, DOM_INT_PART, buf, pos, nint, int_keep, 1, bound);
+            if (rc == 0 && n > nint)
+                rc = fpe_digits(ctx, f, DOM_FRAC_PART, buf, pos + nint, n - nint, keep > nint ? keep - nint : 0, 0, NULL);
+        }
+    } else {
+        for (size_t i = 0; i < in->len; i++)
+            if (buf[i] >= '0' && buf[i] <= '9')
+                pos[n++] = i;
+        rc = fpe_digits(ctx, f, DOM_TEXT_DIGITS, buf, pos, n, keep, 0, NULL);
+    }
+    if (rc == SF_ECRYPTO)
+        return crypto_failed(m);
+    if (rc)
+        return sf_error_set(m->err, rc, "masking %s: digit permutation did not converge", m->p->qname);
+    return 0;
+}
+
+static int do_alnum(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in, sf_buf *dst)
+{
+    size_t start = dst->len, nl = 0, nd = 0, seen = 0, keep = (size_t)m->p->cols[m->col].rule->keep_leading;
+    size_t *lpos, *dpos;
+    uint8_t *x;
+    char *buf;
+    sf_fpe *f;
+    int rc;
+    if ((rc = get_fpe(s->rs, &f, m->err)) || (rc = ensure_scratch(ctx, in->len, m->err)))
+        return rc;
+    if (sf_buf_add(dst, in->ptr, in->len) < 0)
+        return sf_error_set(m->err, SF_ENOMEM, "out of memory");
+    buf = dst->ptr + start;
+    lpos = ctx->pos;
+    dpos = ctx->pos2;
+    x = ctx->num;
+    for (size_t i = 0; i < in->len; i++) {
+        char ch = buf[i];
+        int letter = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z'), digit = ch >= '0' && ch <= '9';
+        if (!letter && !digit)
+            continue;
+        if (seen++ < keep)
+            continue;
+        if (letter)
+            lpos[nl++] = i;
+        else
+            dpos[nd++] = i;
+    }
+    if (nl) {
+        for (size_t i = 0; i < nl; i++) {
+            char ch = buf[lpos[i]];
+            x[i] = (uint8_t)(ch >= 'a' ? ch - 'a' : ch - 'A');
+        }
+        if (sf_fpe_encrypt(f, 26, DOM_ALNUM_LETTERS, x, nl) < 0)
+            return crypto_failed(m);
+        for (size_t i = 0; i < nl; i++)
+            buf[lpos[i]] = (char)((buf[lpos[i]] >= 'a' ? 'a' : 'A') + x[i]);
+    }
+    if (nd) {
+        for (size_t i = 0; i < nd; i++)
+            x[i] = (uint8_t)(buf[dpos[i]] - '0');
+        if (sf_fpe_encrypt(f, 10, DOM_ALNUM_DIGITS, x, nd) < 0)
+            return crypto_failed(m);
+        for (size_t i = 0; i < nd; i++)
+            buf[dpos[i]] = (char)('0' + x[i]);
+    }
+    return 0;
+}
+
+/* PRF of the `by` column's original value (or the value itself) as a 64-bit integer, cached. */
+static int keyed_u64(const mctx *m, slot *s, const sf_field *in, const sf_field *row, uint64_t *out)
+{
+    const colplan *c = &m->p->cols[m->col];
+    const sf_field *src = c->by >= 0 ? &row[c->by] : in;
+    unsigned char h[SF_PRF_LEN];
+    const char *k = src->null ? "" : src->ptr;
+    size_t klen = src->null ? 0 : src->len;
+    unsigned char tag = src->null ? 'n' : 'v';
+    uint64_t hh = hash_bytes(k, klen, tag);
+    const centry *e = cache_get(s, hh, k, klen);
+    if (e && e->vlen == sizeof(uint64_t) + 1 && (unsigned char)e->v[8] == tag) {
+        memcpy(out, e->v, sizeof(uint64_t));
+        return 0;
+    }
+    if (sf_prf_eval(&s->rs->prf, tag, k, klen, h) < 0)
+        return crypto_failed(m);
+    *out = sf_prf_u64(h);
+    {
+        char v[9];
+        memcpy(v, out, 8);
+        v[8] = (char)tag;
+        cache_put(s, hh, k, klen, v, sizeof(v));
+    }
+    return 0;
+}
+
+static int do_noise(const mctx *m, slot *s, const sf_field *in, const sf_field *row, sf_buf *dst)
+{
+    const colplan *c = &m->p->cols[m->col];
+    uint64_t r;
+    int64_t k;
+    int64_t pk;
+    sf_dec d, f, res;
+    char txt[SF_DEC_TEXT_MAX + 1];
+    int rc, scale;
+    if ((rc = keyed_u64(m, s, in, row, &r)))
+        return rc;
+    k = (int64_t)(r % (2 * NOISE_K + 1)) - NOISE_K;
+    pk = (int64_t)c->rule->noise_p * k; /* units of 1e-15 */
+    if (c->fit == FIT_FLOAT) {
+        char tmp[64], *end;
+        double v;
+        size_t n = in->len < sizeof(tmp) - 1 ? in->len : sizeof(tmp) - 1;
+        memcpy(tmp, in->ptr, n);
+        tmp[n] = 0;
+        v = strtod(tmp, &end);
+        if (end == tmp || *end)
+            return value_error(m, "value is not a number");
+        if (v != v || v - v != 0) /* NaN, infinities */
+            return sf_buf_add(dst, in->ptr, in->len) < 0 ? sf_error_set(m->err, SF_ENOMEM, "out of memory") : 0;
+        v = v * (1.0 + (double)pk / 1e15);
+        return sf_buf_addf(dst, "%.*g", m->p->cols[m->col].type.kind == SF_T_FLOAT4 ? 9 : 17, v) < 0
+                   ? sf_error_set(m->err, SF_ENOMEM, "out of memory")
+                   : 0;
+    }
+    rc = sf_dec_parse(&d, in->ptr, in->len);
+    if (rc == SF_DEC_SPECIAL || (rc != SF_DEC_OK && c->type.kind == SF_T_OPAQUE))
+        return sf_buf_add(dst, in->ptr, in->len) < 0 ? sf_error_set(m->err, SF_ENOMEM, "out of memory") : 0;
+    if (rc == SF_DEC_RANGE)
+        return value_error(m, "value has more than 60 significant digits");
+    if (rc != SF_DEC_OK)
+        return value_error(m, "value is not a number");
+    memset(&f, 0, sizeof(f));
+    f.mag.w[0] = (uint64_t)(1000000000000000ll + pk);
+    f.scale = 15;
+    if (sf_dec_mul(&res, &d, &f) != 0)
+        return value_error(m, "value out of range");
+    scale = c->fit == FIT_INT ? 0 : (c->fit == FIT_NUMERIC && c->type.scale >= 0) ? c->type.scale : d.scale;
+    if (sf_dec_rescale(&res, scale) != 0)
+        return value_error(m, "value out of range");
+    if (c->fit == FIT_INT)
+        sf_dec_clamp_i64(&res, c->imin, c->imax);
+    else if (c->fit == FIT_NUMERIC && c->type.precision >= 0)
+        sf_dec_clamp_digits(&res, c->type.precision);
+    return sf_buf_add(dst, txt, sf_dec_format(&res, txt)) < 0 ? sf_error_set(m->err, SF_ENOMEM, "out of memory") : 0;
+}
+
+static int do_date_shift(const mctx *m, slot *s, const sf_field *in, const sf_field *row, sf_buf *dst)
+{
+    const colplan *c = &m->p->cols[m->col];
+    uint64_t r;
+    int days, rc;
+    size_t start = dst->len;
+    if ((rc = keyed_u64(m, s, in, row, &r)))
+        return rc;
+    days = (int)(int64_t)(r % (uint64_t)(2 * c->rule->days + 1)) - c->rule->days;
+    rc = sf_date_shift(in->ptr, in->len, days, dst);
+    if (rc == SF_DT_OK)
+        return 0;
+    sf_buf_truncate(dst, start);
+    if (rc == SF_DT_SPECIAL || c->type.kind == SF_T_OPAQUE)
+        return sf_buf_add(dst, in->ptr, in->len) < 0 ? sf_error_set(m->err, SF_ENOMEM, "out of memory") : 0;
+    return value_error(m, "value is not an ISO date or timestamp");
+}
+
+/* Cached text transformers: token, email, dictionary, digits, alnum. */
+static int do_cached(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *raw, sf_buf *dst)
+{
+    const colplan *c = &m->p->cols[m->col];
+    uint64_t h = 0;
+    const centry *e = NULL;
+    size_t start = dst->len;
+    sf_field norm = *raw;
+    const sf_field *in = &norm;
+    int rc;
+    /*
+     * Token, email and dictionary outputs depend on the value as the
+     * database compares it: character(n) ignores trailing spaces (pg_dump
+     * writes them padded) and citext ignores case (ASCII folded here), so
+     * the same value in a text column gives the same output.
+     */
+    if (c->rule->kind != SF_RULE_DIGITS && c->rule->kind != SF_RULE_ALNUM) {
+        if (c->type.kind == SF_T_CHAR)
+            while (norm.len > 0 && norm.ptr[norm.len - 1] == ' ')
+                norm.len--;
+        if (c->type.kind == SF_T_CITEXT) {
+            sf_buf_clear(&ctx->tmp);
+            if (sf_buf_add(&ctx->tmp, norm.ptr, norm.len) < 0)
+                return sf_error_set(m->err, SF_ENOMEM, "out of memory");
+            for (size_t i = 0; i < ctx->tmp.len; i++)
+                if (ctx->tmp.ptr[i] >= 'A' && ctx->tmp.ptr[i] <= 'Z')
+                    ctx->tmp.ptr[i] = (char)(ctx->tmp.ptr[i] - 'A' + 'a');
+            norm.ptr = ctx->tmp.ptr;
+        }
+    }
+    if (in->len <= CACHE_KEY_MAX) {
+        h = hash_bytes(in->ptr, in->len, 7);
+        if ((e = cache_get(s, h, in->ptr, in->len)))
+            return sf_buf_add(dst, e->v, e->vlen) < 0 ? sf_error_set(m->err, SF_ENOMEM, "out of memory") : 0;
+    }
+    switch (c->rule->kind) {
+    case SF_RULE_TOKEN:
+        rc = do_token(m, s, in, dst);
+        break;
+    case SF_RULE_EMAIL:
+        rc = do_email(m, s, in, dst);
+        break;
+    case SF_RULE_DIGITS:
+        rc = do_digits(m, ctx, s, in, dst);
+        break;
+    case SF_RULE_ALNUM:
+        rc = do_alnum(m, ctx, s, in, dst);
+        break;
+    default:
+        rc = do_dict(m, s, in, dst);
+        break;
+    }
+    if (rc == 0 && in->len <= CACHE_KEY_MAX)
+        cache_put(s, h, in->ptr, in->len, dst->ptr + start, dst->len - start);
+    return rc;
+}
+
+static int do_expr(const mctx *m, sf_rowctx *ctx, const sf_field *in, sf_buf *dst, int *isnull)
+{
+    const colplan *c = &m->p->cols[m->col];
+    size_t nrefs = sf_expr_nrefs(c->expr);
+    sf_dec res;
+    char txt[SF_DEC_TEXT_MAX + 1];
+    int rc, scale;
+    if (nrefs > ctx->vals_cap) {
+        sf_dec *v = realloc(ctx->vals, nrefs * sizeof(*v));
+        if (!v)
+            return sf_error_set(m->err, SF_ENOMEM, "out of memory");
+        ctx->vals = v;
+        ctx->vals_cap = nrefs;
+    }
+    for (size_t j = 0; j < nrefs; j++) {
+        size_t ci = c->expr_cols[j];
+        const char *ptr = ctx->off[ci] == SIZE_MAX ? in[ci].ptr : ctx->scratch.ptr + ctx->off[ci];
+        size_t len = ctx->off[ci] == SIZE_MAX ? in[ci].len : ctx->len[ci];
+        if (ctx->isnull[ci]) {
+            *isnull = 1;
+            return 0;
+        }
+        rc = sf_dec_parse(&ctx->vals[j], ptr, len);
+        if (rc == SF_DEC_SPECIAL && (c->fit == FIT_NUMERIC || c->fit == FIT_FLOAT || c->type.kind == SF_T_OPAQUE))
+            return sf_buf_adds(dst, "NaN") < 0 ? sf_error_set(m->err, SF_ENOMEM, "out of memory") : 0;
+        if (rc != SF_DEC_OK) {
+            char what[160];
+            snprintf(what, sizeof(what), "operand '%s' is not a finite number", sf_expr_ref(c->expr, j));
+            return value_error(m, what);
+        }
+    }
+    rc = sf_expr_eval(c->expr, ctx->vals, EXPR_DIV_SCALE, &res);
+    if (rc == SF_DEC_DIV0)
+        return value_error(m, "division by zero");
+    if (rc != SF_DEC_OK)
+        return value_error(m, "result out of range");
+    scale = c->fit == FIT_INT ? 0 : (c->fit == FIT_NUMERIC && c->type.scale >= 0) ? c->type.scale : res.scale;
+    if (c->fit == FIT_FLOAT && scale > 17)
+        scale = 17;
+    if (sf_dec_rescale(&res, scale) != 0)
+        return value_error(m, "result out of range");
+    if (c->fit == FIT_INT)
+        sf_dec_clamp_i64(&res, c->imin, c->imax);
+    else if (c->fit == FIT_NUMERIC && c->type.precision >= 0)
+        sf_dec_clamp_digits(&res, c->type.precision);
+    (void)in;
+    return sf_buf_add(dst, txt, sf_dec_format(&res, txt)) < 0 ? sf_error_set(m->err, SF_ENOMEM, "out of memory") : 0;
+}
+
+int sf_tableplan_mask(const sf_tableplan *p, sf_rowctx *ctx, const sf_field *in, sf_field *out, sf_error *err)
+{
+    mctx m = {p, 0, err};
+    int rc;
+    if (p->identity) {
+        memcpy(out, in, p->ncols * sizeof(*out));
+        return 0;
+    }
+    if ((rc = prepare(ctx, p, err)))
+        return rc;
+    sf_buf_clear(&ctx->scratch);
+    for (size_t i = 0; i < p->ncols; i++) {
+        const colplan *c = &p->cols[i];
+        size_t start = ctx->scratch.len;
+        ctx->off[i] = SIZE_MAX;
+        ctx->isnull[i] = (unsigned char)(in[i].null != 0);
+        if (!c->rule || c->rule->kind == SF_RULE_KEEP || in[i].null || c->rule->kind == SF_RULE_EXPR)
+            continue;
+        m.col = i;
+        switch (c->rule->kind) {
+        case SF_RULE_NULL:
+            ctx->isnull[i] = 1;
+            continue;
+        case SF_RULE_FIXED:
+            rc = sf_buf_add(&ctx->scratch, c->rule->fixed, c->rule->fixed_len) < 0
+                     ? sf_error_set(err, SF_ENOMEM, "out of memory")
+                     : 0;
+            break;
+        case SF_RULE_NOISE:
+            rc = do_noise(&m, ctx->memo[i], &in[i], in, &ctx->scratch);
+            break;
+        case SF_RULE_DATE_SHIFT:
+            rc = do_date_shift(&m, ctx->memo[i], &in[i], in, &ctx->scratch);
+            break;
+        default:
+            rc = do_cached(&m, ctx, ctx->memo[i], &in[i], &ctx->scratch);
+            break;
+        }
+        if (rc)
+            return rc;
+        ctx->off[i] = start;
+        ctx->len[i] = ctx->scratch.len - start;
+    }
+    if (p->has_expr)
+        for (size_t i = 0; i < p->ncols; i++) {
+            const colplan *c = &p->cols[i];
+            size_t start = ctx->scratch.len;
+            int isnull = 0;
+            if (!c->rule || c->rule->kind != SF_RULE_EXPR || in[i].null)
+                continue;
+            m.col = i;
+            if ((rc = do_expr(&m, ctx, in, &ctx->scratch, &isnull)))
+                return rc;
+            if (isnull) {
+                ctx->isnull[i] = 1;
+                continue;
+            }
+            ctx->off[i] = start;
+            ctx->len[i] = ctx->scratch.len - start;
+        }
+    for (size_t i = 0; i < p->ncols; i++) {
+        if (ctx->isnull[i]) {
+            out[i].ptr = NULL;
+            out[i].len = 0;
+            out[i].null = 1;
+        } else if (ctx->off[i] == SIZE_MAX) {
+            out[i] = in[i];
+        } else {
+            out[i].ptr = ctx->scratch.ptr + ctx->off[i];
+            out[i].len = ctx->len[i];
+            out[i].null = 0;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# make bench: masking throughput (SPEC §8). Builds the distribution database
+# of tests/fixtures/masking/schema.sql in the test PostgreSQL at a scale that
+# gives a plain dump of >= 300 MB, then on that one dump measures:
+#   pg_dump       producing the plain dump (the baseline)
+#   mask          `stagefork mask` with the fixture policy (tests/fixtures/masking/policy.yaml)
+#   pass-through  `stagefork mask` with an empty policy and strict off (a plain copy)
+#   fixed         the same columns masked by `fixed`/`null` only: the dump side's own cost
+# and prints MB/s and the ratios (targets: mask >= 2 x pg_dump, >= 0.5 x pass-through).
+# Knobs: STAGEFORK_BENCH_SCALE (default 340 ~ 300 MB), STAGEFORK_BENCH_DIR (scratch, default /tmp).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+SF=${STAGEFORK_BIN:-$PWD/$BUILD/stagefork}
+SCALE=${STAGEFORK_BENCH_SCALE:-340}
+export STAGEFORK_SERVICES_STATE=${STAGEFORK_SERVICES_STATE:-$PWD/$BUILD/test-services}
+
+started=0
+if ! scripts/test-services.sh status >/dev/null 2>&1; then
+    scripts/test-services.sh start >/dev/null
+    started=1
+fi
+eval "$(scripts/test-services.sh env)"
+BIN=$STAGEFORK_TEST_PG_BINDIR
+work=$(mktemp -d "${STAGEFORK_BENCH_DIR:-/tmp}/sf-bench-mask.XXXXXX")
+db=sf_bench_mask_$$
+url="${STAGEFORK_TEST_PG%/*}/$db"
+cleanup() {
+    "$BIN/psql" -X -q -d "$STAGEFORK_TEST_PG" -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
+    rm -rf "$work"
+    if [[ $started == 1 ]]; then scripts/test-services.sh stop >/dev/null 2>&1 || true; fi
+}
+trap cleanup EXIT
+
+now() { echo "$EPOCHREALTIME"; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+mbps() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.1f", n / 1048576 / s }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+echo "mask bench: building the distribution database at scale $SCALE ..." >&2
+"$BIN/psql" -X -q -d "$STAGEFORK_TEST_PG" -c "CREATE DATABASE $db"
+"$BIN/psql" -X -q -v ON_ERROR_STOP=1 -v scale="$SCALE" -d "$url" -f tests/fixtures/masking/schema.sql
+
+t0=$(now)
+"$BIN/pg_dump" -d "$url" -f "$work/dump.sql"
+t1=$(now)
+bytes=$(stat -c %s "$work/dump.sql")
+dump_s=$(secs "$t0" "$t1")
+"$BIN/psql" -X -q -d "$STAGEFORK_TEST_PG" -c "DROP DATABASE $db"
+
+export STAGEFORK_MASK_KEY=bench-key-0123456789abcdef-0123456789abcdef
+printf 'version: 1\nstrict: false\ntables: {}\n' >"$work/empty.yaml"
+# the same columns masked with `fixed`/`null` only: the dump side's own cost (decode, re-encode, I/O)
+cat >"$work/fixed.yaml" <<'EOF'
+version: 1
+strict: false
+tables:
+  public.customers: {customer_code: {fixed: C}, company_name: {fixed: Co}, contact_name: {fixed: N}, email: {fixed: x@example.com},
+                     phone: {fixed: "0"}, tax_id: {fixed: T}, iban: {fixed: I}, credit_limit: {fixed: "1.00"}, notes: null,
+                     birth_date: {fixed: "2000-01-01"}}
+  public.suppliers: {name: {fixed: S}, contact_email: {fixed: x@example.com}, street: {fixed: St}, city: {fixed: Ci},
+                     postal_code: {fixed: P}, account_no: {fixed: "0"}}
+  erp."Supplier Contacts": {"Full Name": {fixed: N}, "E-Mail": {fixed: x@example.com}, "Phone": {fixed: "0"}}
+  public.products: {sku: {fixed: S}, list_price: {fixed: "1.00"}, cost: {fixed: "1.00"}}
+  public.price_lists: {sku: {fixed: S}, unit_price: {fixed: "1.00"}}
+  public.orders: {customer_email: {fixed: x@example.com}}
+  public.order_lines: {sku: {fixed: S}, unit_price: {fixed: "1.00"}, line_total: {fixed: "1.00"}}
+EOF
+
+# each measured twice, the faster run counts (the machine is shared)
+best() { # name cmd...
+    local name=$1 b= t0 t1 s
+    shift
+    for _ in 1 2; do
+        rm -f "$work/out.sql"
+        t0=$(now)
+        "$@"
+        t1=$(now)
+        s=$(secs "$t0" "$t1")
+        if [[ -z $b ]] || awk -v a="$s" -v b="$b" 'BEGIN { exit !(a < b) }'; then b=$s; fi
+    done
+    echo "$b"
+}
+mask_s=$(best mask "$SF" mask --policy tests/fixtures/masking/policy.yaml "$work/dump.sql" "$work/out.sql")
+fixed_s=$(best fixed "$SF" mask --policy "$work/fixed.yaml" --key-env STAGEFORK_MASK_KEY "$work/dump.sql" "$work/out.sql")
+pass_s=$(best pass "$SF" mask --policy "$work/empty.yaml" --key-env STAGEFORK_MASK_KEY "$work/dump.sql" "$work/out.sql")
+cmp -s "$work/dump.sql" "$work/out.sql" || { echo "mask bench: pass-through output differs from its input" >&2; exit 1; }
+
+dump_mb=$(mbps "$bytes" "$dump_s")
+mask_mb=$(mbps "$bytes" "$mask_s")
+pass_mb=$(mbps "$bytes" "$pass_s")
+echo "mask dump: $(awk -v n="$bytes" 'BEGIN { printf "%.0f", n / 1048576 }') MB plain (scale $SCALE)"
+echo "pg_dump: $dump_mb MB/s (${dump_s}s)"
+echo "pass-through: $pass_mb MB/s (${pass_s}s)"
+echo "mask: $mask_mb MB/s (${mask_s}s; ratio $(ratio "$mask_mb" "$dump_mb") vs baseline pg_dump $dump_mb MB/s)"
+fixed_mb=$(mbps "$bytes" "$fixed_s")
+echo "mask, fixed values only (dump-side cost): $fixed_mb MB/s (${fixed_s}s; ratio $(ratio "$fixed_mb" "$dump_mb") vs baseline pg_dump $dump_mb MB/s)"
+echo "mask / pg_dump: $(ratio "$mask_mb" "$dump_mb") (target >= 2)"
+echo "mask / pass-through: $(ratio "$mask_mb" "$pass_mb") (target >= 0.5)"

@@ -1,0 +1,3 @@
+\restrict abc
+CREATE TABLE t (a int);
+\unrestrict abc

@@ -1,0 +1,2 @@
+COPY public.t (a, b) FROM stdin;
+1	2

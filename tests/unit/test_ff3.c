@@ -1,0 +1,261 @@
+/* FF3-1 against NIST/ACVP vectors, and the small-domain / chunked FPE around it. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "ff3.h"
+#include "fpe.h"
+
+static size_t unhex(unsigned char *out, const char *hex)
+{
+    size_t n = strlen(hex) / 2;
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        sscanf(hex + 2 * i, "%2x", &v);
+        out[i] = (unsigned char)v;
+    }
+    return n;
+}
+
+static void to_numerals(uint8_t *x, const char *s, const char *alphabet)
+{
+    for (size_t i = 0; s[i]; i++)
+        x[i] = (uint8_t)(strchr(alphabet, s[i]) - alphabet);
+}
+
+static void from_numerals(char *s, const uint8_t *x, size_t n, const char *alphabet)
+{
+    for (size_t i = 0; i < n; i++)
+        s[i] = alphabet[x[i]];
+    s[n] = 0;
+}
+
+typedef struct {
+    unsigned radix;
+    const char *alphabet, *key, *tweak, *pt, *ct;
+} vector;
+
+#define DIGITS "0123456789"
+#define B26 "0123456789abcdefghijklmnop" /* NIST FF3 samples write radix 26 this way */
+#define AZ "abcdefghijklmnopqrstuvwxyz"
+#define B64 "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz+/"
+
+/* NIST FF3 samples (SP 800-38G examples, 64-bit tweaks). */
+static const vector ff3_samples[] = {
+    {10, DIGITS, "EF4359D8D580AA4F7F036D6F04FC6A94", "D8E7920AFA330A73", "890121234567890000", "750918814058654607"},
+    {10, DIGITS, "EF4359D8D580AA4F7F036D6F04FC6A94", "9A768A92F60E12D8", "890121234567890000", "018989839189395384"},
+    {10, DIGITS, "EF4359D8D580AA4F7F036D6F04FC6A94", "D8E7920AFA330A73", "89012123456789000000789000000", "48598367162252569629397416226"},
+    {10, DIGITS, "EF4359D8D580AA4F7F036D6F04FC6A94", "0000000000000000", "89012123456789000000789000000", "34695224821734535122613701434"},
+    {26, B26, "EF4359D8D580AA4F7F036D6F04FC6A94", "9A768A92F60E12D8", "0123456789abcdefghi", "g2pk40i992fn20cjakb"},
+    {10, DIGITS, "EF4359D8D580AA4F7F036D6F04FC6A942B7E151628AED2A6", "D8E7920AFA330A73", "890121234567890000", "646965393875028755"},
+    {26, B26, "EF4359D8D580AA4F7F036D6F04FC6A942B7E151628AED2A6", "9A768A92F60E12D8", "0123456789abcdefghi", "i0ihe2jfj7a9opf9p88"},
+    {10, DIGITS, "EF4359D8D580AA4F7F036D6F04FC6A942B7E151628AED2A6ABF7158809CF4F3C", "D8E7920AFA330A73", "890121234567890000", "922011205562777495"},
+    {10, DIGITS, "EF4359D8D580AA4F7F036D6F04FC6A942B7E151628AED2A6ABF7158809CF4F3C", "9A768A92F60E12D8", "890121234567890000", "504149865578056140"},
+    {10, DIGITS, "EF4359D8D580AA4F7F036D6F04FC6A942B7E151628AED2A6ABF7158809CF4F3C", "D8E7920AFA330A73", "89012123456789000000789000000", "04344343235792599165734622699"},
+    {10, DIGITS, "EF4359D8D580AA4F7F036D6F04FC6A942B7E151628AED2A6ABF7158809CF4F3C", "0000000000000000", "89012123456789000000789000000", "30859239999374053872365555822"},
+    {26, B26, "EF4359D8D580AA4F7F036D6F04FC6A942B7E151628AED2A6ABF7158809CF4F3C", "9A768A92F60E12D8", "0123456789abcdefghi", "p0b2godfja9bhb7bk38"},
+};
+
+/* ACVP FF3-1 vectors (56-bit tweaks). */
+static const vector ff3_1_vectors[] = {
+    {10, DIGITS, "2DE79D232DF5585D68CE47882AE256D6", "CBD09280979564", "3992520240", "8901801106"},
+    {10, DIGITS, "01C63017111438F7FC8E24EB16C71AB5", "C4E822DCD09F27", "60761757463116869318437658042297305934914824457484538562",
+     "35637144092473838892796702739628394376915177448290847293"},
+    {26, AZ, "718385E6542534604419E83CE387A437", "B6F35084FA90E1", "wfmwlrorcd", "ywowehycyd"},
+    {26, AZ, "DB602DFF22ED7E84C8D8C865A941A238", "EBEFD63BCC2083", "kkuomenbzqvggfbteqdyanwpmhzdmoicekiihkrm",
+     "belcfahcwwytwrckieymthabgjjfkxtxauipmjja"},
+    {64, B64, "AEE87D0D485B3AFD12BD1E0B9D03D50D", "5F9140601D224B", "ixvuuIHr0e", "GR90R1q838"},
+    {64, B64, "7B6C88324732F7F4AD435DA9AD77F917", "3F42102C0BAB39", "21q1kbbIVSrAFtdFWzdMeIDpRqpo", "cvQ/4aGUV4wRnyO3CHmgEKW5hk8H"},
+    {10, DIGITS, "F62EDB777A671075D47563F3A1E9AC797AA706A2D8E02FC8", "493B8451BF6716", "4406616808", "1807744762"},
+    {10, DIGITS, "0951B475D1A327C52756F2624AF224C80E9BE85F09B2D44F", "D679E2EA3054E1",
+     "99980459818278359406199791971849884432821321826358606310", "84359031857952748660483617398396641079558152339419110919"},
+    {26, AZ, "49CCB8F62D941E5684599ECA0300937B5C766D053E109777", "0BFCF75CDC2FC1", "jaxlrchjjx", "kjdbfqyahd"},
+    {26, AZ, "03D253674A9309FF07ED0E71B24CBFE769025E09FCE544D7", "B33176B1DA0F6C", "tafzrybuvhiqvcyztuxfnwfprmqlwpayphxbawpl",
+     "loaemzbgqkywkdhmncrijzildzleoqibtthdiliv"},
+    {64, B64, "1C24B74B7C1B9969314CB53E92F98EFD620D5520017FB076", "0380341C425A6F", "6np8r2t8zo", "HgpCXoA1Rt"},
+    {10, DIGITS, "1FAA03EFF55A06F8FAB3F1DC57127D493E2F8F5C365540467A3A055BDBE6481D", "4D67130C030445", "3679409436", "1735794859"},
+    {10, DIGITS, "9CE16E125BD422A011408EB083355E7089E70A4CD2F59E141D0B94A74BCC5967", "4684635BD2C821",
+     "85783290820098255530464619643265070052870796363685134012", "75104723514036464144839960480545848044718729603261409917"},
+    {26, AZ, "6187F8BDE99F7DAF9E3EE8A8654308E7E51D31FA88AFFAEB5592041C033B736B", "5820812B3D5DD1", "mkblaoiyfd", "ifpyiihvvq"},
+    {26, AZ, "F6807FB9688937E4D4956006C8F0CB2394148A5F4B14666CF353F4941428FFD7", "30C87B99890096",
+     "wrammvhudopmaazlsxevzwzwpezzmghwfnmkitnk", "nzftnfkliuctlmtdfrxfhwgevrbcbgljurnytxkj"},
+    {64, B64, "9C2B69F7DDF181C54398E345BE04C2F6B00B9DD1679200E1E04C4FF961AE0F09", "103C238B4B1E44", "H2/c6FblSA", "EOg4H1bE+8"},
+    {64, B64, "C58BCBD08B90006CEC7E82B2D987D79F6A21111DEF0CEBB273CBAEB2D6CD4044", "7036604882667B",
+     "bz5TcS1krnD8IOLdrQeKzXkLAa6h", "Z6x3/9LPW8SZunRezRM8J68Q4J03"},
+};
+
+static void run_vector(const vector *v, int ff3_1)
+{
+    unsigned char key[32], tweak[8];
+    uint8_t x[64], y[64];
+    char s[65];
+    size_t klen = unhex(key, v->key), n = strlen(v->pt);
+    sf_ff3 f;
+    sf_error err = {0};
+    unhex(tweak, v->tweak);
+    cr_assert_eq(sf_ff3_init(&f, key, klen, &err), 0, "%s", err.msg);
+    to_numerals(x, v->pt, v->alphabet);
+    cr_assert_eq(ff3_1 ? sf_ff3_encrypt(&f, v->radix, tweak, x, y, n) : sf_ff3_encrypt_64(&f, v->radix, tweak, x, y, n), 0);
+    from_numerals(s, y, n, v->alphabet);
+    cr_expect_str_eq(s, v->ct, "key %s tweak %s", v->key, v->tweak);
+    cr_assert_eq(ff3_1 ? sf_ff3_decrypt(&f, v->radix, tweak, y, x, n) : sf_ff3_decrypt_64(&f, v->radix, tweak, y, x, n), 0);
+    from_numerals(s, x, n, v->alphabet);
+    cr_expect_str_eq(s, v->pt);
+    sf_ff3_cleanup(&f);
+}
+
+Test(ff3, nist_ff3_sample_vectors_aes128_192_256)
+{
+    for (size_t i = 0; i < sizeof(ff3_samples) / sizeof(ff3_samples[0]); i++)
+        run_vector(&ff3_samples[i], 0);
+}
+
+Test(ff3, acvp_ff3_1_vectors_radix_10_26_64)
+{
+    for (size_t i = 0; i < sizeof(ff3_1_vectors) / sizeof(ff3_1_vectors[0]); i++)
+        run_vector(&ff3_1_vectors[i], 1);
+}
+
+Test(ff3, length_limits)
+{
+    cr_assert_eq(sf_ff3_minlen(10), 6);
+    cr_assert_eq(sf_ff3_minlen(26), 5);
+    cr_assert_eq(sf_ff3_minlen(36), 4);
+    cr_assert_eq(sf_ff3_maxlen(10), 56);
+    cr_assert_eq(sf_ff3_maxlen(26), 40);
+    cr_assert_eq(sf_ff3_maxlen(36), 36);
+    {
+        unsigned char key[32] = {1};
+        uint8_t t[7] = {0}, x[64] = {0};
+        sf_ff3 f;
+        cr_assert_eq(sf_ff3_init(&f, key, 32, NULL), 0);
+        cr_assert_eq(sf_ff3_encrypt(&f, 10, t, x, x, 5), SF_EUSAGE);
+        cr_assert_eq(sf_ff3_encrypt(&f, 10, t, x, x, 57), SF_EUSAGE);
+        x[3] = 10; /* not a radix-10 numeral */
+        cr_assert_eq(sf_ff3_encrypt(&f, 10, t, x, x, 6), SF_EUSAGE);
+        sf_ff3_cleanup(&f);
+        cr_assert_eq(sf_ff3_init(&f, key, 20, NULL), SF_EUSAGE);
+    }
+}
+
+Test(ff3, ff3_1_is_a_permutation_of_all_six_digit_strings, .timeout = 60)
+{
+    unsigned char key[32];
+    uint8_t t[7] = {1, 2, 3, 4, 5, 6, 7};
+    unsigned char *seen = calloc(1000000, 1);
+    sf_ff3 f;
+    for (int i = 0; i < 32; i++)
+        key[i] = (unsigned char)(i * 7 + 1);
+    cr_assert_eq(sf_ff3_init(&f, key, 32, NULL), 0);
+    for (uint32_t v = 0; v < 1000000; v++) {
+        uint8_t x[6], y[6];
+        uint32_t w = v, r = 0;
+        for (int i = 5; i >= 0; i--) {
+            x[i] = (uint8_t)(w % 10);
+            w /= 10;
+        }
+        cr_assert_eq(sf_ff3_encrypt(&f, 10, t, x, y, 6), 0);
+        for (int i = 0; i < 6; i++)
+            r = r * 10 + y[i];
+        cr_assert(!seen[r], "collision at %u", v);
+        seen[r] = 1;
+    }
+    sf_ff3_cleanup(&f);
+    free(seen);
+}
+
+static sf_fpe *make_fpe(unsigned char seed)
+{
+    unsigned char k1[32], k2[32], tw[7];
+    sf_fpe *f;
+    sf_error err = {0};
+    for (int i = 0; i < 32; i++) {
+        k1[i] = (unsigned char)(seed + i);
+        k2[i] = (unsigned char)(seed * 3 + i);
+    }
+    for (int i = 0; i < 7; i++)
+        tw[i] = (unsigned char)(seed ^ i);
+    cr_assert_eq(sf_fpe_new(&f, k1, k2, tw, &err), 0, "%s", err.msg);
+    return f;
+}
+
+static void check_bijective(sf_fpe *f, unsigned radix, unsigned domain, size_t n)
+{
+    uint32_t size = 1;
+    unsigned char *seen;
+    size_t fixed = 0;
+    for (size_t i = 0; i < n; i++)
+        size *= radix;
+    seen = calloc(size, 1);
+    for (uint32_t v = 0; v < size; v++) {
+        uint8_t x[8];
+        uint32_t w = v, r = 0;
+        for (size_t i = n; i-- > 0;) {
+            x[i] = (uint8_t)(w % radix);
+            w /= radix;
+        }
+        cr_assert_eq(sf_fpe_encrypt(f, radix, domain, x, n), 0);
+        for (size_t i = 0; i < n; i++) {
+            cr_assert_lt(x[i], radix);
+            r = r * radix + x[i];
+        }
+        cr_assert(!seen[r], "radix %u n %zu: two inputs map to %u", radix, n, r);
+        seen[r] = 1;
+        fixed += r == v;
+    }
+    /* a keyed permutation is not the identity */
+    cr_assert_lt(fixed, size / 2 + 1, "radix %u n %zu: %zu fixed points of %u", radix, n, fixed, size);
+    free(seen);
+}
+
+Test(fpe, small_domains_are_keyed_permutations, .timeout = 60)
+{
+    sf_fpe *f = make_fpe(3);
+    for (size_t n = 1; n <= 5; n++)
+        check_bijective(f, 10, 1, n);
+    for (size_t n = 1; n <= 4; n++)
+        check_bijective(f, 26, 4, n);
+    for (size_t n = 1; n <= 3; n++)
+        check_bijective(f, 36, 2, n);
+    sf_fpe_free(f);
+}
+
+Test(fpe, deterministic_and_key_dependent)
+{
+    sf_fpe *a = make_fpe(9), *b = make_fpe(9), *c = make_fpe(10);
+    for (size_t n = 1; n <= 120; n += 7) {
+        uint8_t x[128], y[128], z[128];
+        for (size_t i = 0; i < n; i++)
+            x[i] = y[i] = z[i] = (uint8_t)((i * 7 + 3) % 10);
+        cr_assert_eq(sf_fpe_encrypt(a, 10, 1, x, n), 0);
+        cr_assert_eq(sf_fpe_encrypt(b, 10, 1, y, n), 0);
+        cr_assert_eq(sf_fpe_encrypt(c, 10, 1, z, n), 0);
+        cr_assert_eq(memcmp(x, y, n), 0, "n=%zu not deterministic", n);
+        if (n >= 4)
+            cr_assert_neq(memcmp(x, z, n), 0, "n=%zu: another key gave the same output", n);
+    }
+    sf_fpe_free(a);
+    sf_fpe_free(b);
+    sf_fpe_free(c);
+}
+
+Test(fpe, long_strings_are_chunked_and_injective)
+{
+    sf_fpe *f = make_fpe(5);
+    enum { N = 200, COUNT = 2000 };
+    static uint8_t out[COUNT][N];
+    for (int k = 0; k < COUNT; k++) {
+        for (int i = 0; i < N; i++)
+            out[k][i] = (uint8_t)((i * 31 + 7) % 10);
+        /* inputs differ in one digit, in every chunk position */
+        out[k][(k * 13) % N] = (uint8_t)((out[k][(k * 13) % N] + 1 + (k / N) % 9) % 10);
+        cr_assert_eq(sf_fpe_encrypt(f, 10, 1, out[k], N), 0);
+    }
+    for (int k = 0; k < COUNT; k++)
+        for (int j = k + 1; j < COUNT; j++) {
+            int same_input = (k * 13) % N == (j * 13) % N && (k / N) % 9 == (j / N) % 9;
+            if (!same_input)
+                cr_assert_neq(memcmp(out[k], out[j], N), 0, "inputs %d and %d collide", k, j);
+        }
+    sf_fpe_free(f);
+}
