@@ -23,7 +23,7 @@ const char cmd_gc_usage[] =
     "endpoint the state's resources were created on. Exit 5 if an orphan could not\n"
     "be removed, 1 if a configured server could not be listed.\n"
     "\n"
-    "      --orphans          look for orphaned resources (default: templates only)\n"
+    "      --orphans          also look for orphaned resources (default: golden templates only)\n"
     "      --dry-run          list, remove nothing\n"
 ;
 
@@ -61,18 +61,23 @@ static void print_report(const json_t *report)
     if (json_object_size(c) && json_array_size(json_object_get(report, "targets"))) {
         json_int_t n = json_integer_value(json_object_get(c, "orphans"));
         if (n == 0)
-            printf("gc: no orphans");
+            printf("gc: nothing to collect");
         else
-            printf("gc: %" JSON_INTEGER_FORMAT " orphan%s: %" JSON_INTEGER_FORMAT " removed, %" JSON_INTEGER_FORMAT
+            printf("gc: %" JSON_INTEGER_FORMAT " to collect: %" JSON_INTEGER_FORMAT " removed, %" JSON_INTEGER_FORMAT
                    " failed, %" JSON_INTEGER_FORMAT " skipped, %" JSON_INTEGER_FORMAT " would be removed",
-                   n, n == 1 ? "" : "s", json_integer_value(json_object_get(c, "removed")),
+                   n, json_integer_value(json_object_get(c, "removed")),
                    json_integer_value(json_object_get(c, "failed")), json_integer_value(json_object_get(c, "skipped")),
                    json_integer_value(json_object_get(c, "would-remove")));
         if (json_integer_value(json_object_get(c, "kept")))
             printf("; %" JSON_INTEGER_FORMAT " kept", json_integer_value(json_object_get(c, "kept")));
         printf("\n");
     }
-    if (!json_is_true(json_object_get(tpl, "supported")))
+    json_array_foreach(json_object_get(report, "targets"), i, x)
+    {
+        if (json_object_get(x, "templates_error"))
+            cli_warn("cannot check the golden templates on %s: %s", str(x, "target"), str(x, "templates_error"));
+    }
+    if (json_object_get(tpl, "detail"))
         printf("gc: golden templates: %s\n", str(tpl, "detail"));
 }
 

@@ -13,6 +13,7 @@
 #include "stagefork/guard.h"
 #include "stagefork/http.h"
 #include "stagefork/names.h"
+#include "stagefork/snapshot.h"
 #include "stagefork/util.h"
 
 struct gc {
@@ -199,6 +200,21 @@ static void state_targets(struct gc *g, const json_t *records)
     }
 }
 
+/* guard.allow_hosts / protected hosts apply to gc's own connections too; a refused target gets an error. */
+static int target_allowed(struct gc *g, json_t *t)
+{
+    sf_buf host = SF_BUF_INIT;
+    sf_error err = {0};
+    int ok = 1;
+    if (sf_guard_host_of(&host, jstr(t, "_dsn") ? jstr(t, "_dsn") : jstr(json_object_get(t, "_spec"), "endpoint")) == 0 &&
+        sf_guard_check(g->cfg, host.ptr, NULL, &err) < 0) {
+        json_object_set_new(t, "error", json_string(err.msg));
+        ok = 0;
+    }
+    sf_buf_free(&host);
+    return ok;
+}
+
 /* List every target; errors are reported per target. */
 static void scan_targets(struct gc *g)
 {
@@ -208,20 +224,10 @@ static void scan_targets(struct gc *g)
     {
         const char *kind = jstr(t, "kind"), *shown = jstr(t, "target");
         size_t before = json_array_size(g->found);
-        sf_buf host = SF_BUF_INIT;
         sf_error err = {0};
         int rc;
-        if (json_object_get(t, "error") || !kind)
+        if (json_object_get(t, "error") || !kind || !target_allowed(g, t))
             continue;
-        /* allow_hosts applies to gc's own connections too */
-        if (sf_guard_host_of(&host, jstr(t, "_dsn") ? jstr(t, "_dsn") : jstr(json_object_get(t, "_spec"), "endpoint")) ==
-                0 &&
-            (rc = sf_guard_check(g->cfg, host.ptr, NULL, &err)) < 0) {
-            json_object_set_new(t, "error", json_string(err.msg));
-            sf_buf_free(&host);
-            continue;
-        }
-        sf_buf_free(&host);
         if (!strcmp(kind, "postgres"))
             rc = sf_gc_scan_pg(g->found, jstr(t, "_dsn"), shown, g->prefix, &err);
         else
@@ -512,15 +518,81 @@ static void collect_one(struct gc *g, json_t *o, int *failed)
 }
 
 /*
- * Golden templates nothing needs. Template databases arrive with snapshots
- * (issue #7); until then this build creates none, so there is nothing to
- * find. This is the one place that changes when they land.
+ * Golden templates nothing needs (snapshot.h: no database on the server was
+ * cloned from it and it is not built from the newest snapshot of its name),
+ * on every PostgreSQL target; each dropped by sf_golden_drop, which takes
+ * the template's build lock and checks again, so a clone in progress is
+ * never broken. Without snapshots.store nothing can be judged, and gc never
+ * drops a template on a guess.
  */
-static json_t *gc_templates(struct gc *g)
+static json_t *gc_templates(struct gc *g, int *failed)
 {
-    (void)g;
-    return json_pack("{s:b, s:s, s:[]}", "supported", 0, "detail",
-                     "golden templates arrive with snapshots (issue #7); this build creates none", "items");
+    json_t *rep = json_object(), *t;
+    size_t i, checked = 0;
+    if (!rep)
+        return NULL;
+    json_object_set_new(rep, "supported", json_true());
+    if (!sf_config_snapshot_store(g->cfg)) {
+        json_object_set_new(rep, "checked", json_integer(0));
+        json_object_set_new(rep, "detail", json_string("no snapshots.store in the config: golden templates were not "
+                                                       "checked (gc never drops one on a guess)"));
+        return rep;
+    }
+    json_array_foreach(g->targets, i, t)
+    {
+        const char *kind = jstr(t, "kind"), *dsn = jstr(t, "_dsn"), *shown = jstr(t, "target");
+        json_t *list = NULL, *it;
+        sf_error err = {0};
+        size_t k;
+        if (!kind || strcmp(kind, "postgres") != 0 || !dsn || json_object_get(t, "error") || !target_allowed(g, t))
+            continue;
+        checked++;
+        if (sf_golden_unneeded(&list, dsn, g->cfg, &err) < 0) {
+            const char *from = jstr(t, "from");
+            json_object_set_new(t, "templates_error", sf_json_text(err.msg));
+            if (from && !strcmp(from, "config")) {
+                g->config_target_failed = 1;
+                sf_buf_addf(&g->config_errors, "%s%s", g->config_errors.len ? "; " : "", err.msg);
+            } else {
+                sf_log(SF_LOG_WARN, "gc: golden templates on %s: %s", shown, err.msg);
+            }
+            continue;
+        }
+        json_array_foreach(list, k, it)
+        {
+            const char *name = jstr(it, "name");
+            sf_buf host = SF_BUF_INIT;
+            json_t *o;
+            size_t pl = strlen(g->prefix);
+            if (!name || strncmp(name, g->prefix, pl) != 0 || strncmp(name + pl, "_tpl_", 5) != 0)
+                continue; /* another prefix's template: never ours to judge */
+            o = json_pack("{s:s, s:s, s:s, s:s?}", "kind", "template", "target", shown, "name", name,
+                                  "snapshot", jstr(it, "snapshot"));
+            if (!o)
+                continue;
+            sf_guard_host_of(&host, dsn);
+            if (sf_guard_check(g->cfg, host.len ? host.ptr : NULL, name, &err) < 0) {
+                item_add(g, o, "kept", err.msg, NULL);
+            } else if (g->o->dry_run) {
+                item_add(g, o, "would-remove", jstr(it, "reason"), NULL);
+            } else {
+                int rc = sf_golden_drop(dsn, g->cfg, name, &err);
+                if (rc == 0)
+                    item_add(g, o, "removed", jstr(it, "reason"), NULL);
+                else if (rc == SF_EEXIST)
+                    item_add(g, o, "skipped", err.msg, NULL);
+                else {
+                    item_add(g, o, "failed", NULL, err.msg);
+                    (*failed)++;
+                }
+            }
+            sf_buf_free(&host);
+            json_decref(o);
+        }
+        json_decref(list);
+    }
+    json_object_set_new(rep, "checked", json_integer((json_int_t)checked));
+    return rep;
 }
 
 static void count(json_t *counts, const json_t *items)
@@ -543,7 +615,7 @@ static void count(json_t *counts, const json_t *items)
 int sf_gc(json_t **out, const sf_config *cfg, const char *state_url, const sf_gc_opts *o, sf_error *err)
 {
     struct gc g;
-    json_t *records = NULL, *report = NULL, *t, *counts;
+    json_t *records = NULL, *report = NULL, *t, *counts, *tpl = NULL;
     size_t i;
     int rc, failed = 0;
 
@@ -566,14 +638,14 @@ int sf_gc(json_t **out, const sf_config *cfg, const char *state_url, const sf_gc
     }
     if ((rc = sf_engine_new(&g.e, cfg, state_url, err)) < 0)
         goto out;
+    /* where to look: the config and every server/endpoint the state has used */
+    if ((rc = sf_state_list(&records, g.e->st, err)) < 0)
+        goto out;
+    config_targets(&g);
+    state_targets(&g, records);
+    json_decref(records);
+    records = NULL;
     if (o->orphans) {
-        /* where to look: the config and every server/endpoint the state has used */
-        if ((rc = sf_state_list(&records, g.e->st, err)) < 0)
-            goto out;
-        config_targets(&g);
-        state_targets(&g, records);
-        json_decref(records);
-        records = NULL;
         /* list what exists first, then read the state again to decide: intent first means any
            object listed was recorded before it was created, so a concurrent `up` is never mistaken
            for an orphan */
@@ -605,6 +677,10 @@ int sf_gc(json_t **out, const sf_config *cfg, const char *state_url, const sf_gc
                 collect_one(&g, t, &failed);
         }
     }
+    if (o->templates && !(tpl = gc_templates(&g, &failed))) {
+        rc = sf_error_set(err, SF_ENOMEM, "out of memory");
+        goto out;
+    }
     if (!(report = json_object()) || !(counts = json_object())) {
         rc = sf_error_set(err, SF_ENOMEM, "out of memory");
         goto out;
@@ -619,7 +695,8 @@ int sf_gc(json_t **out, const sf_config *cfg, const char *state_url, const sf_gc
     json_object_set_new(report, "dry_run", json_boolean(o->dry_run));
     json_object_set(report, "targets", g.targets);
     json_object_set(report, "orphans", g.items);
-    json_object_set_new(report, "templates", gc_templates(&g));
+    json_object_set_new(report, "templates", tpl ? tpl : json_null());
+    tpl = NULL;
     json_object_set_new(report, "counts", counts);
     rc = 0;
     if (failed)
@@ -630,6 +707,7 @@ int sf_gc(json_t **out, const sf_config *cfg, const char *state_url, const sf_gc
     *out = report;
     report = NULL;
 out:
+    json_decref(tpl);
     json_decref(report);
     json_decref(records);
     json_decref(g.targets);

@@ -22,7 +22,12 @@
  *    process.service provider's), signalled only while its start time
  *    matches; and such a directory once no live env owns the slug.
  * It is an orphan when no live env records it (and, for databases and
- * roles, its marker names no live env). Nothing matching guard.protected,
+ * roles, its marker names no live env).
+ * Golden templates (`<prefix>_tpl_…`, see snapshot.h) are collected when
+ * nothing needs them: no database on the server was cloned from them and
+ * they are not built from the newest snapshot of their name; each is
+ * dropped by sf_golden_drop under its build lock after checking again.
+ * Without snapshots.store in the config they are not judged at all. Nothing matching guard.protected,
  * or on a host guard.allow_hosts does not allow, is ever touched.
  * Removal goes through the providers' own destroy, under the owning env's
  * lock (try-lock: an env in use is skipped) after the state is read again.
@@ -34,7 +39,7 @@
 
 typedef struct sf_gc_opts {
     int orphans;    /* look for orphaned resources */
-    int templates;  /* golden templates nothing needs */
+    int templates;  /* golden templates nothing needs (the CLI always sets it) */
     int dry_run;    /* list, remove nothing */
 } sf_gc_opts;
 
@@ -43,11 +48,11 @@ typedef struct sf_gc_opts {
  * resolves it); cfg is borrowed. *out is a new report:
  *   {"dry_run",
  *    "targets": [{"kind": "postgres"|"s3"|"local", "target", "from": "config"|"state"|"local", "found", "error"?}],
- *    "orphans": [{"kind": "database"|"role"|"bucket"|"process"|"files", "target", "name",
- *                 "env", "env_id", "resource", "result": "removed"|"would-remove"|"failed"|"skipped"|"kept",
- *                 "detail", "error"}],
- *    "templates": {"supported", "detail", "items": [..]},
- *    "counts": {"orphans", "removed", "failed", "skipped", "kept"}}
+ *    "orphans": [{"kind": "database"|"role"|"bucket"|"process"|"files"|"template", "target", "name",
+ *                 "env", "env_id", "resource", "snapshot", "result": "removed"|"would-remove"|"failed"
+ *                 |"skipped"|"kept", "detail", "error"}],
+ *    "templates": {"supported", "checked": servers looked at, "detail"?} (null without opts->templates),
+ *    "counts": {"orphans", "removed", "failed", "skipped", "kept", "would-remove"}}
  * Targets are shown without passwords. Returns 0; SF_EINCOMPLETE when an
  * orphan could not be removed; SF_EIO when a target named by the config
  * could not be listed (targets known only from the state are reported but

@@ -64,12 +64,13 @@ assert_eq 200 "$(s3 PUT "$P-foreign")" "a bucket $P-foreign the state never reco
 
 assert_exit 0 sf gc --orphans --dry-run
 cp "$T_OUT" clean.out
-grep -q '^gc: no orphans; 1 kept$' clean.out && ok "nothing is orphaned while every env is live" || fail "clean gc" "$(cat clean.out)"
+grep -q '^gc: nothing to collect; 1 kept$' clean.out && ok "nothing is orphaned while every env is live" || fail "clean gc" "$(cat clean.out)"
 grep -q "^kept .*bucket   $P-foreign on .*the state has no record of this bucket" clean.out \
   && ok "an unrecorded prefixed bucket is listed as kept" || fail "foreign bucket" "$(cat clean.out)"
 ! grep -q "${P}_foreign" clean.out && ok "an unmarked database is not stagefork's" || fail "foreign db listed" "$(cat clean.out)"
 assert_exit 0 sf gc
-grep -q '^gc: golden templates: ' "$T_OUT" && ok "gc without --orphans reports on golden templates" || fail "gc templates" "$(cat "$T_OUT")"
+grep -q '^gc: golden templates: no snapshots.store in the config' "$T_OUT" \
+  && ok "without a snapshot store golden templates are not judged" || fail "gc templates" "$(cat "$T_OUT")"
 
 # --- leak 1: the state record is lost
 rm "$D/state/envs/leak.json"
@@ -143,6 +144,29 @@ grep -q "^kept .*database ${P}_prot_erp .*guard.protected" "$T_OUT" && ok "a pro
 cfg
 assert_exit 0 sf gc --orphans
 [[ $(dbs prot) == 0 ]] && ok "without the guard it is collected" || fail "prot after unguard"
+
+# --- golden templates nothing needs (the golden-template comments as snapshots write them)
+mkdir -p "$D/snaps"
+cfg "" "snapshots: {store: $D/snaps}"
+ka=$(printf 'a%.0s' $(seq 64)); kb=$(printf 'b%.0s' $(seq 64)); kc=$(printf 'c%.0s' $(seq 64))
+for k in a b; do sql "CREATE DATABASE ${P}_tpl_$(printf "$k%.0s" $(seq 12))"; done
+sql "COMMENT ON DATABASE ${P}_tpl_aaaaaaaaaaaa IS 'stagefork:golden key=$ka snapshot=erp@20260101T000000Z ready'"
+sql "COMMENT ON DATABASE ${P}_tpl_bbbbbbbbbbbb IS 'stagefork:golden key=$kb snapshot=erp@20260101T000000Z ready'"
+sql "CREATE DATABASE ${P}_clone"
+sql "COMMENT ON DATABASE ${P}_clone IS 'stagefork:0123456789abcdef0123456789abcdef/erp ready template=${P}_tpl_bbbbbbbbbbbb'"
+sql "CREATE DATABASE zz${P}_tpl_cccccccccccc"
+sql "COMMENT ON DATABASE zz${P}_tpl_cccccccccccc IS 'stagefork:golden key=$kc snapshot=erp@20260101T000000Z ready'"
+at_exit 'for d in ${P}_tpl_aaaaaaaaaaaa ${P}_tpl_bbbbbbbbbbbb ${P}_clone zz${P}_tpl_cccccccccccc; do sql "DROP DATABASE IF EXISTS $d" >/dev/null 2>&1; done'
+assert_exit 0 sf gc --dry-run
+grep -q "^would remove template ${P}_tpl_aaaaaaaaaaaa on .*no database was cloned from it" "$T_OUT" \
+  && ok "dry run: an unneeded golden template is listed with the reason" || fail "template dry run" "$(cat "$T_OUT")"
+! grep -q "${P}_tpl_bbbbbbbbbbbb" "$T_OUT" && ok "a template a database was cloned from is needed" || fail "needed template listed"
+! grep -q "zz${P}_tpl" "$T_OUT" && ok "another prefix's template is not ours to judge" || fail "foreign template listed"
+assert_exit 0 sf gc
+grep -q "^removed      template ${P}_tpl_aaaaaaaaaaaa" "$T_OUT" && ok "the unneeded template is dropped" || fail "template gc" "$(cat "$T_OUT")"
+[[ $(sql "select string_agg(datname, ',' order by datname) from pg_database where datname like '%${P}\\_tpl%'") == "${P}_tpl_bbbbbbbbbbbb,zz${P}_tpl_cccccccccccc" ]] \
+  && ok "the needed and the foreign templates survive" || fail "templates left" "$(sql "select datname from pg_database where datname like '%${P}%'")"
+cfg
 
 # --- live envs were never touched
 [[ $(dbs keep) == 1 && $(roles keep) == 1 ]] && ok "the live env's database survived every gc" || fail "keep db"
