@@ -291,7 +291,10 @@ hooks=$(curl -s -m 5 "$REST/hooks" | count '"id"')
 procs=$(api_procs "$DIR"/envs/*.status.json)
 say "environments: $envs   env databases: $dbs   roles: $roles   buckets: $buckets   registrations: $hooks   API processes: $procs"
 [[ "$envs$dbs$roles$buckets$hooks$procs" == 000000 ]] || die "something was left behind"
-sf snapshot prune "$SNAPSHOT" --keep 1 >/dev/null
+say "Housekeeping: keep only the newest snapshot, then let gc look for leaks and"
+say "drop golden templates of older snapshots that nothing needs any more."
+run snapshot prune "$SNAPSHOT" --keep 1
+run gc --orphans
 
 cat <<EOF
 

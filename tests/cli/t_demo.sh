@@ -64,6 +64,7 @@ assert_exit 0 sf snapshot list erp-nightly
 cp "$T_OUT" "$T_TMP/list.out"
 check "snapshot listed with a good signature" grep -Eq '^erp-nightly .* ok$' "$T_TMP/list.out"
 assert_exit 0 sf snapshot verify erp-nightly
+assert_eq 1 "$(grep -c '^erp-nightly ' "$T_TMP/list.out")" "pruned to one snapshot"
 
 # both environments came up with all four resources
 for b in feature_pricing-rules fix_EDI-42; do
@@ -103,6 +104,7 @@ psql_q "$PG" -c "drop database t_demo_restored with (force)" >/dev/null
 assert_eq '[]' "$(sf list --json | tr -d ' \n')" "no environment listed"
 assert_eq 0 "$(psql_q "$PG" -c "select count(*) from pg_database where datname like 'sf\_%' and datname not like 'sf\_tpl\_%'")" "no env database"
 assert_eq 0 "$(psql_q "$PG" -c "select count(*) from pg_roles where rolname like 'sf\_%'")" "no env role"
+assert_eq 1 "$(psql_q "$PG" -c "select count(*) from pg_database where datname like 'sf\_tpl\_%'")" "one golden template (the newest snapshot's)"
 buckets=$(curl -s -m 5 --aws-sigv4 aws:amz:us-east-1:s3 -u S3RVER:S3RVER -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' \
               "$STAGEFORK_TEST_S3/" | sed 's/<Bucket>/\n/g' | grep -c '<Name>sf-')
 assert_eq 0 "$buckets" "no bucket"
