@@ -55,10 +55,12 @@ BIN       := $(BUILD)/stagefork
 TESTBIN   := $(BUILD)/test-unit
 # build/stagefork plus the test-only providers of tests/support/ (never installed)
 TESTCLI   := $(BUILD)/stagefork-test
+# the distribution stack's service (templates/distribution/service/), used by make demo and tests
+DISTAPI   := $(BUILD)/distribution-api
 
 .PHONY: all deps test test-unit test-cli bench demo demo-stop fuzz fuzz-short install clean stress services-start services-stop
 
-all: $(BIN) $(LIBA)
+all: $(BIN) $(LIBA) $(DISTAPI)
 
 deps:
 	@scripts/deps.sh
@@ -86,6 +88,9 @@ $(TESTBIN): $(TEST_OBJ) $(SUPPORT_OBJ) $(LIBA)
 $(TESTCLI): $(CMD_OBJ) $(SUPPORT_OBJ) $(LIBA)
 	$(CC) $(ALLLDFLAGS) -o $@ $(CMD_OBJ) $(SUPPORT_OBJ) $(LIBA) $(LIBS)
 
+$(DISTAPI): templates/distribution/service/distribution_api.c | $(BUILD)/.deps-ok
+	$(CC) $(ALLCFLAGS) -o $@ $< $(shell pkg-config --libs libpq 2>/dev/null)
+
 $(BUILD)/obj/tests/unit/%.o: tests/unit/%.c | $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) $(TEST_CFLAGS) -Itests/unit -c $< -o $@
@@ -99,13 +104,13 @@ $(BUILD)/fuzz-replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(LIBA) | $(BUILD)/.d
 	$(CC) $(ALLCFLAGS) -o $@ $< tests/fuzz/replay.c $(LIBA) $(LIBS)
 
 # make test: everything a fresh clone needs, then every test against real services.
-test: $(BIN) $(LIBA) $(TESTBIN) $(TESTCLI) $(TOOLS) $(REPLAYS)
+test: $(BIN) $(LIBA) $(DISTAPI) $(TESTBIN) $(TESTCLI) $(TOOLS) $(REPLAYS)
 	@BUILD=$(BUILD) SAN=$(SAN) scripts/run-tests.sh
 
 bench: $(BIN) $(LIBA) $(TOOLS)
 	@BUILD=$(BUILD) scripts/bench.sh
 
-demo: $(BIN) $(LIBA)
+demo: $(BIN) $(LIBA) $(DISTAPI)
 	@BUILD=$(BUILD) scripts/demo.sh
 
 demo-stop:
@@ -141,4 +146,4 @@ clean:
 	-@STAGEFORK_SERVICES_STATE=$(CURDIR)/build-san/test-services scripts/test-services.sh stop 2>/dev/null
 	rm -rf build build-san build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(SUPPORT_OBJ:.o=.d)
+-include $(DISTAPI).d $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(SUPPORT_OBJ:.o=.d)

@@ -85,6 +85,10 @@ int cmd_list(sf_cli *cli, const cli_args *args)
                    (int)w[3], v[3], (int)w[4], v[4], (int)w[5], v[5], ready,
                    json_array_size(json_object_get(r, "resources")));
         }
+        if (!cli->quiet) {
+            printf("\n");
+            envcli_print_reaper(e);
+        }
     }
     json_decref(list);
     sf_engine_free(e);

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "envcli.h"
+#include "stagefork/reap.h"
 
 const struct cli_opt cmd_status_opts[] = {
     {NULL, 0, 0, 0}};
@@ -37,12 +38,20 @@ int cmd_status(sf_cli *cli, const cli_args *args)
         json_object_set(view, "id", json_object_get(rec, "id"));
         json_object_set(view, "updated_at", json_object_get(rec, "updated_at"));
         json_object_set(view, "events", events);
+        {
+            json_t *hb = NULL;
+            if (sf_reap_heartbeat(&hb, e) < 0) /* the env's own status still prints */
+                cli_warn("cannot read the reaper's heartbeat: %s", sf_engine_error(e)->msg);
+            json_object_set_new(view, "reaper", hb ? hb : json_null());
+        }
         envcli_print_json(view);
         json_decref(view);
     } else {
         size_t i;
         json_t *ev;
         envcli_print_env(rec, 1);
+        printf("\n");
+        envcli_print_reaper(e);
         if (json_array_size(events))
             printf("\nRECENT EVENTS\n");
         json_array_foreach(events, i, ev)

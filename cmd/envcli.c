@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "envcli.h"
+#include "stagefork/reap.h"
 
 static volatile int cancel_flag;
 
@@ -133,4 +134,31 @@ int envcli_branch(const sf_cli *cli, const cli_args *args, const char **branch)
         return cli_usage_error(cli, args->npos ? "expected exactly one BRANCH" : "missing BRANCH");
     *branch = args->pos[0];
     return 0;
+}
+
+void envcli_print_reaper(sf_engine *e)
+{
+    json_t *hb = NULL;
+    char age[32], every[32];
+    double iv;
+    if (sf_reap_heartbeat(&hb, e) < 0) {
+        printf("reaper     cannot read the heartbeat: %s\n", sf_engine_error(e)->msg);
+        return;
+    }
+    if (!hb) {
+        printf("reaper     no sweep recorded in this state (run `stagefork reap` from a scheduler, or `reap --watch`)\n");
+        return;
+    }
+    sf_duration_format(age, json_integer_value(json_object_get(hb, "age")) > 0 ? json_integer_value(json_object_get(hb, "age")) : 1);
+    iv = json_number_value(json_object_get(hb, "interval"));
+    sf_duration_format(every, iv >= 1 ? (int64_t)iv : 1);
+    printf("reaper     %slast sweep %s (%s ago) by %s pid %" JSON_INTEGER_FORMAT "%s%s%s: %" JSON_INTEGER_FORMAT
+           " deleted, %" JSON_INTEGER_FORMAT " incomplete, %" JSON_INTEGER_FORMAT " failed\n",
+           json_is_true(json_object_get(hb, "stale")) ? "STALE: " : "", s(hb, "last_sweep"), age, s(hb, "host"),
+           json_integer_value(json_object_get(hb, "pid")), iv > 0 ? ", sweeping every " : " (one-shot)",
+           iv > 0 ? every : "", "",
+           json_integer_value(json_object_get(json_object_get(hb, "counts"), "deleted")),
+           json_integer_value(json_object_get(json_object_get(hb, "counts"), "incomplete")),
+           json_integer_value(json_object_get(json_object_get(hb, "counts"), "failed")));
+    json_decref(hb);
 }

@@ -19,6 +19,8 @@ void envcli_print_json(const json_t *v);
 void envcli_print_env(const json_t *rec, int show_outputs);
 /* The record as the up --json view, printed; returns 0 or an exit code. */
 int envcli_print_view(const json_t *rec);
+/* One "reaper  last sweep …" line from the reaper's heartbeat (STALE when a --watch reaper is late). */
+void envcli_print_reaper(sf_engine *e);
 /* Exactly one positional BRANCH; otherwise a usage error (returns 2). */
 int envcli_branch(const sf_cli *cli, const cli_args *args, const char **branch);
 

@@ -53,6 +53,11 @@ static void remove_files_dir(const char *dir)
 
 int sf_env_down(json_t **out, sf_engine *e, const char *branch, int force)
 {
+    return sf_env_down_if(out, e, branch, force, NULL);
+}
+
+int sf_env_down_if(json_t **out, sf_engine *e, const char *branch, int force, struct sf_env_cond *cond)
+{
     struct sf_env_names names;
     struct sf_env_ctx ectx;
     sf_lock *lock = NULL;
@@ -79,6 +84,10 @@ int sf_env_down(json_t **out, sf_engine *e, const char *branch, int force)
     }
     if (rc < 0)
         goto out;
+    if (cond && !cond->fn(rec, cond->ud)) {
+        cond->skipped = 1;
+        goto out;
+    }
     if (!strcmp(sf_rec_str(rec, "status"), "deleted")) {
         *out = json_incref(rec);
         goto out;

@@ -114,6 +114,23 @@ void sf_env_ctx_free(struct sf_env_ctx *c);
 /* Physical name of a resource: the provider's name(), else prefix-slug-resource. */
 int sf_physical_name(sf_buf *out, const sf_provider *p, sf_resource_ctx *ctx, sf_error *err);
 
+/*
+ * A condition checked under the env's lock, right after its record is
+ * loaded (rec is NULL when there is none or it is deleted; down calls it
+ * only for a record it found): fn returns 1 to go on, 0 to leave the env
+ * alone, and the call then succeeds with *out = NULL and `skipped` set.
+ * The reaper uses it so that what it decided from a listing still holds
+ * once it owns the env (not extended, not finished or torn down meanwhile).
+ */
+struct sf_env_cond {
+    int (*fn)(const json_t *rec, void *ud);
+    void *ud;
+    int skipped;
+};
+/* sf_env_down / sf_env_up with a condition (cond may be NULL). */
+int sf_env_down_if(json_t **out, sf_engine *e, const char *branch, int force, struct sf_env_cond *cond);
+int sf_env_up_if(json_t **out, sf_engine *e, const char *branch, const sf_up_opts *o, struct sf_env_cond *cond);
+
 /* Destroy one recorded resource (final render from the record, `attempts` tries). */
 int sf_destroy_resource(sf_engine *e, json_t *rec, json_t *res, const sf_env_info *info, const char *verb,
                         int attempts, sf_error *err);

@@ -554,6 +554,11 @@ static json_t *merged_set(const json_t *rec, const sf_up_opts *o)
 
 int sf_env_up(json_t **out, sf_engine *e, const char *branch, const sf_up_opts *o)
 {
+    return sf_env_up_if(out, e, branch, o, NULL);
+}
+
+int sf_env_up_if(json_t **out, sf_engine *e, const char *branch, const sf_up_opts *o, struct sf_env_cond *cond)
+{
     struct sf_env_names names;
     struct sf_analysis a;
     struct up_run u;
@@ -580,6 +585,10 @@ int sf_env_up(json_t **out, sf_engine *e, const char *branch, const sf_up_opts *
     } else if (!strcmp(sf_rec_str(rec, "status"), "deleted")) {
         json_decref(rec);
         rec = NULL;
+    }
+    if (cond && !cond->fn(rec, cond->ud)) {
+        cond->skipped = 1;
+        goto out;
     }
     fresh = rec == NULL;
     ref = o->template_ref ? o->template_ref : (rec && sf_rec_str(rec, "template_ref") ? sf_rec_str(rec, "template_ref")

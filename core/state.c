@@ -175,6 +175,29 @@ int sf_state_events(json_t **out, sf_state *st, const char *slug, size_t max, sf
     return rc;
 }
 
+int sf_state_meta_put(sf_state *st, const char *key, const json_t *val, sf_error *err)
+{
+    int rc;
+    if ((rc = sf_state_check_slug(key, err)) < 0)
+        return rc;
+    pthread_mutex_lock(&st->mu);
+    rc = st->ops->meta_put(st, key, val, err);
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
+int sf_state_meta_get(json_t **out, sf_state *st, const char *key, sf_error *err)
+{
+    int rc;
+    *out = NULL;
+    if ((rc = sf_state_check_slug(key, err)) < 0)
+        return rc;
+    pthread_mutex_lock(&st->mu);
+    rc = st->ops->meta_get(st, key, out, err);
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
 json_t *sf_state_event_new(const char *verb, const char *env, const char *resource, const char *result,
                            const char *detail)
 {

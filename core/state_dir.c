@@ -192,16 +192,14 @@ static int dir_event(sf_state *st, const json_t *ev, sf_error *err)
     return rc;
 }
 
-static int dir_put(sf_state *st, const char *slug, const json_t *rec, const json_t *ev, sf_error *err)
+/* Write text to <dir>/<name>.json atomically: temp file, fsync, rename, fsync of dir. */
+static int write_atomic(const char *dir, const char *name, const char *text, sf_error *err)
 {
-    sf_buf tmp = SF_BUF_INIT, path = SF_BUF_INIT, dir = SF_BUF_INIT;
-    char *text = json_dumps(rec, JSON_INDENT(2) | JSON_SORT_KEYS);
+    sf_buf tmp = SF_BUF_INIT, path = SF_BUF_INIT;
     int fd = -1, rc = 0;
     static unsigned long seq;
-    if (!text)
-        return sf_error_set(err, SF_ENOMEM, "out of memory");
-    if (sf_buf_addf(&dir, "%s/envs", root_of(st)) < 0 || sf_buf_addf(&path, "%s/%s.json", dir.ptr, slug) < 0 ||
-        sf_buf_addf(&tmp, "%s/.%s.json.%ld.%lu.tmp", dir.ptr, slug, (long)getpid(), ++seq) < 0) {
+    if (sf_buf_addf(&path, "%s/%s.json", dir, name) < 0 ||
+        sf_buf_addf(&tmp, "%s/.%s.json.%ld.%lu.tmp", dir, name, (long)getpid(), ++seq) < 0) {
         rc = sf_error_set(err, SF_ENOMEM, "out of memory");
         goto out;
     }
@@ -224,20 +222,62 @@ static int dir_put(sf_state *st, const char *slug, const json_t *rec, const json
         rc = sf_error_set(err, SF_EIO, "cannot rename '%s' to '%s': %s", tmp.ptr, path.ptr, strerror(errno));
         goto out;
     }
-    if (fsync_dir(dir.ptr) < 0) {
-        rc = sf_error_set(err, SF_EIO, "cannot sync directory '%s': %s", dir.ptr, strerror(errno));
-        goto out;
-    }
-    rc = dir_event(st, ev, err);
+    if (fsync_dir(dir) < 0)
+        rc = sf_error_set(err, SF_EIO, "cannot sync directory '%s': %s", dir, strerror(errno));
 out:
     if (fd >= 0)
         close(fd);
     if (rc < 0 && tmp.len)
         unlink(tmp.ptr);
-    free(text);
     sf_buf_free(&tmp);
     sf_buf_free(&path);
+    return rc;
+}
+
+static int dir_put(sf_state *st, const char *slug, const json_t *rec, const json_t *ev, sf_error *err)
+{
+    sf_buf dir = SF_BUF_INIT;
+    char *text = json_dumps(rec, JSON_INDENT(2) | JSON_SORT_KEYS);
+    int rc;
+    if (!text)
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    if (sf_buf_addf(&dir, "%s/envs", root_of(st)) < 0)
+        rc = sf_error_set(err, SF_ENOMEM, "out of memory");
+    else if ((rc = write_atomic(dir.ptr, slug, text, err)) == 0)
+        rc = dir_event(st, ev, err);
+    free(text);
     sf_buf_free(&dir);
+    return rc;
+}
+
+static int dir_meta_put(sf_state *st, const char *key, const json_t *val, sf_error *err)
+{
+    sf_buf dir = SF_BUF_INIT;
+    char *text = json_dumps(val, JSON_INDENT(2) | JSON_SORT_KEYS);
+    int rc;
+    if (!text)
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    if (sf_buf_addf(&dir, "%s/meta", root_of(st)) < 0)
+        rc = sf_error_set(err, SF_ENOMEM, "out of memory");
+    else if (mkdir(dir.ptr, 0700) != 0 && errno != EEXIST)
+        rc = sf_error_set(err, SF_EIO, "cannot create directory '%s': %s", dir.ptr, strerror(errno));
+    else
+        rc = write_atomic(dir.ptr, key, text, err);
+    free(text);
+    sf_buf_free(&dir);
+    return rc;
+}
+
+static int dir_meta_get(sf_state *st, const char *key, json_t **out, sf_error *err)
+{
+    sf_buf path = SF_BUF_INIT;
+    int rc;
+    if (sf_buf_addf(&path, "%s/meta/%s.json", root_of(st), key) < 0)
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    rc = load_file(out, path.ptr, err);
+    if (rc == SF_ENOTFOUND)
+        sf_error_set(err, SF_ENOTFOUND, "no '%s' in the state", key);
+    sf_buf_free(&path);
     return rc;
 }
 
@@ -365,8 +405,9 @@ static void dir_close(sf_state *st)
     st->impl = NULL;
 }
 
-static const struct sf_state_ops dir_ops = {"directory", dir_lock,  dir_unlock, dir_get,  dir_put,
-                                            dir_list,    dir_event, dir_events, dir_close};
+static const struct sf_state_ops dir_ops = {"directory", dir_lock,  dir_unlock, dir_get,      dir_put,
+                                            dir_list,    dir_event, dir_events, dir_close,    dir_meta_get,
+                                            dir_meta_put};
 
 int sf_state_dir_open(sf_state *st, const char *path, sf_error *err)
 {

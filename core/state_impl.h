@@ -15,6 +15,8 @@ struct sf_state_ops {
     int (*event)(sf_state *st, const json_t *ev, sf_error *err);
     int (*events)(sf_state *st, const char *slug, size_t max, json_t **out, sf_error *err);
     void (*close)(sf_state *st);
+    int (*meta_get)(sf_state *st, const char *key, json_t **out, sf_error *err);
+    int (*meta_put)(sf_state *st, const char *key, const json_t *val, sf_error *err);
 };
 
 struct sf_state {

@@ -43,6 +43,10 @@ static const char ddl[] =
     " result text NOT NULL,"
     " detail text);"
     "CREATE INDEX IF NOT EXISTS events_env_id ON stagefork.events (env, id);"
+    "CREATE TABLE IF NOT EXISTS stagefork.meta ("
+    " key text PRIMARY KEY,"
+    " value jsonb NOT NULL,"
+    " updated_at timestamptz NOT NULL DEFAULT now());"
     "COMMIT;";
 
 /* Copy libpq's message once, without its trailing newline. */
@@ -336,6 +340,39 @@ static int pg_events(sf_state *st, const char *slug, size_t max, json_t **out, s
     return 0;
 }
 
+static int pg_meta_get(sf_state *st, const char *key, json_t **out, sf_error *err)
+{
+    struct pg_state *p = st->impl;
+    const char *params[1] = {key};
+    PGresult *r;
+    int rc;
+    if ((rc = run(p->conn, &r, "SELECT value::text FROM stagefork.meta WHERE key = $1", 1, params, err)) < 0)
+        return rc;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return sf_error_set(err, SF_ENOTFOUND, "no '%s' in the state", key);
+    }
+    rc = parse_record(out, PQgetvalue(r, 0, 0), key, err);
+    PQclear(r);
+    return rc;
+}
+
+static int pg_meta_put(sf_state *st, const char *key, const json_t *val, sf_error *err)
+{
+    struct pg_state *p = st->impl;
+    char *text = json_dumps(val, JSON_COMPACT | JSON_SORT_KEYS);
+    const char *params[2] = {key, text};
+    int rc;
+    if (!text)
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    rc = run(p->conn, NULL,
+             "INSERT INTO stagefork.meta (key, value, updated_at) VALUES ($1, $2::jsonb, now())"
+             " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()",
+             2, params, err);
+    free(text);
+    return rc;
+}
+
 static void pg_close(sf_state *st)
 {
     struct pg_state *p = st->impl;
@@ -345,15 +382,16 @@ static void pg_close(sf_state *st)
     st->impl = NULL;
 }
 
-static const struct sf_state_ops pg_ops = {"postgres", pg_lock,  pg_unlock, pg_get,  pg_put,
-                                           pg_list,    pg_event, pg_events, pg_close};
+static const struct sf_state_ops pg_ops = {"postgres", pg_lock,  pg_unlock, pg_get,   pg_put,     pg_list,
+                                           pg_event,   pg_events, pg_close, pg_meta_get, pg_meta_put};
 
 static int ensure_schema(PGconn *c, sf_error *err)
 {
     PGresult *r;
     int rc, have;
     if ((rc = run(c, &r,
-                  "SELECT to_regclass('stagefork.envs') IS NOT NULL AND to_regclass('stagefork.events') IS NOT NULL",
+                  "SELECT to_regclass('stagefork.envs') IS NOT NULL AND to_regclass('stagefork.events') IS NOT NULL"
+                  " AND to_regclass('stagefork.meta') IS NOT NULL",
                   0, NULL, err)) < 0)
         return rc;
     have = PQgetvalue(r, 0, 0)[0] == 't';

@@ -39,7 +39,7 @@ echo "== unit and integration suites ($BUILD/test-unit)"
 record test-unit $?
 
 # 2. CLI scripts: each prints ok/not ok lines and exits non-zero on failure
-for t in tests/cli/t_*.sh; do
+for t in tests/cli/t_*.sh tests/reliability/t_*.sh; do
   [[ -e $t ]] || continue
   [[ -n ${STAGEFORK_CLI_FILTER:-} && $t != *${STAGEFORK_CLI_FILTER}* ]] && continue
   echo "== $t"

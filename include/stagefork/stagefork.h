@@ -13,6 +13,8 @@
 #include "stagefork/template.h"
 #include "stagefork/state.h"
 #include "stagefork/env.h"
+#include "stagefork/reap.h"
+#include "stagefork/gc.h"
 #include "stagefork/mask.h"
 #include "stagefork/seed.h"
 #include "stagefork/snapshot.h"

@@ -5,7 +5,8 @@
  * append-only audit log, behind one interface with two backends:
  *  - a directory: envs/<slug>.json written atomically (temp file, fsync,
  *    rename, fsync of the directory), locks/<slug>.lock taken with flock,
- *    events.jsonl appended with O_APPEND; directories 0700, files 0600;
+ *    events.jsonl appended with O_APPEND, meta/<key>.json written like
+ *    the records; directories 0700, files 0600;
  *  - postgres://… (or postgresql://…): tables in schema "stagefork",
  *    created on first use; a per-env advisory lock held on a dedicated
  *    connection; record + event written in one transaction.
@@ -54,6 +55,15 @@ int sf_state_list(json_t **out, sf_state *st, sf_error *err);
 int sf_state_event(sf_state *st, const json_t *ev, sf_error *err);
 /* The last `max` events of slug, oldest first (a new array). */
 int sf_state_events(json_t **out, sf_state *st, const char *slug, size_t max, sf_error *err);
+
+/*
+ * Small named documents kept beside the envs but outside any env (the
+ * reaper's heartbeat). key is [a-z0-9-], 1..64. Put replaces the document
+ * atomically and appends no audit event (a heartbeat every minute would
+ * drown the log). Get returns a new reference, or SF_ENOTFOUND.
+ */
+int sf_state_meta_put(sf_state *st, const char *key, const json_t *val, sf_error *err);
+int sf_state_meta_get(json_t **out, sf_state *st, const char *key, sf_error *err);
 
 /*
  * A new audit event: time (RFC 3339), actor ($USER), ci_job ($CI_JOB_ID or

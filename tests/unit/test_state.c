@@ -301,3 +301,66 @@ Test(state, backend_choice_follows_flag_env_config_default)
     sf_buf_free(&p);
     et_rmrf(dir);
 }
+
+static void meta_roundtrip(int pg)
+{
+    struct backend b;
+    sf_state *st, *st2;
+    sf_error err = {0};
+    json_t *v, *got;
+    backend_up(&b, pg);
+    cr_assert_eq(sf_state_open(&st, b.url, &err), 0, "%s", err.msg);
+    cr_assert_eq(sf_state_meta_get(&got, st, "reaper", &err), SF_ENOTFOUND);
+    cr_assert_null(got);
+    v = json_pack("{s:s, s:i, s:s}", "last_sweep", "2030-01-01T00:00:00Z", "reaped", 3, "by", "host \"q\" 日本");
+    cr_assert_eq(sf_state_meta_put(st, "reaper", v, &err), 0, "%s", err.msg);
+    json_object_set_new(v, "reaped", json_integer(4));
+    cr_assert_eq(sf_state_meta_put(st, "reaper", v, &err), 0, "%s", err.msg);
+    cr_assert_eq(sf_state_open(&st2, b.url, &err), 0, "%s", err.msg);
+    cr_assert_eq(sf_state_meta_get(&got, st2, "reaper", &err), 0, "%s", err.msg);
+    cr_assert(json_equal(got, v), "meta document changed on the way through the %s backend", sf_state_kind(st));
+    json_decref(got);
+    cr_assert_eq(sf_state_meta_put(st, "../x", v, &err), SF_EUSAGE, "keys are checked like slugs");
+    {
+        json_t *list;
+        cr_assert_eq(sf_state_list(&list, st2, &err), 0, "%s", err.msg);
+        cr_assert_eq(json_array_size(list), 0, "a meta document is not an environment");
+        json_decref(list);
+    }
+    if (!pg) {
+        struct stat sb;
+        char path[600];
+        snprintf(path, sizeof(path), "%s/meta/reaper.json", b.url);
+        cr_assert_eq(stat(path, &sb), 0);
+        cr_assert_eq(sb.st_mode & 0777, 0600, "meta files are 0600");
+    }
+    json_decref(v);
+    sf_state_free(st2);
+    sf_state_free(st);
+    backend_down(&b);
+}
+Test(state, directory_meta_documents) { meta_roundtrip(0); }
+Test(state, postgres_meta_documents) { meta_roundtrip(1); }
+
+Test(state, postgres_schema_without_meta_is_completed)
+{
+    struct backend b;
+    sf_state *st;
+    sf_error err = {0};
+    json_t *v = json_pack("{s:i}", "n", 1), *got;
+    PGconn *c;
+    backend_up(&b, 1);
+    cr_assert_eq(sf_state_open(&st, b.url, &err), 0, "%s", err.msg);
+    sf_state_free(st);
+    c = PQconnectdb(b.url);
+    cr_assert_eq(PQstatus(c), CONNECTION_OK);
+    PQclear(PQexec(c, "DROP TABLE stagefork.meta")); /* a state created before meta existed */
+    PQfinish(c);
+    cr_assert_eq(sf_state_open(&st, b.url, &err), 0, "%s", err.msg);
+    cr_assert_eq(sf_state_meta_put(st, "reaper", v, &err), 0, "%s", err.msg);
+    cr_assert_eq(sf_state_meta_get(&got, st, "reaper", &err), 0, "%s", err.msg);
+    json_decref(got);
+    json_decref(v);
+    sf_state_free(st);
+    backend_down(&b);
+}
