@@ -51,11 +51,13 @@ static void remove_files_dir(const char *dir)
         nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* env.h; the unconditional form of sf_env_down_if. */
 int sf_env_down(json_t **out, sf_engine *e, const char *branch, int force)
 {
     return sf_env_down_if(out, e, branch, force, NULL);
 }
 
+/* env.h / env_impl.h: cond (may be NULL) is asked under the lock, before anything is written. */
 int sf_env_down_if(json_t **out, sf_engine *e, const char *branch, int force, struct sf_env_cond *cond)
 {
     struct sf_env_names names;

@@ -552,11 +552,13 @@ static json_t *merged_set(const json_t *rec, const sf_up_opts *o)
     return set;
 }
 
+/* env.h; the unconditional form of sf_env_up_if. */
 int sf_env_up(json_t **out, sf_engine *e, const char *branch, const sf_up_opts *o)
 {
     return sf_env_up_if(out, e, branch, o, NULL);
 }
 
+/* env.h / env_impl.h: cond (may be NULL) is asked under the lock, before the template is even loaded. */
 int sf_env_up_if(json_t **out, sf_engine *e, const char *branch, const sf_up_opts *o, struct sf_env_cond *cond)
 {
     struct sf_env_names names;

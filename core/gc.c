@@ -612,6 +612,12 @@ static void count(json_t *counts, const json_t *items)
         json_object_set_new(counts, keys[k], json_integer((json_int_t)n[k]));
 }
 
+/*
+ * One collection (gc.h): targets from the config and the state, listings,
+ * decisions against a second read of the state, removals under the owning
+ * env's try-lock, then golden templates. The report is a new object; hidden
+ * fields (credentials, DSNs) never reach it.
+ */
 int sf_gc(json_t **out, const sf_config *cfg, const char *state_url, const sf_gc_opts *o, sf_error *err)
 {
     struct gc g;

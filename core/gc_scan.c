@@ -15,6 +15,7 @@
 #include "stagefork/http.h"
 #include "stagefork/util.h"
 
+/* Strict on purpose (gc_impl.h): anything but the provider's exact marker shape is not ours. */
 int sf_gc_parse_marker(const char *comment, char **env_id, char **resource)
 {
     static const char tag[] = "stagefork:";
@@ -80,6 +81,11 @@ static void pg_mark(json_t *o, const char *comment)
     free(res);
 }
 
+/*
+ * One admin connection, two catalog queries; prefix compared with left()
+ * so '_' is literal. Entries are appended to found (one per name, database
+ * and role merged); the caller owns found. Errors name the shown target only.
+ */
 int sf_gc_scan_pg(json_t *found, const char *dsn, const char *shown, const char *prefix, sf_error *err)
 {
     const char *const keys[] = {"connect_timeout", "dbname", "fallback_application_name", NULL};
@@ -200,6 +206,11 @@ static int parse_buckets(json_t *names, const sf_buf *body)
     return 0;
 }
 
+/*
+ * ListBuckets with SigV4 (credentials from spec, else AWS_* like the
+ * provider), a short retry budget since a dead endpoint is common here;
+ * each prefixed bucket is appended with a copy of spec naming it.
+ */
 int sf_gc_scan_s3(json_t *found, const json_t *spec, const char *shown, const char *prefix, const sf_config *cfg,
                   sf_error *err)
 {
@@ -312,6 +323,11 @@ static int valid_slug(const char *s)
     return n > 0 && n <= 64 && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
 }
 
+/*
+ * Reads pid files in the process.service provider's format only; a
+ * missing files directory is nothing to collect. Directories whose name is
+ * not a slug are not ours and are skipped.
+ */
 int sf_gc_scan_local(json_t *found, const char *files_dir, sf_error *err)
 {
     DIR *top = opendir(files_dir), *d;

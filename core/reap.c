@@ -356,6 +356,12 @@ static int open_engines(struct sweep *s, const sf_config *cfg, const char *state
     return 0;
 }
 
+/*
+ * One sweep (reap.h): list, pick what is due, hand it to per-worker engines
+ * (each with a try-lock), summarize, store the heartbeat. The report and
+ * its items are new objects owned by the caller; candidates that were not
+ * handled (stop, --max) are counted as deferred, not listed.
+ */
 int sf_reap_sweep(json_t **out, const sf_config *cfg, const char *state_url, const sf_reap_opts *o, sf_error *err)
 {
     struct sweep s;
@@ -438,6 +444,11 @@ out:
     return rc;
 }
 
+/*
+ * The stored heartbeat plus age and staleness computed now (reap.h); a
+ * missing one is success with *out = NULL, since a state no reaper has
+ * swept yet is a fact to show, not an error.
+ */
 int sf_reap_heartbeat(json_t **out, sf_engine *e)
 {
     json_t *hb;

@@ -175,6 +175,7 @@ int sf_state_events(json_t **out, sf_state *st, const char *slug, size_t max, sf
     return rc;
 }
 
+/* Keys are checked like slugs (they become file names); serialized like every other call. */
 int sf_state_meta_put(sf_state *st, const char *key, const json_t *val, sf_error *err)
 {
     int rc;
@@ -186,6 +187,7 @@ int sf_state_meta_put(sf_state *st, const char *key, const json_t *val, sf_error
     return rc;
 }
 
+/* *out is a new reference, NULL unless found. */
 int sf_state_meta_get(json_t **out, sf_state *st, const char *key, sf_error *err)
 {
     int rc;
