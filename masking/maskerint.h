@@ -65,6 +65,9 @@ struct sf_mask_table {
     int identity;
     unsigned char *masks;     /* column i is transformed */
     unsigned char *opaque_ok; /* column i's rule may replace an SQL expression (null, fixed, keep) */
+    unsigned char *reads;     /* the plan reads column i's value (masked, by:, expr operand) */
+    size_t *mcols, nmcols;    /* the transformed columns, ascending */
+    size_t *rcols, nrcols;    /* the columns the plan reads, ascending */
     sf_span *raw;
     sf_field *in, *out;       /* a row's decoded values and the plan's output */
     size_t *doff;             /* decoded value offsets in scratch, SIZE_MAX = not decoded */

@@ -53,6 +53,8 @@ typedef struct colplan {
     sf_expr *expr;
     size_t *expr_cols;   /* column index per reference */
     char *slot_sig;      /* rule sig '#' fit: identifies the rowctx slot */
+    int read_by_other;   /* a by: or expr input of another column */
+    int in_scratch;      /* the rule writes its value into the row context's scratch */
     uint64_t slot_hash;
 } colplan;
 
@@ -62,6 +64,10 @@ struct sf_tableplan {
     size_t ncols;
     char **names;
     colplan *cols;
+    size_t *active;      /* columns with a transforming rule other than expr, in order */
+    size_t nactive;
+    size_t *exprs;       /* expr columns */
+    size_t nexprs;
     int identity;
     int has_expr;
 };
@@ -441,6 +447,7 @@ static int bind_refs(sf_tableplan *p, size_t i, sf_error *err)
     if (r->by) {
         if ((c->by = col_index(p, r->by)) < 0)
             return plan_error(err, SF_ECONFIG, p, i, r->by_node, "by: names column '%s', which the table does not have", r->by);
+        p->cols[c->by].read_by_other = 1;
     }
     if (r->kind == SF_RULE_EXPR) {
         char msg[128];
@@ -459,6 +466,7 @@ static int bind_refs(sf_tableplan *p, size_t i, sf_error *err)
             if (p->cols[ci].rule && p->cols[ci].rule->kind == SF_RULE_EXPR)
                 return plan_error(err, SF_ECONFIG, p, i, r->node, "expr references '%s', which is itself an expr column", ref);
             c->expr_cols[j] = (size_t)ci;
+            p->cols[ci].read_by_other = 1;
         }
         p->has_expr = 1;
     }
@@ -524,9 +532,22 @@ int sf_tableplan_new(sf_tableplan **out, const sf_mask_policy *pol, const char *
                 goto fail;
             }
     p->identity = 1;
-    for (size_t i = 0; i < ncols; i++)
-        if (sf_tableplan_masks(p, i))
-            p->identity = 0;
+    if (!(p->active = calloc(ncols ? ncols : 1, sizeof(size_t))) || !(p->exprs = calloc(ncols ? ncols : 1, sizeof(size_t)))) {
+        rc = sf_error_set(err, SF_ENOMEM, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < ncols; i++) {
+        colplan *c = &p->cols[i];
+        if (!sf_tableplan_masks(p, i))
+            continue;
+        p->identity = 0;
+        if (c->rule->kind == SF_RULE_EXPR) {
+            p->exprs[p->nexprs++] = i;
+        } else {
+            p->active[p->nactive++] = i;
+            c->in_scratch = c->rule->kind != SF_RULE_NULL && c->rule->kind != SF_RULE_FIXED;
+        }
+    }
     *out = p;
     return 0;
 fail:
@@ -550,6 +571,8 @@ void sf_tableplan_free(sf_tableplan *p)
     }
     free(p->names);
     free(p->cols);
+    free(p->active);
+    free(p->exprs);
     free(p->qname);
     free(p);
 }
@@ -567,6 +590,11 @@ size_t sf_tableplan_ncols(const sf_tableplan *p)
 int sf_tableplan_masks(const sf_tableplan *p, size_t i)
 {
     return i < p->ncols && p->cols[i].rule && p->cols[i].rule->kind != SF_RULE_KEEP;
+}
+
+int sf_tableplan_reads(const sf_tableplan *p, size_t i)
+{
+    return i < p->ncols && (sf_tableplan_masks(p, i) || p->cols[i].read_by_other);
 }
 
 const char *sf_tableplan_rule(const sf_tableplan *p, size_t i)
@@ -617,9 +645,8 @@ struct sf_rowctx {
     size_t memo_cap;
     sf_buf scratch;
     sf_buf tmp;
-    size_t *off;          /* per column: scratch offset, or SIZE_MAX for "in" */
+    size_t *off;          /* per column: scratch offset of its masked value, or SIZE_MAX (value in out) */
     size_t *len;
-    unsigned char *isnull;
     size_t cols_cap;
     sf_dec *vals;
     size_t vals_cap;
@@ -668,7 +695,6 @@ void sf_rowctx_free(sf_rowctx *ctx)
     sf_buf_free(&ctx->tmp);
     free(ctx->off);
     free(ctx->len);
-    free(ctx->isnull);
     free(ctx->vals);
     if (ctx->num)
         OPENSSL_cleanse(ctx->num, ctx->scratch_cap);
@@ -763,15 +789,12 @@ static int prepare(sf_rowctx *ctx, const sf_tableplan *p, sf_error *err)
         size_t n = p->ncols;
         size_t *off = realloc(ctx->off, n * sizeof(size_t));
         size_t *len = off ? realloc(ctx->len, n * sizeof(size_t)) : NULL;
-        unsigned char *nul = NULL;
         slot **memo = NULL;
         if (off)
             ctx->off = off;
         if (len)
             ctx->len = len;
-        if (off && len && (nul = realloc(ctx->isnull, n)))
-            ctx->isnull = nul;
-        if (nul && (memo = realloc(ctx->memo, n * sizeof(slot *))))
+        if (off && len && (memo = realloc(ctx->memo, n * sizeof(slot *))))
             ctx->memo = memo;
         if (!memo)
             return sf_error_set(err, SF_ENOMEM, "out of memory");
@@ -1273,7 +1296,7 @@ static int do_cached(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *raw
     return rc;
 }
 
-static int do_expr(const mctx *m, sf_rowctx *ctx, const sf_field *in, sf_buf *dst, int *isnull)
+static int do_expr(const mctx *m, sf_rowctx *ctx, const sf_field *out, sf_buf *dst, int *isnull)
 {
     const colplan *c = &m->p->cols[m->col];
     size_t nrefs = sf_expr_nrefs(c->expr);
@@ -1289,9 +1312,11 @@ static int do_expr(const mctx *m, sf_rowctx *ctx, const sf_field *in, sf_buf *ds
     }
     for (size_t j = 0; j < nrefs; j++) {
         size_t ci = c->expr_cols[j];
-        const char *ptr = ctx->off[ci] == SIZE_MAX ? in[ci].ptr : ctx->scratch.ptr + ctx->off[ci];
-        size_t len = ctx->off[ci] == SIZE_MAX ? in[ci].len : ctx->len[ci];
-        if (ctx->isnull[ci]) {
+        /* an operand is the column's masked value: in scratch, or already in out (untouched, fixed, null) */
+        int scr = m->p->cols[ci].in_scratch && ctx->off[ci] != SIZE_MAX;
+        const char *ptr = scr ? ctx->scratch.ptr + ctx->off[ci] : out[ci].ptr;
+        size_t len = scr ? ctx->len[ci] : out[ci].len;
+        if (out[ci].null) {
             *isnull = 1;
             return 0;
         }
@@ -1318,7 +1343,6 @@ static int do_expr(const mctx *m, sf_rowctx *ctx, const sf_field *in, sf_buf *ds
         sf_dec_clamp_i64(&res, c->imin, c->imax);
     else if (c->fit == FIT_NUMERIC && c->type.precision >= 0)
         sf_dec_clamp_digits(&res, c->type.precision);
-    (void)in;
     return sf_buf_add(dst, txt, sf_dec_format(&res, txt)) < 0 ? sf_error_set(m->err, SF_ENOMEM, "out of memory") : 0;
 }
 
@@ -1326,30 +1350,35 @@ int sf_tableplan_mask(const sf_tableplan *p, sf_rowctx *ctx, const sf_field *in,
 {
     mctx m = {p, 0, err};
     int rc;
-    if (p->identity) {
-        memcpy(out, in, p->ncols * sizeof(*out));
+    memcpy(out, in, p->ncols * sizeof(*out));
+    if (p->identity)
         return 0;
-    }
     if ((rc = prepare(ctx, p, err)))
         return rc;
     sf_buf_clear(&ctx->scratch);
-    for (size_t i = 0; i < p->ncols; i++) {
+    /*
+     * out starts as in. Values written into scratch are resolved into out
+     * at the end (scratch may move while it grows); null and fixed go to
+     * out directly.
+     */
+    for (size_t k = 0; k < p->nactive; k++) {
+        size_t i = p->active[k];
         const colplan *c = &p->cols[i];
         size_t start = ctx->scratch.len;
         ctx->off[i] = SIZE_MAX;
-        ctx->isnull[i] = (unsigned char)(in[i].null != 0);
-        if (!c->rule || c->rule->kind == SF_RULE_KEEP || in[i].null || c->rule->kind == SF_RULE_EXPR)
+        if (in[i].null)
             continue;
         m.col = i;
         switch (c->rule->kind) {
         case SF_RULE_NULL:
-            ctx->isnull[i] = 1;
+            out[i].ptr = NULL;
+            out[i].len = 0;
+            out[i].null = 1;
             continue;
         case SF_RULE_FIXED:
-            rc = sf_buf_add(&ctx->scratch, c->rule->fixed, c->rule->fixed_len) < 0
-                     ? sf_error_set(err, SF_ENOMEM, "out of memory")
-                     : 0;
-            break;
+            out[i].ptr = c->rule->fixed;
+            out[i].len = c->rule->fixed_len;
+            continue;
         case SF_RULE_NOISE:
             rc = do_noise(&m, ctx->memo[i], &in[i], in, &ctx->scratch);
             break;
@@ -1365,31 +1394,28 @@ int sf_tableplan_mask(const sf_tableplan *p, sf_rowctx *ctx, const sf_field *in,
         ctx->off[i] = start;
         ctx->len[i] = ctx->scratch.len - start;
     }
-    if (p->has_expr)
-        for (size_t i = 0; i < p->ncols; i++) {
-            const colplan *c = &p->cols[i];
-            size_t start = ctx->scratch.len;
-            int isnull = 0;
-            if (!c->rule || c->rule->kind != SF_RULE_EXPR || in[i].null)
-                continue;
-            m.col = i;
-            if ((rc = do_expr(&m, ctx, in, &ctx->scratch, &isnull)))
-                return rc;
-            if (isnull) {
-                ctx->isnull[i] = 1;
-                continue;
-            }
-            ctx->off[i] = start;
-            ctx->len[i] = ctx->scratch.len - start;
-        }
-    for (size_t i = 0; i < p->ncols; i++) {
-        if (ctx->isnull[i]) {
+    for (size_t k = 0; k < p->nexprs; k++) {
+        size_t i = p->exprs[k];
+        size_t start = ctx->scratch.len;
+        int isnull = 0;
+        ctx->off[i] = SIZE_MAX;
+        if (in[i].null)
+            continue;
+        m.col = i;
+        if ((rc = do_expr(&m, ctx, out, &ctx->scratch, &isnull)))
+            return rc;
+        if (isnull) {
             out[i].ptr = NULL;
             out[i].len = 0;
             out[i].null = 1;
-        } else if (ctx->off[i] == SIZE_MAX) {
-            out[i] = in[i];
-        } else {
+            continue;
+        }
+        ctx->off[i] = start;
+        ctx->len[i] = ctx->scratch.len - start;
+    }
+    for (size_t k = 0; k < p->nactive + p->nexprs; k++) {
+        size_t i = k < p->nactive ? p->active[k] : p->exprs[k - p->nactive];
+        if (ctx->off[i] != SIZE_MAX) {
             out[i].ptr = ctx->scratch.ptr + ctx->off[i];
             out[i].len = ctx->len[i];
             out[i].null = 0;
