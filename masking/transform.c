@@ -707,7 +707,7 @@ void sf_rowctx_free(sf_rowctx *ctx)
 static int get_rstate(sf_rowctx *ctx, const sf_rule *r, rstate **out, sf_error *err)
 {
     uint64_t h = hash_bytes(r->sig, strlen(r->sig), 1);
-    unsigned char keys[SF_PRF_LEN + sizeof(((rstate *)0)->fpe_keys)];
+    unsigned char keys[SF_PRF_KEYLEN + sizeof(((rstate *)0)->fpe_keys)];
     sf_buf info = SF_BUF_INIT;
     rstate *s;
     int rc;
@@ -729,7 +729,7 @@ static int get_rstate(sf_rowctx *ctx, const sf_rule *r, rstate **out, sf_error *
     if ((rc = sf_mask_key_hkdf(ctx->key, info.ptr, info.len, keys, sizeof(keys), err)) ||
         (rc = sf_prf_init(&s->prf, keys, err)))
         goto fail;
-    memcpy(s->fpe_keys, keys + SF_PRF_LEN, sizeof(s->fpe_keys));
+    memcpy(s->fpe_keys, keys + SF_PRF_KEYLEN, sizeof(s->fpe_keys));
     OPENSSL_cleanse(keys, sizeof(keys));
     sf_buf_free(&info);
     s->next = ctx->states;
@@ -900,16 +900,22 @@ static int crypto_failed(const mctx *m)
 
 static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
 
-/* n base32 characters of PRF output for the value (n <= 102). */
+/*
+ * n base32 characters (n <= SF_TOKEN_MAX_LEN) of PRF output for the value:
+ * block 1 is PRF('T', value), each further block the PRF of the previous
+ * one under the next tag ('U', 'V', ...).
+ */
 static int base32_token(slot *s, const char *v, size_t len, int n, char *out)
 {
-    unsigned char blk[2 * SF_PRF_LEN];
-    int bits = 0, used = 0;
+    unsigned char blk[((SF_TOKEN_MAX_LEN * 5 + 127) / 128) * SF_PRF_LEN];
+    int bits = 0, used = 0, nblk = (n * 5 + 8 * SF_PRF_LEN - 1) / (8 * SF_PRF_LEN);
     uint32_t acc = 0;
     if (sf_prf_eval(&s->rs->prf, 'T', v, len, blk) < 0)
         return -1;
-    if (n * 5 > 8 * SF_PRF_LEN && sf_prf_eval(&s->rs->prf, 'U', blk, SF_PRF_LEN, blk + SF_PRF_LEN) < 0)
-        return -1;
+    for (int b = 1; b < nblk; b++)
+        if (sf_prf_eval(&s->rs->prf, (unsigned char)('U' + b - 1), blk + (b - 1) * SF_PRF_LEN, SF_PRF_LEN,
+                        blk + b * SF_PRF_LEN) < 0)
+            return -1;
     for (int i = 0; i < n; i++) {
         if (bits < 5) {
             acc = (acc << 8) | blk[used++];
@@ -918,7 +924,6 @@ static int base32_token(slot *s, const char *v, size_t len, int n, char *out)
         out[i] = b32[(acc >> (bits - 5)) & 31];
         bits -= 5;
     }
-    OPENSSL_cleanse(blk, sizeof(blk));
     return 0;
 }
 
