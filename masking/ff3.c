@@ -41,7 +41,8 @@ void sf_ff3_cleanup(sf_ff3 *f)
     f->aes = NULL;
 }
 
-size_t sf_ff3_minlen(unsigned radix)
+/* The generic definitions; sf_ff3_minlen / _maxlen answer the radixes the rules use from constants. */
+static size_t minlen_of(unsigned radix)
 {
     u128 v = 1;
     size_t n = 0;
@@ -52,7 +53,7 @@ size_t sf_ff3_minlen(unsigned radix)
     return n < 2 ? 2 : n;
 }
 
-size_t sf_ff3_maxlen(unsigned radix)
+static size_t maxlen_of(unsigned radix)
 {
     const u128 lim = (u128)1 << 96;
     u128 v = radix;
@@ -64,7 +65,36 @@ size_t sf_ff3_maxlen(unsigned radix)
     return 2 * m;
 }
 
-/* NUM_radix(REV(X)): X[0] is the least significant numeral. */
+size_t sf_ff3_minlen(unsigned radix)
+{
+    switch (radix) {
+    case 10: return 6;
+    case 26: return 5;
+    case 36: return 4;
+    default: return minlen_of(radix);
+    }
+}
+
+size_t sf_ff3_maxlen(unsigned radix)
+{
+    switch (radix) {
+    case 10: return 56;
+    case 26: return 40;
+    case 36: return 36;
+    default: return maxlen_of(radix);
+    }
+}
+
+/*
+ * The rounds work on NUM_radix(REV(A)) and NUM_radix(REV(B)) as integers:
+ * a round's C = REV(STR^m_radix(c)) only ever feeds the next rounds through
+ * NUM_radix(REV(C)) = c, so the numeral strings are converted once on the
+ * way in and once on the way out. radix^u <= 2^96 for every allowed length,
+ * so 128-bit integers always suffice; when radix^u < 2^63 everything fits
+ * 64 bits (radix 10 up to 36 numerals, radix 26 up to 26).
+ */
+
+/* NUM_radix(REV(X)): x[0] is the least significant numeral. */
 static u128 num_rev(const uint8_t *x, size_t n, unsigned radix)
 {
     u128 v = 0;
@@ -111,13 +141,12 @@ static void str_rev(uint8_t *x, size_t m, unsigned radix, u128 c)
     str_rev64(x + i, m - i, radix, (uint64_t)c);
 }
 
-/* y mod m for a 64-bit m. */
-static inline uint64_t mod128_64(u128 y, uint64_t m)
+/* (hi:lo) mod m with hi < m: one hardware division where available. */
+static inline uint64_t mod128_small(uint64_t hi, uint64_t lo, uint64_t m)
 {
-    uint64_t hi = (uint64_t)(y >> 64) % m, lo = (uint64_t)y;
 #if defined(__x86_64__)
     uint64_t q, r;
-    __asm__("divq %4" : "=a"(q), "=d"(r) : "a"(lo), "d"(hi), "rm"(m)); /* hi < m: no overflow */
+    __asm__("divq %4" : "=a"(q), "=d"(r) : "a"(lo), "d"(hi), "rm"(m));
     (void)q;
     return r;
 #else
@@ -125,9 +154,15 @@ static inline uint64_t mod128_64(u128 y, uint64_t m)
 #endif
 }
 
-static inline u128 mod128(u128 y, u128 m)
+/*
+ * y mod m for a 64-bit modulus, given r64 = 2^64 mod m: y = hi * 2^64 + lo
+ * = hi * r64 + lo (mod m), and hi * r64 + lo <= (2^64 - 1) * m < m * 2^64,
+ * so a single 128-by-64 division finishes it.
+ */
+static inline uint64_t mod_y64(u128 y, uint64_t m, uint64_t r64)
 {
-    return (m >> 64) == 0 ? (u128)mod128_64(y, (uint64_t)m) : y % m;
+    u128 t = (u128)(uint64_t)(y >> 64) * r64 + (uint64_t)y;
+    return mod128_small((uint64_t)(t >> 64), (uint64_t)t, m);
 }
 
 /*
@@ -173,56 +208,96 @@ static int check(unsigned radix, const uint8_t *in, size_t n)
     return 0;
 }
 
+/* The eight rounds when radix^u < 2^63: 64-bit values, moduli reduced with one division per round. */
+static int rounds64(sf_ff3 *f, const uint8_t tl[4], const uint8_t tr[4], uint64_t *pa, uint64_t *pb, uint64_t pow_u,
+                    uint64_t pow_v, int encrypt)
+{
+    uint64_t a = *pa, b = *pb;
+    uint64_t r_u = (UINT64_MAX % pow_u + 1) % pow_u, r_v = (UINT64_MAX % pow_v + 1) % pow_v; /* 2^64 mod pow */
+    for (int r = 0; r < 8; r++) {
+        unsigned i = encrypt ? (unsigned)r : (unsigned)(7 - r);
+        int even = i % 2 == 0;
+        uint64_t mod = even ? pow_u : pow_v, c;
+        u128 y;
+        if (round_value(f, even ? tr : tl, i, encrypt ? b : a, &y) < 0)
+            return SF_ECRYPTO;
+        y = mod_y64(y, mod, even ? r_u : r_v);
+        if (encrypt) {
+            /* a < radix^m = mod (A has m numerals), and mod < 2^63: no overflow */
+            c = a + (uint64_t)y;
+            if (c >= mod)
+                c -= mod;
+            a = b;
+            b = c;
+        } else {
+            c = b + (mod - (uint64_t)y);
+            if (c >= mod)
+                c -= mod;
+            b = a;
+            a = c;
+        }
+    }
+    *pa = a;
+    *pb = b;
+    return 0;
+}
+
+/* The same in 128-bit arithmetic (radix^u <= 2^96). */
+static int rounds128(sf_ff3 *f, const uint8_t tl[4], const uint8_t tr[4], u128 *pa, u128 *pb, u128 pow_u, u128 pow_v,
+                     int encrypt)
+{
+    u128 a = *pa, b = *pb;
+    for (int r = 0; r < 8; r++) {
+        unsigned i = encrypt ? (unsigned)r : (unsigned)(7 - r);
+        int even = i % 2 == 0;
+        u128 mod = even ? pow_u : pow_v, y, c;
+        if (round_value(f, even ? tr : tl, i, encrypt ? b : a, &y) < 0)
+            return SF_ECRYPTO;
+        y %= mod;
+        if (encrypt) {
+            c = a + y;
+            if (c >= mod)
+                c -= mod;
+            a = b;
+            b = c;
+        } else {
+            c = b + (mod - y);
+            if (c >= mod)
+                c -= mod;
+            b = a;
+            a = c;
+        }
+    }
+    *pa = a;
+    *pb = b;
+    return 0;
+}
+
 static int core(sf_ff3 *f, unsigned radix, const uint8_t tl[4], const uint8_t tr[4], const uint8_t *in,
                 uint8_t *out, size_t n, int encrypt)
 {
-    uint8_t a[128], b[128], c[128];
-    size_t u = (n + 1) / 2, v = n - u, la = u, lb = v;
-    u128 pow_u = 1, pow_v = 1;
+    size_t u = (n + 1) / 2, v = n - u;
+    u128 pow_u = 1, pow_v = 1, a, b;
     int rc = check(radix, in, n);
     if (rc)
         return rc;
     for (size_t i = 0; i < u; i++)
         pow_u *= radix;
-    for (size_t i = 0; i < v; i++)
-        pow_v *= radix;
-    memcpy(a, in, u);
-    memcpy(b, in + u, v);
-    for (int r = 0; r < 8; r++) {
-        unsigned i = encrypt ? (unsigned)r : (unsigned)(7 - r);
-        int even = i % 2 == 0;
-        size_t m = even ? u : v;
-        u128 mod = even ? pow_u : pow_v, y, cv;
-        if (encrypt) {
-            /* A has m numerals, so NUM(REV(A)) < radix^m already */
-            if (round_value(f, even ? tr : tl, i, num_rev(b, lb, radix), &y) < 0)
-                return SF_ECRYPTO;
-            cv = num_rev(a, la, radix) + mod128(y, mod);
-            if (cv >= mod)
-                cv -= mod;
-            str_rev(c, m, radix, cv);
-            memcpy(a, b, lb);
-            la = lb;
-            memcpy(b, c, m);
-            lb = m;
-        } else {
-            if (round_value(f, even ? tr : tl, i, num_rev(a, la, radix), &y) < 0)
-                return SF_ECRYPTO;
-            cv = num_rev(b, lb, radix) + (mod - mod128(y, mod));
-            if (cv >= mod)
-                cv -= mod;
-            str_rev(c, m, radix, cv);
-            memcpy(b, a, la);
-            lb = la;
-            memcpy(a, c, m);
-            la = m;
-        }
+    pow_v = v == u ? pow_u : pow_u / radix;
+    a = num_rev(in, u, radix);
+    b = num_rev(in + u, v, radix);
+    if (pow_u < ((u128)1 << 63)) {
+        uint64_t a64 = (uint64_t)a, b64 = (uint64_t)b;
+        if ((rc = rounds64(f, tl, tr, &a64, &b64, (uint64_t)pow_u, (uint64_t)pow_v, encrypt)))
+            return rc;
+        str_rev64(out, u, radix, a64);
+        str_rev64(out + u, v, radix, b64);
+    } else {
+        if ((rc = rounds128(f, tl, tr, &a, &b, pow_u, pow_v, encrypt)))
+            return rc;
+        str_rev(out, u, radix, a);
+        str_rev(out + u, v, radix, b);
     }
-    memcpy(out, a, la);
-    memcpy(out + la, b, lb);
-    OPENSSL_cleanse(a, u);
-    OPENSSL_cleanse(b, u);
-    OPENSSL_cleanse(c, u);
     return 0;
 }
 
