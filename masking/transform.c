@@ -20,14 +20,12 @@
 #include "decimal.h"
 #include "expr.h"
 #include "fpe.h"
+#include "memo.h"
 #include "policy.h"
 #include "prf.h"
 #include "rowmask.h"
 #include "sqlident.h"
 
-#define CACHE_SLOTS 4096
-#define CACHE_KEY_MAX 56
-#define CACHE_VAL_MAX 80
 #define SUBKEY_INFO "stagefork/mask/v1/"
 #define NOISE_K 1000000    /* u = P * k / NOISE_K, k in [-NOISE_K, NOISE_K] */
 #define EXPR_DIV_SCALE 20  /* decimals kept by `/` inside expr before the final rounding */
@@ -75,30 +73,6 @@ struct sf_tableplan {
 static atomic_uint_fast64_t next_plan_id = 1;
 
 /* ---- small helpers ---------------------------------------------------------- */
-
-static uint64_t hash_bytes(const void *data, size_t len, uint64_t seed)
-{
-    const unsigned char *p = data;
-    uint64_t h = seed ^ (len * 0x9e3779b97f4a7c15ull);
-    while (len >= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        h ^= w * 0xbf58476d1ce4e5b9ull;
-        h = (h << 31 | h >> 33) * 0x94d049bb133111ebull;
-        p += 8;
-        len -= 8;
-    }
-    if (len) {
-        uint64_t w = 0;
-        memcpy(&w, p, len);
-        h ^= w * 0xbf58476d1ce4e5b9ull;
-        h = (h << 31 | h >> 33) * 0x94d049bb133111ebull;
-    }
-    h ^= h >> 29;
-    h *= 0xbf58476d1ce4e5b9ull;
-    h ^= h >> 32;
-    return h;
-}
 
 /* Number of UTF-8 characters (continuation bytes are not counted). */
 static size_t utf8_chars(const char *s, size_t len)
@@ -431,7 +405,7 @@ static int fit_rule(sf_tableplan *p, size_t i, sf_error *err)
         sf_buf_free(&sig);
         return sf_error_set(err, SF_ENOMEM, "out of memory");
     }
-    c->slot_hash = hash_bytes(sig.ptr, sig.len, 0);
+    c->slot_hash = sf_memo_hash(sig.ptr, sig.len, 0);
     c->slot_sig = sf_buf_detach(&sig, NULL);
     return 0;
 wrong_type:
@@ -619,18 +593,11 @@ typedef struct rstate {
     struct rstate *next;
 } rstate;
 
-typedef struct centry {
-    uint64_t h;
-    uint8_t used, klen, vlen;
-    char k[CACHE_KEY_MAX];
-    char v[CACHE_VAL_MAX];
-} centry;
-
 typedef struct slot {
     char *sig;
     uint64_t hash;
     rstate *rs;
-    centry *cache;
+    sf_memo memo;
     struct slot *next;
 } slot;
 
@@ -640,9 +607,8 @@ struct sf_rowctx {
     const sf_mask_key *key;
     rstate *states;
     slot *buckets[SLOT_BUCKETS];
-    uint64_t memo_id;     /* plan whose slots are in memo */
-    slot **memo;
-    size_t memo_cap;
+    uint64_t slots_id;    /* plan whose slots are in colslot */
+    slot **colslot;       /* per column of that plan: its rule's slot */
     sf_buf scratch;
     sf_buf tmp;
     size_t *off;          /* per column: scratch offset of its masked value, or SIZE_MAX (value in out) */
@@ -676,9 +642,11 @@ void sf_rowctx_free(sf_rowctx *ctx)
     for (size_t b = 0; b < SLOT_BUCKETS; b++)
         for (slot *s = ctx->buckets[b], *n; s; s = n) {
             n = s->next;
-            if (s->cache)
-                OPENSSL_cleanse(s->cache, CACHE_SLOTS * sizeof(centry));
-            free(s->cache);
+            if (s->memo.total_lookups)
+                sf_log(SF_LOG_DEBUG, "memo %s: %llu lookups, %llu hits (%.1f%%), %zu entries", s->sig,
+                       (unsigned long long)s->memo.total_lookups, (unsigned long long)s->memo.total_hits,
+                       100.0 * (double)s->memo.total_hits / (double)s->memo.total_lookups, s->memo.nsets * 8);
+            sf_memo_free(&s->memo);
             free(s->sig);
             free(s);
         }
@@ -690,7 +658,7 @@ void sf_rowctx_free(sf_rowctx *ctx)
         free(r->sig);
         free(r);
     }
-    free(ctx->memo);
+    free(ctx->colslot);
     sf_buf_free(&ctx->scratch);
     sf_buf_free(&ctx->tmp);
     free(ctx->off);
@@ -706,7 +674,7 @@ void sf_rowctx_free(sf_rowctx *ctx)
 
 static int get_rstate(sf_rowctx *ctx, const sf_rule *r, rstate **out, sf_error *err)
 {
-    uint64_t h = hash_bytes(r->sig, strlen(r->sig), 1);
+    uint64_t h = sf_memo_hash(r->sig, strlen(r->sig), 1);
     unsigned char keys[SF_PRF_KEYLEN + sizeof(((rstate *)0)->fpe_keys)];
     sf_buf info = SF_BUF_INIT;
     rstate *s;
@@ -776,6 +744,7 @@ static int get_slot(sf_rowctx *ctx, const colplan *c, slot **out, sf_error *err)
         return rc;
     }
     s->hash = c->slot_hash;
+    sf_memo_init(&s->memo);
     s->next = ctx->buckets[b];
     ctx->buckets[b] = s;
     *out = s;
@@ -789,29 +758,29 @@ static int prepare(sf_rowctx *ctx, const sf_tableplan *p, sf_error *err)
         size_t n = p->ncols;
         size_t *off = realloc(ctx->off, n * sizeof(size_t));
         size_t *len = off ? realloc(ctx->len, n * sizeof(size_t)) : NULL;
-        slot **memo = NULL;
+        slot **cs = NULL;
         if (off)
             ctx->off = off;
         if (len)
             ctx->len = len;
-        if (off && len && (memo = realloc(ctx->memo, n * sizeof(slot *))))
-            ctx->memo = memo;
-        if (!memo)
+        if (off && len && (cs = realloc(ctx->colslot, n * sizeof(slot *))))
+            ctx->colslot = cs;
+        if (!cs)
             return sf_error_set(err, SF_ENOMEM, "out of memory");
         ctx->cols_cap = n;
-        ctx->memo_id = 0;
+        ctx->slots_id = 0;
     }
-    if (ctx->memo_id == p->id)
+    if (ctx->slots_id == p->id)
         return 0;
     for (size_t i = 0; i < p->ncols; i++) {
         const colplan *c = &p->cols[i];
-        ctx->memo[i] = NULL;
+        ctx->colslot[i] = NULL;
         if (c->rule && c->rule->kind != SF_RULE_KEEP && c->rule->kind != SF_RULE_NULL &&
             c->rule->kind != SF_RULE_FIXED && c->rule->kind != SF_RULE_EXPR &&
-            (rc = get_slot(ctx, c, &ctx->memo[i], err)))
+            (rc = get_slot(ctx, c, &ctx->colslot[i], err)))
             return rc;
     }
-    ctx->memo_id = p->id;
+    ctx->slots_id = p->id;
     return 0;
 }
 
@@ -843,35 +812,6 @@ static int ensure_scratch(sf_rowctx *ctx, size_t n, sf_error *err)
     ctx->pos2 = pos2;
     ctx->scratch_cap = n;
     return 0;
-}
-
-/* ---- the cache -------------------------------------------------------------------- */
-
-static const centry *cache_get(const slot *s, uint64_t h, const char *k, size_t klen)
-{
-    const centry *e;
-    if (!s->cache || klen > CACHE_KEY_MAX)
-        return NULL;
-    e = &s->cache[h % CACHE_SLOTS];
-    if (e->used && e->h == h && e->klen == klen && memcmp(e->k, k, klen) == 0)
-        return e;
-    return NULL;
-}
-
-static void cache_put(slot *s, uint64_t h, const char *k, size_t klen, const void *v, size_t vlen)
-{
-    centry *e;
-    if (klen > CACHE_KEY_MAX || vlen > CACHE_VAL_MAX)
-        return;
-    if (!s->cache && !(s->cache = calloc(CACHE_SLOTS, sizeof(centry))))
-        return; /* the cache is an optimisation only */
-    e = &s->cache[h % CACHE_SLOTS];
-    e->used = 1;
-    e->h = h;
-    e->klen = (uint8_t)klen;
-    e->vlen = (uint8_t)vlen;
-    memcpy(e->k, k, klen);
-    memcpy(e->v, v, vlen);
 }
 
 /* ---- the transformers --------------------------------------------------------------- */
@@ -1148,30 +1088,19 @@ static int do_alnum(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in, 
     return 0;
 }
 
-/* PRF of the `by` column's original value (or the value itself) as a 64-bit integer, cached. */
+/*
+ * PRF of the `by` column's original value (or the value itself) as a 64-bit
+ * integer. Not memoised: one or two AES blocks cost less than a lookup in a
+ * table large enough to hold a column's distinct keys.
+ */
 static int keyed_u64(const mctx *m, slot *s, const sf_field *in, const sf_field *row, uint64_t *out)
 {
     const colplan *c = &m->p->cols[m->col];
     const sf_field *src = c->by >= 0 ? &row[c->by] : in;
     unsigned char h[SF_PRF_LEN];
-    const char *k = src->null ? "" : src->ptr;
-    size_t klen = src->null ? 0 : src->len;
-    unsigned char tag = src->null ? 'n' : 'v';
-    uint64_t hh = hash_bytes(k, klen, tag);
-    const centry *e = cache_get(s, hh, k, klen);
-    if (e && e->vlen == sizeof(uint64_t) + 1 && (unsigned char)e->v[8] == tag) {
-        memcpy(out, e->v, sizeof(uint64_t));
-        return 0;
-    }
-    if (sf_prf_eval(&s->rs->prf, tag, k, klen, h) < 0)
+    if (sf_prf_eval(&s->rs->prf, src->null ? 'n' : 'v', src->null ? "" : src->ptr, src->null ? 0 : src->len, h) < 0)
         return crypto_failed(m);
     *out = sf_prf_u64(h);
-    {
-        char v[9];
-        memcpy(v, out, 8);
-        v[8] = (char)tag;
-        cache_put(s, hh, k, klen, v, sizeof(v));
-    }
     return 0;
 }
 
@@ -1248,9 +1177,9 @@ static int do_date_shift(const mctx *m, slot *s, const sf_field *in, const sf_fi
 static int do_cached(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *raw, sf_buf *dst)
 {
     const colplan *c = &m->p->cols[m->col];
-    uint64_t h = 0;
-    const centry *e = NULL;
-    size_t start = dst->len;
+    uint64_t h;
+    const unsigned char *e;
+    size_t start = dst->len, vlen;
     sf_field norm = *raw;
     const sf_field *in = &norm;
     int rc;
@@ -1274,11 +1203,9 @@ static int do_cached(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *raw
             norm.ptr = ctx->tmp.ptr;
         }
     }
-    if (in->len <= CACHE_KEY_MAX) {
-        h = hash_bytes(in->ptr, in->len, 7);
-        if ((e = cache_get(s, h, in->ptr, in->len)))
-            return sf_buf_add(dst, e->v, e->vlen) < 0 ? sf_error_set(m->err, SF_ENOMEM, "out of memory") : 0;
-    }
+    h = sf_memo_hash(in->ptr, in->len, 7);
+    if ((e = sf_memo_get(&s->memo, h, in->ptr, in->len, &vlen)))
+        return sf_buf_add(dst, e, vlen) < 0 ? sf_error_set(m->err, SF_ENOMEM, "out of memory") : 0;
     switch (c->rule->kind) {
     case SF_RULE_TOKEN:
         rc = do_token(m, s, in, dst);
@@ -1296,8 +1223,8 @@ static int do_cached(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *raw
         rc = do_dict(m, s, in, dst);
         break;
     }
-    if (rc == 0 && in->len <= CACHE_KEY_MAX)
-        cache_put(s, h, in->ptr, in->len, dst->ptr + start, dst->len - start);
+    if (rc == 0)
+        sf_memo_put(&s->memo, h, in->ptr, in->len, dst->ptr + start, dst->len - start);
     return rc;
 }
 
@@ -1385,13 +1312,13 @@ int sf_tableplan_mask(const sf_tableplan *p, sf_rowctx *ctx, const sf_field *in,
             out[i].len = c->rule->fixed_len;
             continue;
         case SF_RULE_NOISE:
-            rc = do_noise(&m, ctx->memo[i], &in[i], in, &ctx->scratch);
+            rc = do_noise(&m, ctx->colslot[i], &in[i], in, &ctx->scratch);
             break;
         case SF_RULE_DATE_SHIFT:
-            rc = do_date_shift(&m, ctx->memo[i], &in[i], in, &ctx->scratch);
+            rc = do_date_shift(&m, ctx->colslot[i], &in[i], in, &ctx->scratch);
             break;
         default:
-            rc = do_cached(&m, ctx, ctx->memo[i], &in[i], &ctx->scratch);
+            rc = do_cached(&m, ctx, ctx->colslot[i], &in[i], &ctx->scratch);
             break;
         }
         if (rc)
