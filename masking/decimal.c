@@ -106,7 +106,7 @@ static uint64_t u_divmod_small(sf_u256 *a, uint64_t d)
         a->w[0] /= d;
         return r;
     }
-    for (int i = 3; i >= 0; i--)
+    for (int i = (a->w[2] | a->w[3]) ? 3 : 1; i >= 0; i--)
         a->w[i] = div128_64(r, a->w[i], d, &r);
     return r;
 }
@@ -114,6 +114,13 @@ static uint64_t u_divmod_small(sf_u256 *a, uint64_t d)
 static int u_mul(sf_u256 *out, const sf_u256 *a, const sf_u256 *b)
 {
     uint64_t r[8] = {0};
+    if (!(a->w[1] | a->w[2] | a->w[3] | b->w[1] | b->w[2] | b->w[3])) {
+        u128 p = (u128)a->w[0] * b->w[0];
+        out->w[0] = (uint64_t)p;
+        out->w[1] = (uint64_t)(p >> 64);
+        out->w[2] = out->w[3] = 0;
+        return 0;
+    }
     for (int i = 0; i < 4; i++) {
         uint64_t carry = 0;
         if (!a->w[i])
@@ -174,22 +181,39 @@ static void u_pow10(sf_u256 *out, int k)
     (void)u_mul_pow10(out, k);
 }
 
+static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                     "8081828384858687888990919293949596979899";
+
+/* Decimal digits of v, most significant first; returns the count (1..20). */
+static size_t u64_digits(uint64_t v, char *out)
+{
+    char tmp[20];
+    size_t n = 20;
+    while (v >= 100) {
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
+        tmp[--n] = digit_pairs[2 * r + 1];
+        tmp[--n] = digit_pairs[2 * r];
+    }
+    if (v >= 10) {
+        tmp[--n] = digit_pairs[2 * v + 1];
+        tmp[--n] = digit_pairs[2 * v];
+    } else {
+        tmp[--n] = (char)('0' + v);
+    }
+    memcpy(out, tmp + n, 20 - n);
+    return 20 - n;
+}
+
 /* Decimal digits of a, most significant first, no leading zeros ("0" for zero). */
 static size_t u_digits(const sf_u256 *a, char *out)
 {
     char tmp[80];
     size_t n = 0;
     sf_u256 t = *a;
-    if (!(a->w[1] | a->w[2] | a->w[3])) {
-        uint64_t v = a->w[0];
-        do {
-            tmp[n++] = (char)('0' + v % 10);
-            v /= 10;
-        } while (v);
-        for (size_t i = 0; i < n; i++)
-            out[i] = tmp[n - 1 - i];
-        return n;
-    }
+    if (!(a->w[1] | a->w[2] | a->w[3]))
+        return u64_digits(a->w[0], out);
     do {
         uint64_t chunk = u_divmod_small(&t, p10[19]);
         int last = u_is_zero(&t);
@@ -222,11 +246,48 @@ static int ci_eq(const char *s, size_t len, const char *word)
     return 1;
 }
 
+/*
+ * The common case: [+-]digits[.digits] with at most 18 digits in all, no
+ * exponent: the magnitude fits 64 bits. 1 = parsed, 0 = take the general path.
+ */
+static int parse_short(sf_dec *out, const char *s, size_t len)
+{
+    size_t i = 0, ndig = 0;
+    uint64_t v = 0;
+    int neg = 0, frac = -1;
+    if (len == 0 || len > 20)
+        return 0;
+    if (s[0] == '-' || s[0] == '+')
+        neg = s[i++] == '-';
+    for (; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= '0' && c <= '9') {
+            v = v * 10 + (c - '0');
+            ndig++;
+            if (frac >= 0)
+                frac++;
+        } else if (c == '.' && frac < 0) {
+            frac = 0;
+        } else {
+            return 0;
+        }
+    }
+    if (ndig == 0 || ndig > 18)
+        return 0;
+    memset(out, 0, sizeof(*out));
+    out->mag.w[0] = v;
+    out->scale = frac < 0 ? 0 : frac;
+    out->neg = neg && v != 0;
+    return 1;
+}
+
 int sf_dec_parse(sf_dec *out, const char *s, size_t len)
 {
     size_t i = 0;
     int neg = 0, sig = 0, frac = 0, any = 0;
     long exp = 0;
+    if (parse_short(out, s, len))
+        return SF_DEC_OK;
     memset(out, 0, sizeof(*out));
     if (i < len && (s[i] == '+' || s[i] == '-'))
         neg = s[i++] == '-';

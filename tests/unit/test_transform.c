@@ -1163,6 +1163,53 @@ Test(transform, decimal_arithmetic)
     cr_assert_str_eq(s, "99.999");
 }
 
+Test(transform, decimal_fast_paths_agree_with_the_general_ones)
+{
+    uint64_t x = 0x243F6A8885A308D3ull;
+    for (int iter = 0; iter < 200000; iter++) {
+        char in[64], padded[96], s1[SF_DEC_TEXT_MAX + 1], s2[SF_DEC_TEXT_MAX + 1], want[64];
+        sf_dec a, b, c, d;
+        uint64_t ia, ib;
+        int fa, len;
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        ia = x % (iter % 3 == 0 ? 1000000000000000000ull : iter % 3 == 1 ? 100000ull : 100ull);
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        fa = (int)(x % 6);
+        /* "[-]int[.frac]" of ia with fa decimals; 18 digits at most: the short parser takes it */
+        len = snprintf(in, sizeof(in), "%s%llu", x % 4 == 0 ? "-" : "", (unsigned long long)ia);
+        if (fa && len > fa) {
+            memmove(in + len - fa + 1, in + len - fa, (size_t)fa + 1);
+            in[len - fa] = '.';
+            len++;
+        }
+        /* the same number behind leading zeros is too long for the short parser */
+        snprintf(padded, sizeof(padded), "%s0000000000000000000000%s", in[0] == '-' ? "-" : "", in + (in[0] == '-'));
+        cr_assert_eq(sf_dec_parse(&a, in, (size_t)len), 0, "%s", in);
+        cr_assert_eq(sf_dec_parse(&b, padded, strlen(padded)), 0, "%s", padded);
+        cr_assert(a.scale == b.scale && a.neg == b.neg && memcmp(&a.mag, &b.mag, sizeof(a.mag)) == 0, "%s", in);
+        sf_dec_format(&a, s1);
+        sf_dec_format(&b, s2);
+        cr_assert_str_eq(s1, s2);
+        /* formatting a 64-bit magnitude */
+        memset(&c, 0, sizeof(c));
+        c.mag.w[0] = x;
+        sf_dec_format(&c, s1);
+        snprintf(want, sizeof(want), "%llu", (unsigned long long)x);
+        cr_assert_str_eq(s1, want);
+        /* 64 x 64-bit products, exactly */
+        ib = x ^ (x >> 29);
+        memset(&c, 0, sizeof(c));
+        memset(&d, 0, sizeof(d));
+        c.mag.w[0] = ia;
+        d.mag.w[0] = ib;
+        cr_assert_eq(sf_dec_mul(&c, &c, &d), 0);
+        {
+            unsigned __int128 p = (unsigned __int128)ia * ib;
+            cr_assert(c.mag.w[0] == (uint64_t)p && c.mag.w[1] == (uint64_t)(p >> 64) && !c.mag.w[2] && !c.mag.w[3]);
+        }
+    }
+}
+
 /* ---- masked values load into a real PostgreSQL ---------------------------------------- */
 
 #include <libpq-fe.h>
