@@ -5,10 +5,10 @@
 #include "memo.h"
 
 #define WAYS 8
-#define ENT 128
+#define ENT 64
 #define DATA (ENT - 2)
-#define SETS_MIN 64   /* 512 entries, 64 KiB */
-#define SETS_MAX 2048 /* 16384 entries, 2 MiB */
+#define SETS_MIN 64   /* 512 entries, 32 KiB */
+#define SETS_MAX 2048 /* 16384 entries, 1 MiB */
 #define WINDOW_MIN 4096
 #define SAMPLE_COLD 16
 

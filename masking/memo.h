@@ -6,8 +6,8 @@
  * `by:`, names) skip the keyed computation. A pure optimisation: a lookup
  * may always miss, and outputs never depend on it.
  *
- * Set-associative (8 ways, CLOCK replacement within a set), entries of
- * 128 bytes (key + value up to 126 bytes; longer pairs are not kept). It
+ * Set-associative (8 ways, CLOCK replacement within a set), entries of one
+ * cache line (key + value up to 62 bytes; longer pairs are not kept). It
  * adapts per window of lookups: it starts at 512 entries and grows to
  * 16384 while it evicts and the hit rate says the working set is larger;
  * when hardly anything hits (every value distinct) it keeps only one miss

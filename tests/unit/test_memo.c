@@ -66,11 +66,11 @@ Test(memo, pairs_longer_than_an_entry_are_not_kept)
     memset(k, 'k', sizeof(k));
     memset(v, 'v', sizeof(v));
     sf_memo_init(&m);
-    sf_memo_put(&m, 1, k, 60, v, 67); /* 127 bytes */
-    cr_assert_null(sf_memo_get(&m, 1, k, 60, &vl));
-    sf_memo_put(&m, 1, k, 60, v, 66); /* 126 bytes: fits */
-    cr_assert_not_null(sf_memo_get(&m, 1, k, 60, &vl));
-    cr_assert_eq(vl, 66);
+    sf_memo_put(&m, 1, k, 30, v, 33); /* 63 bytes */
+    cr_assert_null(sf_memo_get(&m, 1, k, 30, &vl));
+    sf_memo_put(&m, 1, k, 30, v, 32); /* 62 bytes: fits */
+    cr_assert_not_null(sf_memo_get(&m, 1, k, 30, &vl));
+    cr_assert_eq(vl, 32);
     sf_memo_free(&m);
 }
 
