@@ -330,3 +330,103 @@ int sf_ff3_decrypt_64(sf_ff3 *f, unsigned radix, const uint8_t tweak[8], const u
 {
     return core(f, radix, tweak, tweak + 4, in, out, n, 0);
 }
+
+/* One request's state across the interleaved rounds. */
+typedef struct lane {
+    unsigned radix;
+    uint8_t tl[4], tr[4];
+    size_t u, v;
+    u128 pow_u, pow_v, a, b;
+    int small;         /* pow_u < 2^63: 64-bit reductions */
+    uint64_t r_u, r_v; /* then 2^64 mod pow_u, 2^64 mod pow_v */
+} lane;
+
+#define LANES 32
+
+int sf_ff3_encrypt_many(sf_ff3 *f, sf_ff3_req *reqs, size_t count)
+{
+    lane ln[LANES];
+    unsigned char in[LANES * 16], out[LANES * 16];
+    for (size_t i = 0; i < count; i++) {
+        int rc = check(reqs[i].radix, reqs[i].x, reqs[i].n);
+        if (rc)
+            return rc;
+    }
+    for (size_t g = 0; g < count; g += LANES) {
+        size_t k = count - g < LANES ? count - g : LANES;
+        for (size_t j = 0; j < k; j++) {
+            const sf_ff3_req *q = &reqs[g + j];
+            lane *l = &ln[j];
+            l->radix = q->radix;
+            split56(q->tweak, l->tl, l->tr);
+            l->u = (q->n + 1) / 2;
+            l->v = q->n - l->u;
+            l->pow_u = 1;
+            for (size_t i = 0; i < l->u; i++)
+                l->pow_u *= q->radix;
+            l->pow_v = l->v == l->u ? l->pow_u : l->pow_u / q->radix;
+            l->a = num_rev(q->x, l->u, q->radix);
+            l->b = num_rev(q->x + l->u, l->v, q->radix);
+            l->small = l->pow_u < ((u128)1 << 63);
+            l->r_u = l->r_v = 0;
+            if (l->small) {
+                uint64_t pu = (uint64_t)l->pow_u, pv = (uint64_t)l->pow_v;
+                l->r_u = (UINT64_MAX % pu + 1) % pu;
+                l->r_v = (UINT64_MAX % pv + 1) % pv;
+            }
+        }
+        for (unsigned i = 0; i < 8; i++) {
+            int outl = 0, even = i % 2 == 0;
+            /* every lane's round input, then one AES call for all of them */
+            for (size_t j = 0; j < k; j++) {
+                const lane *l = &ln[j];
+                const uint8_t *w = even ? l->tr : l->tl;
+                unsigned char *rp = in + 16 * j;
+                u128 b = l->b;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+                memcpy(rp, &b, 12);
+#else
+                for (int t = 0; t < 12; t++, b >>= 8)
+                    rp[t] = (unsigned char)(b & 0xff);
+#endif
+                rp[12] = (unsigned char)(w[3] ^ i);
+                rp[13] = w[2];
+                rp[14] = w[1];
+                rp[15] = w[0];
+            }
+            if (!EVP_EncryptUpdate(f->aes, out, &outl, in, (int)(16 * k)) || outl != (int)(16 * k)) {
+                ERR_clear_error();
+                return SF_ECRYPTO;
+            }
+            for (size_t j = 0; j < k; j++) {
+                lane *l = &ln[j];
+                u128 y, mod = even ? l->pow_u : l->pow_v, c;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+                memcpy(&y, out + 16 * j, 16);
+#else
+                y = 0;
+                for (int t = 15; t >= 0; t--)
+                    y = (y << 8) | out[16 * j + t];
+#endif
+                y = l->small ? (u128)mod_y64(y, (uint64_t)mod, even ? l->r_u : l->r_v) : y % mod;
+                c = l->a + y;
+                if (c >= mod)
+                    c -= mod;
+                l->a = l->b;
+                l->b = c;
+            }
+        }
+        for (size_t j = 0; j < k; j++) {
+            const lane *l = &ln[j];
+            uint8_t *x = reqs[g + j].x;
+            if (l->small) {
+                str_rev64(x, l->u, l->radix, (uint64_t)l->a);
+                str_rev64(x + l->u, l->v, l->radix, (uint64_t)l->b);
+            } else {
+                str_rev(x, l->u, l->radix, l->a);
+                str_rev(x + l->u, l->v, l->radix, l->b);
+            }
+        }
+    }
+    return 0;
+}

@@ -225,6 +225,51 @@ Test(ff3, integer_rounds_agree_with_the_spec_at_every_length)
     sf_ff3_cleanup(&f);
 }
 
+Test(ff3, a_batch_gives_what_one_call_each_gives)
+{
+    static const unsigned radixes[] = {10, 26, 36, 64};
+    unsigned char key[32];
+    uint32_t seed = 777;
+    sf_ff3 f;
+    for (int i = 0; i < 32; i++)
+        key[i] = (unsigned char)(255 - i * 3);
+    cr_assert_eq(sf_ff3_init(&f, key, 32, NULL), 0);
+    for (size_t count = 0; count <= 100; count += 11) {
+        sf_ff3_req req[100];
+        uint8_t x[100][64], want[100][64];
+        for (size_t k = 0; k < count; k++) {
+            unsigned radix = radixes[k % 4];
+            size_t lo = sf_ff3_minlen(radix), hi = sf_ff3_maxlen(radix);
+            seed = seed * 1103515245u + 12345u;
+            req[k].radix = radix;
+            req[k].n = lo + (seed >> 8) % (hi - lo + 1);
+            req[k].x = x[k];
+            for (int t = 0; t < 7; t++)
+                req[k].tweak[t] = (uint8_t)(seed >> (t + 3));
+            for (size_t i = 0; i < req[k].n; i++) {
+                seed = seed * 1103515245u + 12345u;
+                x[k][i] = (uint8_t)((seed >> 16) % radix);
+            }
+            cr_assert_eq(sf_ff3_encrypt(&f, radix, req[k].tweak, x[k], want[k], req[k].n), 0);
+        }
+        cr_assert_eq(sf_ff3_encrypt_many(&f, req, count), 0);
+        for (size_t k = 0; k < count; k++)
+            cr_assert_eq(memcmp(x[k], want[k], req[k].n), 0, "batch of %zu, request %zu (radix %u, %zu numerals)", count,
+                         k, req[k].radix, req[k].n);
+    }
+    {
+        /* an invalid request fails the batch before anything changes */
+        sf_ff3_req req[2];
+        uint8_t a[8] = {1, 2, 3, 4, 5, 6, 7, 8}, b[3] = {1, 2, 3};
+        req[0] = (sf_ff3_req){10, {0}, a, 8};
+        req[1] = (sf_ff3_req){10, {0}, b, 3};
+        cr_assert_eq(sf_ff3_encrypt_many(&f, req, 2), SF_EUSAGE);
+        cr_assert_eq(a[0], 1);
+        cr_assert_eq(a[7], 8);
+    }
+    sf_ff3_cleanup(&f);
+}
+
 Test(ff3, ff3_1_is_a_permutation_of_all_six_digit_strings, .timeout = 60)
 {
     unsigned char key[32];
@@ -345,4 +390,28 @@ Test(fpe, long_strings_are_chunked_and_injective)
                 cr_assert_neq(memcmp(out[k], out[j], N), 0, "inputs %d and %d collide", k, j);
         }
     sf_fpe_free(f);
+}
+
+Test(fpe, a_batch_gives_what_one_call_each_gives)
+{
+    sf_fpe *f = make_fpe(7), *g = make_fpe(7);
+    enum { COUNT = 90 };
+    static uint8_t a[COUNT][130], b[COUNT][130];
+    uint8_t *ptr[COUNT];
+    size_t n[COUNT];
+    for (unsigned radix = 10; radix <= 36; radix += radix == 10 ? 16 : 10) {
+        for (size_t k = 0; k < COUNT; k++) {
+            /* empty, small-domain, one FF3-1 block, chunked */
+            n[k] = k % 5 == 0 ? 0 : k % 5 == 1 ? 1 + k % 3 : k % 5 == 2 ? 12 : k % 5 == 3 ? 40 : 125;
+            for (size_t i = 0; i < n[k]; i++)
+                a[k][i] = b[k][i] = (uint8_t)((k * 7 + i * 13) % radix);
+            ptr[k] = a[k];
+            cr_assert_eq(sf_fpe_encrypt(g, radix, 3, b[k], n[k]), 0);
+        }
+        cr_assert_eq(sf_fpe_encrypt_many(f, radix, 3, ptr, n, COUNT), 0);
+        for (size_t k = 0; k < COUNT; k++)
+            cr_assert_eq(memcmp(a[k], b[k], n[k]), 0, "radix %u, value %zu (%zu numerals)", radix, k, n[k]);
+    }
+    sf_fpe_free(f);
+    sf_fpe_free(g);
 }
