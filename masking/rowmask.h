@@ -103,6 +103,17 @@ void sf_rowctx_free(sf_rowctx *ctx);
 int sf_tableplan_mask(const sf_tableplan *p, sf_rowctx *ctx, const sf_field *in, sf_field *out,
                       sf_error *err);
 
+/*
+ * sf_tableplan_mask for nrows rows at once: in and out hold nrows * ncols
+ * fields, row after row; outputs are valid until the next call with ctx.
+ * The same outputs as one call per row, computed column by column so that
+ * digits and alnum encrypt a whole column's values in one FF3-1 batch. On
+ * an error nothing says which row failed: callers that need the failing
+ * row (and the rows before it) mask the rows one at a time again.
+ */
+int sf_tableplan_mask_rows(const sf_tableplan *p, sf_rowctx *ctx, const sf_field *in, sf_field *out, size_t nrows,
+                           sf_error *err);
+
 /* ---- policy queries the dump side needs (policy.c) ------------------- */
 
 /* Tables named in the policy, as "schema.table" real names; for the

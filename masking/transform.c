@@ -611,14 +611,25 @@ struct sf_rowctx {
     slot **colslot;       /* per column of that plan: its rule's slot */
     sf_buf scratch;
     sf_buf tmp;
-    size_t *off;          /* per column: scratch offset of its masked value, or SIZE_MAX (value in out) */
+    size_t *off;          /* per row and column: scratch offset of its masked value, or SIZE_MAX (value in out) */
     size_t *len;
-    size_t cols_cap;
+    size_t cols_cap, cells_cap;
     sf_dec *vals;
     size_t vals_cap;
-    uint8_t *num;         /* numerals scratch */
-    size_t *pos, *pos2;   /* character positions */
-    size_t scratch_cap;
+    /* digits / alnum of one column over a batch of rows: runs of numerals to encrypt */
+    struct fputask *tasks;
+    size_t ntasks, tasks_cap;
+    size_t *tpos;         /* numeral offsets within their value */
+    size_t ntpos, tpos_cap;
+    uint8_t *tnum;        /* the numerals being encrypted */
+    size_t ntnum, tnum_cap;
+    size_t *act;          /* tasks still to encrypt (cycle-walking) */
+    uint8_t **xs;         /* one sf_fpe_encrypt_many call's values */
+    size_t *xn;
+    size_t *pend;         /* rows whose value missed the memo */
+    uint64_t *pend_h;
+    size_t work_cap;      /* capacity of act, xs, xn (tasks) */
+    size_t pend_cap;      /* capacity of pend, pend_h (rows) */
 };
 
 int sf_rowctx_new(sf_rowctx **out, const sf_mask_key *key, sf_error *err)
@@ -664,11 +675,16 @@ void sf_rowctx_free(sf_rowctx *ctx)
     free(ctx->off);
     free(ctx->len);
     free(ctx->vals);
-    if (ctx->num)
-        OPENSSL_cleanse(ctx->num, ctx->scratch_cap);
-    free(ctx->num);
-    free(ctx->pos);
-    free(ctx->pos2);
+    if (ctx->tnum)
+        OPENSSL_cleanse(ctx->tnum, ctx->tnum_cap);
+    free(ctx->tnum);
+    free(ctx->tasks);
+    free(ctx->tpos);
+    free(ctx->act);
+    free(ctx->xs);
+    free(ctx->xn);
+    free(ctx->pend);
+    free(ctx->pend_h);
     free(ctx);
 }
 
@@ -751,24 +767,28 @@ static int get_slot(sf_rowctx *ctx, const colplan *c, slot **out, sf_error *err)
     return 0;
 }
 
-static int prepare(sf_rowctx *ctx, const sf_tableplan *p, sf_error *err)
+static int prepare(sf_rowctx *ctx, const sf_tableplan *p, size_t nrows, sf_error *err)
 {
     int rc;
     if (p->ncols > ctx->cols_cap) {
-        size_t n = p->ncols;
+        slot **cs = realloc(ctx->colslot, p->ncols * sizeof(slot *));
+        if (!cs)
+            return sf_error_set(err, SF_ENOMEM, "out of memory");
+        ctx->colslot = cs;
+        ctx->cols_cap = p->ncols;
+        ctx->slots_id = 0;
+    }
+    if (p->ncols * nrows > ctx->cells_cap) {
+        size_t n = p->ncols * nrows;
         size_t *off = realloc(ctx->off, n * sizeof(size_t));
         size_t *len = off ? realloc(ctx->len, n * sizeof(size_t)) : NULL;
-        slot **cs = NULL;
         if (off)
             ctx->off = off;
         if (len)
             ctx->len = len;
-        if (off && len && (cs = realloc(ctx->colslot, n * sizeof(slot *))))
-            ctx->colslot = cs;
-        if (!cs)
+        if (!off || !len)
             return sf_error_set(err, SF_ENOMEM, "out of memory");
-        ctx->cols_cap = n;
-        ctx->slots_id = 0;
+        ctx->cells_cap = n;
     }
     if (ctx->slots_id == p->id)
         return 0;
@@ -781,36 +801,6 @@ static int prepare(sf_rowctx *ctx, const sf_tableplan *p, sf_error *err)
             return rc;
     }
     ctx->slots_id = p->id;
-    return 0;
-}
-
-/* Room for n numerals and positions. */
-static int ensure_scratch(sf_rowctx *ctx, size_t n, sf_error *err)
-{
-    uint8_t *num;
-    size_t *pos, *pos2;
-    if (n <= ctx->scratch_cap)
-        return 0;
-    if (n < 64)
-        n = 64;
-    num = malloc(n);
-    pos = malloc(n * sizeof(size_t));
-    pos2 = malloc(n * sizeof(size_t));
-    if (!num || !pos || !pos2) {
-        free(num);
-        free(pos);
-        free(pos2);
-        return sf_error_set(err, SF_ENOMEM, "out of memory");
-    }
-    if (ctx->num)
-        OPENSSL_cleanse(ctx->num, ctx->scratch_cap);
-    free(ctx->num);
-    free(ctx->pos);
-    free(ctx->pos2);
-    ctx->num = num;
-    ctx->pos = pos;
-    ctx->pos2 = pos2;
-    ctx->scratch_cap = n;
     return 0;
 }
 
@@ -955,53 +945,108 @@ static int int_ok(const char *v, const size_t *pos, size_t n, const char *bound)
 }
 
 /*
- * Encrypt the digits at positions pos[skip..n) of buf (in place). With
- * `constrained`, cycle-walk until the whole digit run is a valid integer
- * (no leading zero, magnitude <= bound): the input is valid, so the walk
- * ends at the latest when the cycle returns to it.
+ * digits and alnum work column by column over a batch of rows: each value
+ * that misses the memo is copied into scratch and split into runs of
+ * numerals (fputask); all runs of one radix and domain are encrypted
+ * together (sf_fpe_encrypt_many, FF3-1 rounds interleaved), then written
+ * back over the copies.
  */
-static int fpe_digits(sf_rowctx *ctx, sf_fpe *f, unsigned domain, char *buf, const size_t *pos, size_t n, size_t skip,
-                      int constrained, const char *bound)
+typedef struct fputask {
+    size_t at;          /* scratch offset of the value's copy */
+    size_t pos, npos;   /* ctx->tpos[pos .. pos + npos): offsets in the value of the run's numerals */
+    size_t skip;        /* the first `skip` of them are kept */
+    size_t num;         /* ctx->tnum[num .. num + npos - skip): the numerals being encrypted */
+    unsigned radix, domain;
+    int constrained;    /* integer part: walk the cycle until no leading zero and |v| <= bound */
+    const char *bound;
+} fputask;
+
+static int grow(void **p, size_t *cap, size_t need, size_t size)
 {
-    size_t m = n > skip ? n - skip : 0;
-    uint8_t *x = ctx->num;
-    if (m == 0)
+    size_t n;
+    void *q;
+    if (need <= *cap)
         return 0;
-    for (size_t i = 0; i < m; i++)
-        x[i] = (uint8_t)(buf[pos[skip + i]] - '0');
-    for (long iter = 0;; iter++) {
-        if (sf_fpe_encrypt(f, 10, domain, x, m) < 0)
-            return SF_ECRYPTO;
-        for (size_t i = 0; i < m; i++)
-            buf[pos[skip + i]] = (char)('0' + x[i]);
-        if (!constrained || int_ok(buf, pos, n, bound))
-            return 0;
-        if (iter > 10000000)
-            return SF_EINTERNAL;
-    }
+    n = *cap ? *cap : 64;
+    while (n < need)
+        n *= 2;
+    if (!(q = realloc(*p, n * size)))
+        return -1;
+    *p = q;
+    *cap = n;
+    return 0;
 }
 
-static int do_digits(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in, sf_buf *dst)
+/* Room for `more` positions and numerals. */
+static int task_room(sf_rowctx *ctx, size_t more)
+{
+    size_t cap = ctx->tnum_cap;
+    uint8_t *num;
+    if (grow((void **)&ctx->tpos, &ctx->tpos_cap, ctx->ntpos + more, sizeof(size_t)) < 0)
+        return -1;
+    if (ctx->ntnum + more <= cap)
+        return 0;
+    /* numerals are plaintext: wiped when they move */
+    while (cap < ctx->ntnum + more)
+        cap = cap ? cap * 2 : 256;
+    if (!(num = malloc(cap)))
+        return -1;
+    if (ctx->tnum) {
+        memcpy(num, ctx->tnum, ctx->ntnum);
+        OPENSSL_cleanse(ctx->tnum, ctx->tnum_cap);
+        free(ctx->tnum);
+    }
+    ctx->tnum = num;
+    ctx->tnum_cap = cap;
+    return 0;
+}
+
+/* A run of the value at scratch offset `at`: positions tpos[pos..ntpos) (already added), the first `skip` kept. */
+static int add_task(sf_rowctx *ctx, size_t at, size_t pos, size_t skip, unsigned radix, unsigned domain,
+                    int constrained, const char *bound)
+{
+    fputask *t;
+    const char *v = ctx->scratch.ptr + at;
+    size_t npos = ctx->ntpos - pos;
+    if (npos <= skip) {
+        ctx->ntpos = pos;
+        return 0;
+    }
+    if (grow((void **)&ctx->tasks, &ctx->tasks_cap, ctx->ntasks + 1, sizeof(fputask)) < 0)
+        return -1;
+    t = &ctx->tasks[ctx->ntasks++];
+    t->at = at;
+    t->pos = pos;
+    t->npos = npos;
+    t->skip = skip;
+    t->num = ctx->ntnum;
+    t->radix = radix;
+    t->domain = domain;
+    t->constrained = constrained;
+    t->bound = bound;
+    for (size_t k = skip; k < npos; k++) {
+        char ch = v[ctx->tpos[pos + k]];
+        ctx->tnum[ctx->ntnum++] = (uint8_t)(radix == 10 ? ch - '0' : ch >= 'a' ? ch - 'a' : ch - 'A');
+    }
+    return 0;
+}
+
+/* The digits runs of one value (its copy at scratch offset `at`). */
+static int prep_digits(const mctx *m, sf_rowctx *ctx, const sf_field *in, size_t at)
 {
     const colplan *c = &m->p->cols[m->col];
-    size_t start = dst->len, n = 0, nint = 0, keep = (size_t)c->rule->keep_leading;
-    size_t *pos;
-    char *buf;
-    sf_fpe *f;
-    int rc, neg = in->len > 0 && in->ptr[0] == '-';
-    if ((rc = get_fpe(s->rs, &f, m->err)) || (rc = ensure_scratch(ctx, in->len, m->err)))
-        return rc;
-    if (sf_buf_add(dst, in->ptr, in->len) < 0)
+    size_t n = 0, nint = 0, keep = (size_t)c->rule->keep_leading, pos = ctx->ntpos;
+    const char *v = in->ptr;
+    int neg = in->len > 0 && v[0] == '-';
+    if (task_room(ctx, in->len) < 0)
         return sf_error_set(m->err, SF_ENOMEM, "out of memory");
-    buf = dst->ptr + start;
-    pos = ctx->pos;
     if (c->fit == FIT_INT || c->fit == FIT_NUMERIC) {
         /* [-]digits[.digits] exactly */
         size_t i = neg ? 1 : 0, dot = 0;
         for (; i < in->len; i++) {
-            if (buf[i] >= '0' && buf[i] <= '9')
-                pos[n++] = i;
-            else if (buf[i] == '.' && c->fit == FIT_NUMERIC && !dot)
+            if (v[i] >= '0' && v[i] <= '9')
+                ctx->tpos[pos + n++] = i;
+            else if (v[i] == '.' && c->fit == FIT_NUMERIC && !dot)
                 dot = 1, nint = n;
             else
                 break;
@@ -1009,7 +1054,7 @@ static int do_digits(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in,
         if (!dot)
             nint = n;
         if (i != in->len || nint == 0) {
-            if (c->fit == FIT_NUMERIC && (ci_eq(in->ptr, in->len, "nan") || ci_eq(in->ptr + neg, in->len - neg, "infinity")))
+            if (c->fit == FIT_NUMERIC && (ci_eq(v, in->len, "nan") || ci_eq(v + neg, in->len - neg, "infinity")))
                 return 0;
             return value_error(m, c->fit == FIT_INT ? "value is not an integer" : "value is not a number");
         }
@@ -1020,70 +1065,158 @@ static int do_digits(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in,
                                       (size_t)(c->type.precision - c->type.scale) < nint
                                   ? nint
                                   : (keep < nint ? keep : nint);
-            if (!int_ok(buf, pos, nint, bound))
+            if (!int_ok(v, ctx->tpos + pos, nint, bound))
                 return value_error(m, "value is not a canonical integer");
-            rc = fpe_digits(ctx, f, DOM_INT_PART, buf, pos, nint, int_keep, 1, bound);
-            if (rc == 0 && n > nint)
-                rc = fpe_digits(ctx, f, DOM_FRAC_PART, buf, pos + nint, n - nint, keep > nint ? keep - nint : 0, 0, NULL);
+            ctx->ntpos = pos + nint;
+            if (add_task(ctx, at, pos, int_keep, 10, DOM_INT_PART, 1, bound) < 0)
+                return sf_error_set(m->err, SF_ENOMEM, "out of memory");
+            if (n > nint) {
+                /* the fraction's positions follow the integer part's in tpos */
+                size_t fpos = ctx->ntpos;
+                if (fpos != pos + nint)
+                    memmove(ctx->tpos + fpos, ctx->tpos + pos + nint, (n - nint) * sizeof(size_t));
+                ctx->ntpos = fpos + (n - nint);
+                if (add_task(ctx, at, fpos, keep > nint ? keep - nint : 0, 10, DOM_FRAC_PART, 0, NULL) < 0)
+                    return sf_error_set(m->err, SF_ENOMEM, "out of memory");
+            }
         }
-    } else {
-        for (size_t i = 0; i < in->len; i++)
-            if (buf[i] >= '0' && buf[i] <= '9')
-                pos[n++] = i;
-        rc = fpe_digits(ctx, f, DOM_TEXT_DIGITS, buf, pos, n, keep, 0, NULL);
+        return 0;
     }
-    if (rc == SF_ECRYPTO)
-        return crypto_failed(m);
-    if (rc)
-        return sf_error_set(m->err, rc, "masking %s: digit permutation did not converge", m->p->qname);
+    for (size_t i = 0; i < in->len; i++)
+        if (v[i] >= '0' && v[i] <= '9')
+            ctx->tpos[pos + n++] = i;
+    ctx->ntpos = pos + n;
+    return add_task(ctx, at, pos, keep, 10, DOM_TEXT_DIGITS, 0, NULL) < 0 ? sf_error_set(m->err, SF_ENOMEM, "out of memory")
+                                                                         : 0;
+}
+
+/* The letters run and the digits run of one value (its copy at scratch offset `at`). */
+static int prep_alnum(const mctx *m, sf_rowctx *ctx, const sf_field *in, size_t at)
+{
+    size_t keep = (size_t)m->p->cols[m->col].rule->keep_leading;
+    const char *v = in->ptr;
+    if (task_room(ctx, in->len) < 0)
+        return sf_error_set(m->err, SF_ENOMEM, "out of memory");
+    /* two passes over the value: its letters, then its digits, after the first `keep` of both */
+    for (int digits = 0; digits < 2; digits++) {
+        size_t pos = ctx->ntpos, seen = 0;
+        for (size_t i = 0; i < in->len; i++) {
+            char ch = v[i];
+            int letter = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z'), digit = ch >= '0' && ch <= '9';
+            if ((!letter && !digit) || seen++ < keep)
+                continue;
+            if (digit == digits)
+                ctx->tpos[ctx->ntpos++] = i;
+        }
+        if (add_task(ctx, at, pos, 0, digits ? 10 : 26, digits ? DOM_ALNUM_DIGITS : DOM_ALNUM_LETTERS, 0, NULL) < 0)
+            return sf_error_set(m->err, SF_ENOMEM, "out of memory");
+    }
     return 0;
 }
 
-static int do_alnum(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in, sf_buf *dst)
+/*
+ * Encrypt every task, a batch per radix and domain, and write the numerals
+ * back into the values. Constrained runs that come out with a leading zero
+ * or beyond the bound are encrypted again (cycle walking): the input was
+ * valid, so the walk ends at the latest when the cycle returns to it.
+ */
+static int run_tasks(const mctx *m, sf_rowctx *ctx, sf_fpe *f)
 {
-    size_t start = dst->len, nl = 0, nd = 0, seen = 0, keep = (size_t)m->p->cols[m->col].rule->keep_leading;
-    size_t *lpos, *dpos;
-    uint8_t *x;
-    char *buf;
+    static const unsigned groups[][2] = {{10, DOM_TEXT_DIGITS}, {10, DOM_INT_PART}, {10, DOM_FRAC_PART},
+                                         {26, DOM_ALNUM_LETTERS}, {10, DOM_ALNUM_DIGITS}};
+    size_t nact = ctx->ntasks;
+    if (nact > ctx->work_cap) {
+        size_t cap = ctx->work_cap;
+        if (grow((void **)&ctx->act, &cap, nact, sizeof(size_t)) < 0 ||
+            (cap = ctx->work_cap, grow((void **)&ctx->xs, &cap, nact, sizeof(uint8_t *))) < 0 ||
+            (cap = ctx->work_cap, grow((void **)&ctx->xn, &cap, nact, sizeof(size_t))) < 0)
+            return sf_error_set(m->err, SF_ENOMEM, "out of memory");
+        ctx->work_cap = cap;
+    }
+    for (size_t k = 0; k < nact; k++)
+        ctx->act[k] = k;
+    for (long iter = 0; nact > 0; iter++) {
+        size_t left = 0;
+        if (iter > 10000000)
+            return sf_error_set(m->err, SF_EINTERNAL, "masking %s: digit permutation did not converge", m->p->qname);
+        for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
+            size_t cnt = 0;
+            for (size_t k = 0; k < nact; k++) {
+                fputask *t = &ctx->tasks[ctx->act[k]];
+                if (t->radix != groups[g][0] || t->domain != groups[g][1])
+                    continue;
+                ctx->xs[cnt] = ctx->tnum + t->num;
+                ctx->xn[cnt++] = t->npos - t->skip;
+            }
+            if (cnt && sf_fpe_encrypt_many(f, groups[g][0], groups[g][1], ctx->xs, ctx->xn, cnt) < 0)
+                return crypto_failed(m);
+        }
+        for (size_t k = 0; k < nact; k++) {
+            fputask *t = &ctx->tasks[ctx->act[k]];
+            char *v = ctx->scratch.ptr + t->at;
+            const size_t *pos = ctx->tpos + t->pos;
+            const uint8_t *x = ctx->tnum + t->num;
+            for (size_t j = t->skip; j < t->npos; j++) {
+                char *ch = &v[pos[j]];
+                *ch = (char)(t->radix == 10 ? '0' + x[j - t->skip] : (*ch >= 'a' ? 'a' : 'A') + x[j - t->skip]);
+            }
+            if (t->constrained && !int_ok(v, pos, t->npos, t->bound))
+                ctx->act[left++] = ctx->act[k];
+        }
+        nact = left;
+    }
+    return 0;
+}
+
+/*
+ * digits / alnum for column m->col of rows [0, nrows): memo hits are
+ * copied, misses are encrypted in batches and remembered.
+ */
+static int fpe_column(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in, size_t nrows)
+{
+    const colplan *c = &m->p->cols[m->col];
+    size_t nc = m->p->ncols, npend = 0;
     sf_fpe *f;
     int rc;
-    if ((rc = get_fpe(s->rs, &f, m->err)) || (rc = ensure_scratch(ctx, in->len, m->err)))
+    if ((rc = get_fpe(s->rs, &f, m->err)))
         return rc;
-    if (sf_buf_add(dst, in->ptr, in->len) < 0)
-        return sf_error_set(m->err, SF_ENOMEM, "out of memory");
-    buf = dst->ptr + start;
-    lpos = ctx->pos;
-    dpos = ctx->pos2;
-    x = ctx->num;
-    for (size_t i = 0; i < in->len; i++) {
-        char ch = buf[i];
-        int letter = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z'), digit = ch >= '0' && ch <= '9';
-        if (!letter && !digit)
-            continue;
-        if (seen++ < keep)
-            continue;
-        if (letter)
-            lpos[nl++] = i;
-        else
-            dpos[nd++] = i;
+    if (nrows > ctx->pend_cap) {
+        size_t cap = ctx->pend_cap;
+        if (grow((void **)&ctx->pend, &cap, nrows, sizeof(size_t)) < 0 ||
+            (cap = ctx->pend_cap, grow((void **)&ctx->pend_h, &cap, nrows, sizeof(uint64_t))) < 0)
+            return sf_error_set(m->err, SF_ENOMEM, "out of memory");
+        ctx->pend_cap = cap;
     }
-    if (nl) {
-        for (size_t i = 0; i < nl; i++) {
-            char ch = buf[lpos[i]];
-            x[i] = (uint8_t)(ch >= 'a' ? ch - 'a' : ch - 'A');
+    ctx->ntasks = ctx->ntpos = ctx->ntnum = 0;
+    for (size_t r = 0; r < nrows; r++) {
+        const sf_field *v = &in[r * nc + m->col];
+        size_t cell = r * nc + m->col, at = ctx->scratch.len, vlen;
+        const unsigned char *e;
+        uint64_t h;
+        ctx->off[cell] = SIZE_MAX;
+        if (v->null)
+            continue;
+        h = sf_memo_hash(v->ptr, v->len, 7);
+        if ((e = sf_memo_get(&s->memo, h, v->ptr, v->len, &vlen))) {
+            if (sf_buf_add(&ctx->scratch, e, vlen) < 0)
+                return sf_error_set(m->err, SF_ENOMEM, "out of memory");
+        } else {
+            if (sf_buf_add(&ctx->scratch, v->ptr, v->len) < 0)
+                return sf_error_set(m->err, SF_ENOMEM, "out of memory");
+            if ((rc = c->rule->kind == SF_RULE_DIGITS ? prep_digits(m, ctx, v, at) : prep_alnum(m, ctx, v, at)))
+                return rc;
+            ctx->pend[npend] = r;
+            ctx->pend_h[npend++] = h;
         }
-        if (sf_fpe_encrypt(f, 26, DOM_ALNUM_LETTERS, x, nl) < 0)
-            return crypto_failed(m);
-        for (size_t i = 0; i < nl; i++)
-            buf[lpos[i]] = (char)((buf[lpos[i]] >= 'a' ? 'a' : 'A') + x[i]);
+        ctx->off[cell] = at;
+        ctx->len[cell] = ctx->scratch.len - at;
     }
-    if (nd) {
-        for (size_t i = 0; i < nd; i++)
-            x[i] = (uint8_t)(buf[dpos[i]] - '0');
-        if (sf_fpe_encrypt(f, 10, DOM_ALNUM_DIGITS, x, nd) < 0)
-            return crypto_failed(m);
-        for (size_t i = 0; i < nd; i++)
-            buf[dpos[i]] = (char)('0' + x[i]);
+    if (ctx->ntasks && (rc = run_tasks(m, ctx, f)))
+        return rc;
+    for (size_t k = 0; k < npend; k++) {
+        size_t cell = ctx->pend[k] * nc + m->col;
+        const sf_field *v = &in[cell];
+        sf_memo_put(&s->memo, ctx->pend_h[k], v->ptr, v->len, ctx->scratch.ptr + ctx->off[cell], ctx->len[cell]);
     }
     return 0;
 }
@@ -1173,7 +1306,7 @@ static int do_date_shift(const mctx *m, slot *s, const sf_field *in, const sf_fi
     return value_error(m, "value is not an ISO date or timestamp");
 }
 
-/* Cached text transformers: token, email, dictionary, digits, alnum. */
+/* Memoised text transformers of one value: token, email, dictionary (digits and alnum: fpe_column). */
 static int do_cached(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *raw, sf_buf *dst)
 {
     const colplan *c = &m->p->cols[m->col];
@@ -1189,19 +1322,17 @@ static int do_cached(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *raw
      * writes them padded) and citext ignores case (ASCII folded here), so
      * the same value in a text column gives the same output.
      */
-    if (c->rule->kind != SF_RULE_DIGITS && c->rule->kind != SF_RULE_ALNUM) {
-        if (c->type.kind == SF_T_CHAR)
-            while (norm.len > 0 && norm.ptr[norm.len - 1] == ' ')
-                norm.len--;
-        if (c->type.kind == SF_T_CITEXT) {
-            sf_buf_clear(&ctx->tmp);
-            if (sf_buf_add(&ctx->tmp, norm.ptr, norm.len) < 0)
-                return sf_error_set(m->err, SF_ENOMEM, "out of memory");
-            for (size_t i = 0; i < ctx->tmp.len; i++)
-                if (ctx->tmp.ptr[i] >= 'A' && ctx->tmp.ptr[i] <= 'Z')
-                    ctx->tmp.ptr[i] = (char)(ctx->tmp.ptr[i] - 'A' + 'a');
-            norm.ptr = ctx->tmp.ptr;
-        }
+    if (c->type.kind == SF_T_CHAR)
+        while (norm.len > 0 && norm.ptr[norm.len - 1] == ' ')
+            norm.len--;
+    if (c->type.kind == SF_T_CITEXT) {
+        sf_buf_clear(&ctx->tmp);
+        if (sf_buf_add(&ctx->tmp, norm.ptr, norm.len) < 0)
+            return sf_error_set(m->err, SF_ENOMEM, "out of memory");
+        for (size_t i = 0; i < ctx->tmp.len; i++)
+            if (ctx->tmp.ptr[i] >= 'A' && ctx->tmp.ptr[i] <= 'Z')
+                ctx->tmp.ptr[i] = (char)(ctx->tmp.ptr[i] - 'A' + 'a');
+        norm.ptr = ctx->tmp.ptr;
     }
     h = sf_memo_hash(in->ptr, in->len, 7);
     if ((e = sf_memo_get(&s->memo, h, in->ptr, in->len, &vlen)))
@@ -1213,12 +1344,6 @@ static int do_cached(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *raw
     case SF_RULE_EMAIL:
         rc = do_email(m, s, in, dst);
         break;
-    case SF_RULE_DIGITS:
-        rc = do_digits(m, ctx, s, in, dst);
-        break;
-    case SF_RULE_ALNUM:
-        rc = do_alnum(m, ctx, s, in, dst);
-        break;
     default:
         rc = do_dict(m, s, in, dst);
         break;
@@ -1228,7 +1353,8 @@ static int do_cached(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *raw
     return rc;
 }
 
-static int do_expr(const mctx *m, sf_rowctx *ctx, const sf_field *out, sf_buf *dst, int *isnull)
+/* expr of row r: its operands are the row's masked values (out, or scratch cells of row r). */
+static int do_expr(const mctx *m, sf_rowctx *ctx, size_t r, const sf_field *out, sf_buf *dst, int *isnull)
 {
     const colplan *c = &m->p->cols[m->col];
     size_t nrefs = sf_expr_nrefs(c->expr);
@@ -1245,9 +1371,10 @@ static int do_expr(const mctx *m, sf_rowctx *ctx, const sf_field *out, sf_buf *d
     for (size_t j = 0; j < nrefs; j++) {
         size_t ci = c->expr_cols[j];
         /* an operand is the column's masked value: in scratch, or already in out (untouched, fixed, null) */
-        int scr = m->p->cols[ci].in_scratch && ctx->off[ci] != SIZE_MAX;
-        const char *ptr = scr ? ctx->scratch.ptr + ctx->off[ci] : out[ci].ptr;
-        size_t len = scr ? ctx->len[ci] : out[ci].len;
+        size_t cell = r * m->p->ncols + ci;
+        int scr = m->p->cols[ci].in_scratch && ctx->off[cell] != SIZE_MAX;
+        const char *ptr = scr ? ctx->scratch.ptr + ctx->off[cell] : out[ci].ptr;
+        size_t len = scr ? ctx->len[cell] : out[ci].len;
         if (out[ci].null) {
             *isnull = 1;
             return 0;
@@ -1278,80 +1405,100 @@ static int do_expr(const mctx *m, sf_rowctx *ctx, const sf_field *out, sf_buf *d
     return sf_buf_add(dst, txt, sf_dec_format(&res, txt)) < 0 ? sf_error_set(m->err, SF_ENOMEM, "out of memory") : 0;
 }
 
-int sf_tableplan_mask(const sf_tableplan *p, sf_rowctx *ctx, const sf_field *in, sf_field *out, sf_error *err)
+int sf_tableplan_mask_rows(const sf_tableplan *p, sf_rowctx *ctx, const sf_field *in, sf_field *out, size_t nrows,
+                           sf_error *err)
 {
     mctx m = {p, 0, err};
+    size_t nc = p->ncols;
     int rc;
-    memcpy(out, in, p->ncols * sizeof(*out));
-    if (p->identity)
+    memcpy(out, in, nrows * nc * sizeof(*out));
+    if (p->identity || nrows == 0)
         return 0;
-    if ((rc = prepare(ctx, p, err)))
+    if ((rc = prepare(ctx, p, nrows, err)))
         return rc;
     sf_buf_clear(&ctx->scratch);
     /*
-     * out starts as in. Values written into scratch are resolved into out
-     * at the end (scratch may move while it grows); null and fixed go to
-     * out directly.
+     * Column by column over the rows (so digits/alnum can batch their
+     * FF3-1 work). out starts as in; values written into scratch are
+     * resolved into out at the end (scratch moves while it grows); null
+     * and fixed go to out directly.
      */
     for (size_t k = 0; k < p->nactive; k++) {
         size_t i = p->active[k];
         const colplan *c = &p->cols[i];
-        size_t start = ctx->scratch.len;
-        ctx->off[i] = SIZE_MAX;
-        if (in[i].null)
-            continue;
+        slot *sl = ctx->colslot[i];
         m.col = i;
-        switch (c->rule->kind) {
-        case SF_RULE_NULL:
-            out[i].ptr = NULL;
-            out[i].len = 0;
-            out[i].null = 1;
+        if (c->rule->kind == SF_RULE_DIGITS || c->rule->kind == SF_RULE_ALNUM) {
+            if ((rc = fpe_column(&m, ctx, sl, in, nrows)))
+                return rc;
             continue;
-        case SF_RULE_FIXED:
-            out[i].ptr = c->rule->fixed;
-            out[i].len = c->rule->fixed_len;
-            continue;
-        case SF_RULE_NOISE:
-            rc = do_noise(&m, ctx->colslot[i], &in[i], in, &ctx->scratch);
-            break;
-        case SF_RULE_DATE_SHIFT:
-            rc = do_date_shift(&m, ctx->colslot[i], &in[i], in, &ctx->scratch);
-            break;
-        default:
-            rc = do_cached(&m, ctx, ctx->colslot[i], &in[i], &ctx->scratch);
-            break;
         }
-        if (rc)
-            return rc;
-        ctx->off[i] = start;
-        ctx->len[i] = ctx->scratch.len - start;
+        for (size_t r = 0; r < nrows; r++) {
+            size_t cell = r * nc + i, start = ctx->scratch.len;
+            const sf_field *row = in + r * nc;
+            ctx->off[cell] = SIZE_MAX;
+            if (in[cell].null)
+                continue;
+            switch (c->rule->kind) {
+            case SF_RULE_NULL:
+                out[cell].ptr = NULL;
+                out[cell].len = 0;
+                out[cell].null = 1;
+                continue;
+            case SF_RULE_FIXED:
+                out[cell].ptr = c->rule->fixed;
+                out[cell].len = c->rule->fixed_len;
+                continue;
+            case SF_RULE_NOISE:
+                rc = do_noise(&m, sl, &in[cell], row, &ctx->scratch);
+                break;
+            case SF_RULE_DATE_SHIFT:
+                rc = do_date_shift(&m, sl, &in[cell], row, &ctx->scratch);
+                break;
+            default:
+                rc = do_cached(&m, ctx, sl, &in[cell], &ctx->scratch);
+                break;
+            }
+            if (rc)
+                return rc;
+            ctx->off[cell] = start;
+            ctx->len[cell] = ctx->scratch.len - start;
+        }
     }
     for (size_t k = 0; k < p->nexprs; k++) {
         size_t i = p->exprs[k];
-        size_t start = ctx->scratch.len;
-        int isnull = 0;
-        ctx->off[i] = SIZE_MAX;
-        if (in[i].null)
-            continue;
         m.col = i;
-        if ((rc = do_expr(&m, ctx, out, &ctx->scratch, &isnull)))
-            return rc;
-        if (isnull) {
-            out[i].ptr = NULL;
-            out[i].len = 0;
-            out[i].null = 1;
-            continue;
+        for (size_t r = 0; r < nrows; r++) {
+            size_t cell = r * nc + i, start = ctx->scratch.len;
+            int isnull = 0;
+            ctx->off[cell] = SIZE_MAX;
+            if (in[cell].null)
+                continue;
+            if ((rc = do_expr(&m, ctx, r, out + r * nc, &ctx->scratch, &isnull)))
+                return rc;
+            if (isnull) {
+                out[cell].ptr = NULL;
+                out[cell].len = 0;
+                out[cell].null = 1;
+                continue;
+            }
+            ctx->off[cell] = start;
+            ctx->len[cell] = ctx->scratch.len - start;
         }
-        ctx->off[i] = start;
-        ctx->len[i] = ctx->scratch.len - start;
     }
-    for (size_t k = 0; k < p->nactive + p->nexprs; k++) {
-        size_t i = k < p->nactive ? p->active[k] : p->exprs[k - p->nactive];
-        if (ctx->off[i] != SIZE_MAX) {
-            out[i].ptr = ctx->scratch.ptr + ctx->off[i];
-            out[i].len = ctx->len[i];
-            out[i].null = 0;
+    for (size_t r = 0; r < nrows; r++)
+        for (size_t k = 0; k < p->nactive + p->nexprs; k++) {
+            size_t i = k < p->nactive ? p->active[k] : p->exprs[k - p->nactive], cell = r * nc + i;
+            if (ctx->off[cell] != SIZE_MAX) {
+                out[cell].ptr = ctx->scratch.ptr + ctx->off[cell];
+                out[cell].len = ctx->len[cell];
+                out[cell].null = 0;
+            }
         }
-    }
     return 0;
+}
+
+int sf_tableplan_mask(const sf_tableplan *p, sf_rowctx *ctx, const sf_field *in, sf_field *out, sf_error *err)
+{
+    return sf_tableplan_mask_rows(p, ctx, in, out, 1, err);
 }

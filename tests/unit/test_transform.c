@@ -404,6 +404,73 @@ Test(transform, cache_hits_equal_fresh_computation)
     sf_mask_policy_free(pol);
 }
 
+Test(transform, a_batch_of_rows_masks_like_one_row_at_a_time)
+{
+    /* every kind of rule, by:, expr, integer digits (cycle walking), numeric digits, NULLs, NaN, repeats */
+    sf_mask_policy *pol = policy("version: 1\ntables:\n  t:\n    a: email\n    b: {digits: {keep_leading: 1}}\n"
+                                 "    c: name\n    d: {alnum: {keep_leading: 2}}\n    e: digits\n    f: digits\n"
+                                 "    g: {noise: 0.1, by: d}\n    h: {date_shift: {days: 30}}\n    i: {expr: \"g * 2\"}\n"
+                                 "    j: null\n    k: {fixed: X}\n    l: token\n");
+    sf_mask_key *key = key_n(4);
+    tbl t = plan(pol, "t", "a:text;b:text;c:character(12);d:text;e:smallint;f:numeric(9,3);g:numeric(10,2);"
+                           "h:date;i:numeric(12,2);j:text;k:text;l:text;m:text");
+    enum { ROWS = 150 };
+    static char vals[ROWS][13][48];
+    static sf_field in[ROWS * 13], out[ROWS * 13];
+    sf_rowctx *batch = rowctx(key), *one = rowctx(key);
+    sf_error e;
+    for (int r = 0; r < ROWS; r++) {
+        snprintf(vals[r][0], 48, "user%d@corp.example", r % 40);
+        snprintf(vals[r][1], 48, "+49 30 %07d", r * 7919 % 10000000);
+        snprintf(vals[r][2], 48, "Name %d", r % 9);
+        snprintf(vals[r][3], 48, "DE%02d AB%03d x%d", r % 97, r, r % 5);
+        snprintf(vals[r][4], 48, "%d", (r * 331) % 32768 - (r % 3 ? 0 : 16384));
+        snprintf(vals[r][5], 48, r % 17 == 0 ? "NaN" : "%d.%03d", r * 13 % 1000000, r % 1000);
+        snprintf(vals[r][6], 48, "%d.%02d", r * 7, r % 100);
+        snprintf(vals[r][7], 48, "2024-%02d-%02d", 1 + r % 12, 1 + r % 28);
+        snprintf(vals[r][8], 48, "1.00");
+        snprintf(vals[r][9], 48, "secret %d", r);
+        snprintf(vals[r][10], 48, "v%d", r);
+        snprintf(vals[r][11], 48, "tok-%d", r % 60);
+        snprintf(vals[r][12], 48, "kept %d", r);
+        for (int c = 0; c < 13; c++) {
+            sf_field *f = &in[r * 13 + c];
+            f->null = (r + c) % 11 == 0 && c != 8;
+            f->ptr = f->null ? NULL : vals[r][c];
+            f->len = f->null ? 0 : strlen(vals[r][c]);
+        }
+    }
+    /* batches of every size from 1 to 64 over the rows, against one row at a time */
+    for (size_t r0 = 0, size = 1; r0 < ROWS; r0 += size, size = size % 64 + 7) {
+        size_t nr = r0 + size > ROWS ? ROWS - r0 : size;
+        memset(&e, 0, sizeof(e));
+        cr_assert_eq(sf_tableplan_mask_rows(t.plan, batch, in + r0 * 13, out + r0 * 13, nr, &e), 0, "%s", e.msg);
+        for (size_t r = r0; r < r0 + nr; r++) {
+            sf_field o[13];
+            cr_assert_eq(sf_tableplan_mask(t.plan, one, in + r * 13, o, &e), 0, "%s", e.msg);
+            for (int c = 0; c < 13; c++) {
+                const sf_field *b = &out[r * 13 + c];
+                cr_assert_eq(b->null, o[c].null, "row %zu column %d", r, c);
+                cr_assert(b->null || (b->len == o[c].len && memcmp(b->ptr, o[c].ptr, b->len) == 0),
+                          "row %zu column %d: '%.*s' in a batch of %zu, '%.*s' alone", r, c, (int)b->len, b->ptr, nr,
+                          (int)o[c].len, o[c].ptr);
+            }
+        }
+    }
+    /* a bad value anywhere in a batch fails the batch */
+    in[5 * 13 + 4].ptr = "12x";
+    in[5 * 13 + 4].len = 3;
+    in[5 * 13 + 4].null = 0;
+    memset(&e, 0, sizeof(e));
+    cr_assert_eq(sf_tableplan_mask_rows(t.plan, batch, in, out, 10, &e), SF_EFORMAT);
+    cr_assert_str_eq(e.msg, "cannot mask public.t.e (digits): value is not an integer");
+    sf_tableplan_free(t.plan);
+    sf_rowctx_free(batch);
+    sf_rowctx_free(one);
+    sf_mask_key_free(key);
+    sf_mask_policy_free(pol);
+}
+
 /* ---- token and email -------------------------------------------------------------- */
 
 #define UNIQUE_N 200000
