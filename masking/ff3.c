@@ -1,4 +1,5 @@
 /* NIST SP 800-38G Rev. 1 FF3-1 (and FF3 for the sample vectors) over AES through EVP. */
+#include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -14,6 +15,7 @@ int sf_ff3_init(sf_ff3 *f, const unsigned char *key, size_t keylen, sf_error *er
     EVP_CIPHER *c;
     EVP_CIPHER_CTX *ctx;
     f->aes = NULL;
+    f->moduli = NULL;
     if (!name)
         return sf_error_set(err, SF_EUSAGE, "FF3-1 needs a 16, 24 or 32 byte key, not %zu", keylen);
     for (size_t i = 0; i < keylen; i++) /* the cipher is keyed with REVB(K) */
@@ -39,6 +41,8 @@ void sf_ff3_cleanup(sf_ff3 *f)
 {
     EVP_CIPHER_CTX_free(f->aes);
     f->aes = NULL;
+    free(f->moduli);
+    f->moduli = NULL;
 }
 
 /* The generic definitions; sf_ff3_minlen / _maxlen answer the radixes the rules use from constants. */
@@ -331,14 +335,85 @@ int sf_ff3_decrypt_64(sf_ff3 *f, unsigned radix, const uint8_t tweak[8], const u
     return core(f, radix, tweak, tweak + 4, in, out, n, 0);
 }
 
-/* One request's state across the interleaved rounds. */
+/*
+ * Reduction modulo a fixed 64-bit m without a division per round
+ * (Moeller and Granlund, "Improved division by invariant integers", 2011):
+ * m normalised to d = m << sh (top bit set) and its reciprocal
+ * v = floor((2^128 - 1) / d) - 2^64, computed once per modulus. The
+ * corrections are branch-free: the remainders are random, so branches
+ * would be mispredicted half the time.
+ */
+typedef struct modinv {
+    uint64_t m, d, v, r64; /* r64 = 2^64 mod m */
+    int sh;
+} modinv;
+
+static void modinv_init(modinv *mi, uint64_t m)
+{
+    mi->m = m;
+    mi->sh = __builtin_clzll(m);
+    mi->d = m << mi->sh;
+    mi->v = (uint64_t)((((u128)~mi->d) << 64 | UINT64_MAX) / mi->d);
+    mi->r64 = (UINT64_MAX % m + 1) % m;
+}
+
+/* y mod m for any 128-bit y. */
+static inline uint64_t modinv_reduce(const modinv *mi, u128 y)
+{
+    /* y = hi * 2^64 + lo = hi * r64 + lo (mod m), and hi * r64 + lo < m * 2^64 */
+    u128 t = (u128)(uint64_t)(y >> 64) * mi->r64 + (uint64_t)y;
+    uint64_t nh = (uint64_t)(t >> 64), nl = (uint64_t)t, q1, q0, r;
+    u128 q;
+    /* sh >= 1 (m < 2^63): no shift by 64 */
+    nh = (nh << mi->sh) | (nl >> (64 - mi->sh));
+    nl <<= mi->sh;
+    /* the 2/1 division of (nh, nl) by d with nh < d: only the remainder is kept */
+    q = (u128)mi->v * nh + (((u128)(nh + 1) << 64) | nl);
+    q1 = (uint64_t)(q >> 64);
+    q0 = (uint64_t)q;
+    r = nl - q1 * mi->d;
+    r += mi->d & (0 - (uint64_t)(r > q0));
+    r -= mi->d & (0 - (uint64_t)(r >= mi->d));
+    return r >> mi->sh;
+}
+
+/* The moduli radix^k (k < 20) of the rules' radixes 10, 26, 36: reciprocals computed once per context. */
+struct sf_ff3_moduli {
+    modinv mi[3][20];
+    unsigned char ready[3][20];
+};
+
+static const modinv *modulus(sf_ff3 *f, unsigned radix, size_t k, uint64_t pow, modinv *tmp)
+{
+    struct sf_ff3_moduli *c = f->moduli;
+    int r = radix == 10 ? 0 : radix == 26 ? 1 : radix == 36 ? 2 : -1;
+    if (!c && r >= 0)
+        c = f->moduli = calloc(1, sizeof(*c)); /* an optimisation: without it they are computed each time */
+    if (r < 0 || k >= 20 || !c) {
+        modinv_init(tmp, pow);
+        return tmp;
+    }
+    if (!c->ready[r][k]) {
+        modinv_init(&c->mi[r][k], pow);
+        c->ready[r][k] = 1;
+    }
+    return &c->mi[r][k];
+}
+
+/*
+ * One request's state across the interleaved rounds: 64-bit values and
+ * reductions when radix^u < 2^63 (radix 10 up to 36 numerals, 26 up to 26),
+ * else 128-bit values and divisions.
+ */
 typedef struct lane {
+    int small;
+    uint64_t a, b;             /* small: NUM_radix(REV(A)), NUM_radix(REV(B)) */
+    const modinv *mu, *mv;     /* small: radix^u, radix^v */
+    modinv tu, tv;             /* their storage when not cached */
+    u128 a128, b128, pow_u, pow_v;
+    size_t u, v;
     unsigned radix;
     uint8_t tl[4], tr[4];
-    size_t u, v;
-    u128 pow_u, pow_v, a, b;
-    int small;         /* pow_u < 2^63: 64-bit reductions */
-    uint64_t r_u, r_v; /* then 2^64 mod pow_u, 2^64 mod pow_v */
 } lane;
 
 #define LANES 32
@@ -365,14 +440,14 @@ int sf_ff3_encrypt_many(sf_ff3 *f, sf_ff3_req *reqs, size_t count)
             for (size_t i = 0; i < l->u; i++)
                 l->pow_u *= q->radix;
             l->pow_v = l->v == l->u ? l->pow_u : l->pow_u / q->radix;
-            l->a = num_rev(q->x, l->u, q->radix);
-            l->b = num_rev(q->x + l->u, l->v, q->radix);
+            l->a128 = num_rev(q->x, l->u, q->radix);
+            l->b128 = num_rev(q->x + l->u, l->v, q->radix);
             l->small = l->pow_u < ((u128)1 << 63);
-            l->r_u = l->r_v = 0;
             if (l->small) {
-                uint64_t pu = (uint64_t)l->pow_u, pv = (uint64_t)l->pow_v;
-                l->r_u = (UINT64_MAX % pu + 1) % pu;
-                l->r_v = (UINT64_MAX % pv + 1) % pv;
+                l->a = (uint64_t)l->a128;
+                l->b = (uint64_t)l->b128;
+                l->mu = modulus(f, q->radix, l->u, (uint64_t)l->pow_u, &l->tu);
+                l->mv = l->v == l->u ? l->mu : modulus(f, q->radix, l->v, (uint64_t)l->pow_v, &l->tv);
             }
         }
         for (unsigned i = 0; i < 8; i++) {
@@ -382,7 +457,7 @@ int sf_ff3_encrypt_many(sf_ff3 *f, sf_ff3_req *reqs, size_t count)
                 const lane *l = &ln[j];
                 const uint8_t *w = even ? l->tr : l->tl;
                 unsigned char *rp = in + 16 * j;
-                u128 b = l->b;
+                u128 b = l->small ? (u128)l->b : l->b128;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
                 memcpy(rp, &b, 12);
 #else
@@ -400,7 +475,7 @@ int sf_ff3_encrypt_many(sf_ff3 *f, sf_ff3_req *reqs, size_t count)
             }
             for (size_t j = 0; j < k; j++) {
                 lane *l = &ln[j];
-                u128 y, mod = even ? l->pow_u : l->pow_v, c;
+                u128 y;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
                 memcpy(&y, out + 16 * j, 16);
 #else
@@ -408,23 +483,31 @@ int sf_ff3_encrypt_many(sf_ff3 *f, sf_ff3_req *reqs, size_t count)
                 for (int t = 15; t >= 0; t--)
                     y = (y << 8) | out[16 * j + t];
 #endif
-                y = l->small ? (u128)mod_y64(y, (uint64_t)mod, even ? l->r_u : l->r_v) : y % mod;
-                c = l->a + y;
-                if (c >= mod)
-                    c -= mod;
-                l->a = l->b;
-                l->b = c;
+                if (l->small) {
+                    const modinv *mi = even ? l->mu : l->mv;
+                    /* a < m and the reduced y < m < 2^63: the sum does not overflow */
+                    uint64_t c = l->a + modinv_reduce(mi, y);
+                    c -= mi->m & (0 - (uint64_t)(c >= mi->m));
+                    l->a = l->b;
+                    l->b = c;
+                } else {
+                    u128 mod = even ? l->pow_u : l->pow_v, c = l->a128 + y % mod;
+                    if (c >= mod)
+                        c -= mod;
+                    l->a128 = l->b128;
+                    l->b128 = c;
+                }
             }
         }
         for (size_t j = 0; j < k; j++) {
             const lane *l = &ln[j];
             uint8_t *x = reqs[g + j].x;
             if (l->small) {
-                str_rev64(x, l->u, l->radix, (uint64_t)l->a);
-                str_rev64(x + l->u, l->v, l->radix, (uint64_t)l->b);
+                str_rev64(x, l->u, l->radix, l->a);
+                str_rev64(x + l->u, l->v, l->radix, l->b);
             } else {
-                str_rev(x, l->u, l->radix, l->a);
-                str_rev(x + l->u, l->v, l->radix, l->b);
+                str_rev(x, l->u, l->radix, l->a128);
+                str_rev(x + l->u, l->v, l->radix, l->b128);
             }
         }
     }

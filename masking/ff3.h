@@ -12,7 +12,8 @@
 #include "stagefork/error.h"
 
 typedef struct sf_ff3 {
-    void *aes; /* EVP_CIPHER_CTX keyed with REVB(K) */
+    void *aes;                     /* EVP_CIPHER_CTX keyed with REVB(K) */
+    struct sf_ff3_moduli *moduli;  /* reciprocals of radix^k for the batch rounds */
 } sf_ff3;
 
 /* key: 16, 24 or 32 bytes (AES-128/192/256). */
