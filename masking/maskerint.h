@@ -105,7 +105,7 @@ int sf_masker_ddl_scs(sf_masker *m, const char *sql, size_t len, int scs);
 int sf_mask_table_row(sf_mask_table *t, const sf_field *in, const sf_field **out);
 
 /* Rows masked together by sf_mask_table_lines (one FF3-1 batch per column). */
-#define SF_MASK_BATCH 64
+#define SF_MASK_BATCH SF_TABLEPLAN_MAX_ROWS
 
 /* A COPY data line: the line without its end, and the end's length (1 for \n, 2 for \r\n). */
 typedef struct sf_line {

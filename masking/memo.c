@@ -83,15 +83,26 @@ static int alloc_sets(sf_memo *m, size_t nsets)
     return 0;
 }
 
-/* End of a window: go cold when nothing repeats, grow when the working set does not fit. */
+/*
+ * End of a window: go cold when hardly anything hits, grow while the table
+ * churns (evictions) and not everything hits: a working set larger than the
+ * table looks like distinct values until the table is large enough.
+ */
 static void adapt(sf_memo *m)
 {
     size_t cap = m->nsets * WAYS;
-    /* hit rate under 2%: keep one miss in 16 (enough to notice repetition coming back) */
+    /* hit rate under 2%: use the memo for one value in 16 (enough to notice repetition coming back) */
     m->sample = m->hits * 50 < m->lookups ? SAMPLE_COLD : 1;
-    if (m->sample == 1 && m->nsets && m->nsets < SETS_MAX && m->evictions > cap / 4 && m->hits * 50 < m->lookups * 49)
+    if (m->nsets && m->nsets < SETS_MAX && m->evictions > cap / 4 && m->hits * 50 < m->lookups * 49)
         (void)alloc_sets(m, m->nsets * 4 > SETS_MAX ? SETS_MAX : m->nsets * 4);
     m->lookups = m->hits = m->evictions = 0;
+}
+
+int sf_memo_skip(sf_memo *m)
+{
+    if (m->sample == 1)
+        return 0;
+    return ++m->skipped % m->sample != 0;
 }
 
 const unsigned char *sf_memo_get(sf_memo *m, uint64_t h, const void *key, size_t klen, size_t *vlen)
@@ -129,9 +140,6 @@ void sf_memo_put(sf_memo *m, uint64_t h, const void *key, size_t klen, const voi
     unsigned w;
     if (klen + vlen > DATA)
         return;
-    if (m->sample > 1 && ++m->skipped < m->sample)
-        return;
-    m->skipped = 0;
     if (!m->tags && alloc_sets(m, SETS_MIN) < 0)
         return; /* the memo is an optimisation only */
     set = (size_t)h & (m->nsets - 1);

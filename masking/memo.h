@@ -9,9 +9,11 @@
  * Set-associative (8 ways, CLOCK replacement within a set), entries of one
  * cache line (key + value up to 62 bytes; longer pairs are not kept). It
  * adapts per window of lookups: it starts at 512 entries and grows to
- * 16384 while it evicts and the hit rate says the working set is larger;
- * when hardly anything hits (every value distinct) it keeps only one miss
- * in 16, so a stream of unique values costs a tag check and little else.
+ * 16384 while it evicts and not every lookup hits; when hardly anything
+ * hits (every value distinct, or a working set still too large) it goes
+ * cold: callers
+ * skip it (sf_memo_skip) for 15 values in 16, so a stream of unique values
+ * costs nearly nothing, and the 16th keeps watch for repetition.
  */
 
 #include <stddef.h>
@@ -24,7 +26,7 @@ typedef struct sf_memo {
     uint8_t *hand;        /* per set: CLOCK hand */
     size_t nsets;
     uint64_t lookups, hits, evictions; /* the current window */
-    unsigned sample, skipped;          /* keep one miss in `sample` */
+    unsigned sample, skipped;          /* use the memo for one value in `sample` */
     uint64_t total_lookups, total_hits;
 } sf_memo;
 
@@ -33,9 +35,11 @@ uint64_t sf_memo_hash(const void *key, size_t len, uint64_t seed);
 void sf_memo_init(sf_memo *m);
 /* Release (entries are wiped: they hold unmasked values). */
 void sf_memo_free(sf_memo *m);
+/* Leave the memo out for this value (it is cold): no get, no put. */
+int sf_memo_skip(sf_memo *m);
 /* The value remembered for key (h = sf_memo_hash of it), or NULL; valid until the next put. */
 const unsigned char *sf_memo_get(sf_memo *m, uint64_t h, const void *key, size_t klen, size_t *vlen);
-/* Remember key -> value after a miss (may decline). */
+/* Remember key -> value after a miss (declines pairs longer than an entry). */
 void sf_memo_put(sf_memo *m, uint64_t h, const void *key, size_t klen, const void *val, size_t vlen);
 
 #endif

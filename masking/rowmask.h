@@ -103,8 +103,10 @@ void sf_rowctx_free(sf_rowctx *ctx);
 int sf_tableplan_mask(const sf_tableplan *p, sf_rowctx *ctx, const sf_field *in, sf_field *out,
                       sf_error *err);
 
+#define SF_TABLEPLAN_MAX_ROWS 64
+
 /*
- * sf_tableplan_mask for nrows rows at once: in and out hold nrows * ncols
+ * sf_tableplan_mask for nrows (<= SF_TABLEPLAN_MAX_ROWS) rows at once: in and out hold nrows * ncols
  * fields, row after row; outputs are valid until the next call with ctx.
  * The same outputs as one call per row, computed column by column so that
  * digits and alnum encrypt a whole column's values in one FF3-1 batch. On

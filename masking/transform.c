@@ -629,7 +629,7 @@ struct sf_rowctx {
     size_t *pend;         /* rows whose value missed the memo */
     uint64_t *pend_h;
     size_t work_cap;      /* capacity of act, xs, xn (tasks) */
-    size_t pend_cap;      /* capacity of pend, pend_h (rows) */
+    size_t pend_cap;      /* rows pend (4 per row) and pend_h (2 per row) have room for */
 };
 
 int sf_rowctx_new(sf_rowctx **out, const sf_mask_key *key, sf_error *err)
@@ -1175,44 +1175,86 @@ static int run_tasks(const mctx *m, sf_rowctx *ctx, sf_fpe *f)
 static int fpe_column(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in, size_t nrows)
 {
     const colplan *c = &m->p->cols[m->col];
-    size_t nc = m->p->ncols, npend = 0;
+    size_t nc = m->p->ncols, npend = 0, nmiss = 0, ndup = 0;
+    uint8_t seen[2 * SF_TABLEPLAN_MAX_ROWS]; /* 1 + index of a miss, by hash */
     sf_fpe *f;
     int rc;
     if ((rc = get_fpe(s->rs, &f, m->err)))
         return rc;
     if (nrows > ctx->pend_cap) {
-        size_t cap = ctx->pend_cap;
-        if (grow((void **)&ctx->pend, &cap, nrows, sizeof(size_t)) < 0 ||
-            (cap = ctx->pend_cap, grow((void **)&ctx->pend_h, &cap, nrows, sizeof(uint64_t))) < 0)
+        /* pend holds 4 * nrows sizes, pend_h 2 * nrows hashes */
+        size_t cap = 4 * ctx->pend_cap, hcap = 2 * ctx->pend_cap;
+        if (grow((void **)&ctx->pend, &cap, 4 * nrows, sizeof(size_t)) < 0 ||
+            grow((void **)&ctx->pend_h, &hcap, 2 * nrows, sizeof(uint64_t)) < 0)
             return sf_error_set(m->err, SF_ENOMEM, "out of memory");
-        ctx->pend_cap = cap;
+        ctx->pend_cap = nrows;
     }
+    /*
+     * pend[0..npend): rows to remember after the batch; the batch's misses
+     * (rows and hashes) at pend + nrows, pend_h + nrows. A value repeated
+     * within the batch is encrypted once: its copies are listed as
+     * (row, first row) pairs at pend + 2 * nrows.
+     */
     ctx->ntasks = ctx->ntpos = ctx->ntnum = 0;
+    memset(seen, 0, sizeof(seen));
     for (size_t r = 0; r < nrows; r++) {
         const sf_field *v = &in[r * nc + m->col];
-        size_t cell = r * nc + m->col, at = ctx->scratch.len, vlen;
+        size_t cell = r * nc + m->col, at = ctx->scratch.len, vlen, first = SIZE_MAX;
+        size_t *miss = ctx->pend + nrows, *dup = ctx->pend + 2 * nrows;
+        uint64_t *miss_h = ctx->pend_h + nrows;
         const unsigned char *e;
         uint64_t h;
+        int use;
         ctx->off[cell] = SIZE_MAX;
         if (v->null)
             continue;
+        use = !sf_memo_skip(&s->memo);
         h = sf_memo_hash(v->ptr, v->len, 7);
-        if ((e = sf_memo_get(&s->memo, h, v->ptr, v->len, &vlen))) {
+        if (use && (e = sf_memo_get(&s->memo, h, v->ptr, v->len, &vlen))) {
             if (sf_buf_add(&ctx->scratch, e, vlen) < 0)
                 return sf_error_set(m->err, SF_ENOMEM, "out of memory");
         } else {
+            /* the batch's misses by hash, open addressing (at most half the slots are used) */
+            for (size_t sl = h % sizeof(seen); seen[sl]; sl = (sl + 1) % sizeof(seen)) {
+                size_t k = seen[sl] - 1;
+                const sf_field *w = &in[miss[k] * nc + m->col];
+                if (miss_h[k] == h && w->len == v->len && memcmp(w->ptr, v->ptr, v->len) == 0) {
+                    first = miss[k];
+                    break;
+                }
+            }
             if (sf_buf_add(&ctx->scratch, v->ptr, v->len) < 0)
                 return sf_error_set(m->err, SF_ENOMEM, "out of memory");
-            if ((rc = c->rule->kind == SF_RULE_DIGITS ? prep_digits(m, ctx, v, at) : prep_alnum(m, ctx, v, at)))
-                return rc;
-            ctx->pend[npend] = r;
-            ctx->pend_h[npend++] = h;
+            if (first != SIZE_MAX) {
+                dup[2 * ndup] = r;
+                dup[2 * ndup++ + 1] = first;
+            } else {
+                if ((rc = c->rule->kind == SF_RULE_DIGITS ? prep_digits(m, ctx, v, at) : prep_alnum(m, ctx, v, at)))
+                    return rc;
+                {
+                    size_t sl = h % sizeof(seen);
+                    while (seen[sl])
+                        sl = (sl + 1) % sizeof(seen);
+                    seen[sl] = (uint8_t)(nmiss + 1);
+                }
+                miss[nmiss] = r;
+                miss_h[nmiss++] = h;
+                if (use) {
+                    ctx->pend[npend] = r;
+                    ctx->pend_h[npend++] = h;
+                }
+            }
         }
         ctx->off[cell] = at;
         ctx->len[cell] = ctx->scratch.len - at;
     }
     if (ctx->ntasks && (rc = run_tasks(m, ctx, f)))
         return rc;
+    for (size_t k = 0; k < ndup; k++) {
+        /* digits and alnum keep the length: the copy's room is the original's size */
+        size_t to = ctx->pend[2 * nrows + 2 * k] * nc + m->col, from = ctx->pend[2 * nrows + 2 * k + 1] * nc + m->col;
+        memcpy(ctx->scratch.ptr + ctx->off[to], ctx->scratch.ptr + ctx->off[from], ctx->len[from]);
+    }
     for (size_t k = 0; k < npend; k++) {
         size_t cell = ctx->pend[k] * nc + m->col;
         const sf_field *v = &in[cell];
@@ -1315,7 +1357,7 @@ static int do_cached(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *raw
     size_t start = dst->len, vlen;
     sf_field norm = *raw;
     const sf_field *in = &norm;
-    int rc;
+    int rc, use;
     /*
      * Token, email and dictionary outputs depend on the value as the
      * database compares it: character(n) ignores trailing spaces (pg_dump
@@ -1334,8 +1376,9 @@ static int do_cached(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *raw
                 ctx->tmp.ptr[i] = (char)(ctx->tmp.ptr[i] - 'A' + 'a');
         norm.ptr = ctx->tmp.ptr;
     }
-    h = sf_memo_hash(in->ptr, in->len, 7);
-    if ((e = sf_memo_get(&s->memo, h, in->ptr, in->len, &vlen)))
+    use = !sf_memo_skip(&s->memo);
+    h = use ? sf_memo_hash(in->ptr, in->len, 7) : 0;
+    if (use && (e = sf_memo_get(&s->memo, h, in->ptr, in->len, &vlen)))
         return sf_buf_add(dst, e, vlen) < 0 ? sf_error_set(m->err, SF_ENOMEM, "out of memory") : 0;
     switch (c->rule->kind) {
     case SF_RULE_TOKEN:
@@ -1348,7 +1391,7 @@ static int do_cached(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *raw
         rc = do_dict(m, s, in, dst);
         break;
     }
-    if (rc == 0)
+    if (rc == 0 && use)
         sf_memo_put(&s->memo, h, in->ptr, in->len, dst->ptr + start, dst->len - start);
     return rc;
 }
@@ -1411,6 +1454,8 @@ int sf_tableplan_mask_rows(const sf_tableplan *p, sf_rowctx *ctx, const sf_field
     mctx m = {p, 0, err};
     size_t nc = p->ncols;
     int rc;
+    if (nrows > SF_TABLEPLAN_MAX_ROWS)
+        return sf_error_set(err, SF_EUSAGE, "a batch of %zu rows (%d at most)", nrows, SF_TABLEPLAN_MAX_ROWS);
     memcpy(out, in, nrows * nc * sizeof(*out));
     if (p->identity || nrows == 0)
         return 0;
