@@ -128,3 +128,67 @@ uint64_t sf_prf_u64(const unsigned char *bytes8)
         v = (v << 8) | bytes8[i];
     return v;
 }
+
+#define GROUP 32
+
+int sf_prf_eval_many(sf_prf *p, const unsigned char *tags, const void *const *data, const size_t *len, size_t count,
+                     unsigned char *out)
+{
+    unsigned char st[GROUP][16], buf[GROUP * 16];
+    for (size_t g = 0; g < count; g += GROUP) {
+        size_t k = count - g < GROUP ? count - g : GROUP, most = 0;
+        memset(st, 0, sizeof(st));
+        for (size_t j = 0; j < k; j++) {
+            size_t nb = (len[g + j] + 1 + 15) / 16;
+            if (nb > most)
+                most = nb;
+        }
+        /* block b of every message that has one, one AES call per block index */
+        for (size_t b = 0; b < most; b++) {
+            size_t act = 0;
+            int outl = 0;
+            for (size_t j = 0; j < k; j++) {
+                const unsigned char *d = data[g + j];
+                size_t mlen = len[g + j] + 1, nb = (mlen + 15) / 16;
+                unsigned char m[16];
+                if (b >= nb)
+                    continue;
+                if (b + 1 < nb) {
+                    if (b == 0) {
+                        m[0] = tags[g + j];
+                        memcpy(m + 1, d, 15);
+                    } else {
+                        memcpy(m, d + 16 * b - 1, 16);
+                    }
+                } else {
+                    /* the last block: complete -> xor K1; partial -> 10* padding, xor K2 */
+                    size_t last = mlen - 16 * (nb - 1);
+                    memset(m, 0, sizeof(m));
+                    if (nb == 1) {
+                        m[0] = tags[g + j];
+                        if (len[g + j])
+                            memcpy(m + 1, d, len[g + j]);
+                    } else {
+                        memcpy(m, d + 16 * (nb - 1) - 1, last);
+                    }
+                    if (last < 16)
+                        m[last] = 0x80;
+                    xor16(m, last == 16 ? p->k1 : p->k2);
+                }
+                xor16(st[j], m);
+                memcpy(buf + 16 * act++, st[j], 16);
+            }
+            if (!EVP_EncryptUpdate(p->aes, buf, &outl, buf, (int)(16 * act)) || outl != (int)(16 * act)) {
+                ERR_clear_error();
+                return SF_ECRYPTO;
+            }
+            act = 0;
+            for (size_t j = 0; j < k; j++)
+                if (b < (len[g + j] + 1 + 15) / 16)
+                    memcpy(st[j], buf + 16 * act++, 16);
+        }
+        for (size_t j = 0; j < k; j++)
+            memcpy(out + (g + j) * SF_PRF_LEN, st[j], SF_PRF_LEN);
+    }
+    return 0;
+}

@@ -29,6 +29,13 @@ int sf_prf_init(sf_prf *p, const unsigned char key[SF_PRF_KEYLEN], sf_error *err
 void sf_prf_cleanup(sf_prf *p);
 /* AES-256-CMAC(key, tag || data) (NIST SP 800-38B). tag separates uses of one subkey. */
 int sf_prf_eval(sf_prf *p, unsigned char tag, const void *data, size_t len, unsigned char out[SF_PRF_LEN]);
+/*
+ * sf_prf_eval of count messages (tags[i], data[i][0..len[i])) into
+ * out[16 * i ..]: the CMAC chains of up to 32 messages advance together,
+ * one AES call per block index for all of them. Same outputs.
+ */
+int sf_prf_eval_many(sf_prf *p, const unsigned char *tags, const void *const *data, const size_t *len, size_t count,
+                     unsigned char *out);
 /* Eight bytes of a PRF output as an integer (big-endian). */
 uint64_t sf_prf_u64(const unsigned char *bytes8);
 

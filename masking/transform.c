@@ -630,6 +630,15 @@ struct sf_rowctx {
     uint64_t *pend_h;
     size_t work_cap;      /* capacity of act, xs, xn (tasks) */
     size_t pend_cap;      /* rows pend (4 per row) and pend_h (2 per row) have room for */
+    /* PRF batches of one column: messages, their rows, outputs */
+    const void *mptr[SF_TABLEPLAN_MAX_ROWS];
+    size_t mlen[SF_TABLEPLAN_MAX_ROWS];
+    unsigned char mtag[SF_TABLEPLAN_MAX_ROWS];
+    size_t mrow[SF_TABLEPLAN_MAX_ROWS];     /* prf_column: per row, its message (SIZE_MAX: none) */
+    size_t moff[SF_TABLEPLAN_MAX_ROWS];     /* prf_column: citext messages' offsets in tmp */
+    unsigned char prfblk[SF_TABLEPLAN_MAX_ROWS * SF_PRF_LEN];
+    unsigned char prfout[SF_TABLEPLAN_MAX_ROWS * SF_PRF_LEN * ((SF_TOKEN_MAX_LEN * 5 + 127) / 128)];
+    uint64_t ku[SF_TABLEPLAN_MAX_ROWS];     /* keyed_column: per row */
 };
 
 int sf_rowctx_new(sf_rowctx **out, const sf_mask_key *key, sf_error *err)
@@ -830,22 +839,11 @@ static int crypto_failed(const mctx *m)
 
 static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
 
-/*
- * n base32 characters (n <= SF_TOKEN_MAX_LEN) of PRF output for the value:
- * block 1 is PRF('T', value), each further block the PRF of the previous
- * one under the next tag ('U', 'V', ...).
- */
-static int base32_token(slot *s, const char *v, size_t len, int n, char *out)
+/* n base32 characters of the PRF blocks blk (5 bits each, 25 per block). */
+static void base32(const unsigned char *blk, int n, char *out)
 {
-    unsigned char blk[((SF_TOKEN_MAX_LEN * 5 + 127) / 128) * SF_PRF_LEN];
-    int bits = 0, used = 0, nblk = (n * 5 + 8 * SF_PRF_LEN - 1) / (8 * SF_PRF_LEN);
+    int bits = 0, used = 0;
     uint32_t acc = 0;
-    if (sf_prf_eval(&s->rs->prf, 'T', v, len, blk) < 0)
-        return -1;
-    for (int b = 1; b < nblk; b++)
-        if (sf_prf_eval(&s->rs->prf, (unsigned char)('U' + b - 1), blk + (b - 1) * SF_PRF_LEN, SF_PRF_LEN,
-                        blk + b * SF_PRF_LEN) < 0)
-            return -1;
     for (int i = 0; i < n; i++) {
         if (bits < 5) {
             acc = (acc << 8) | blk[used++];
@@ -854,57 +852,47 @@ static int base32_token(slot *s, const char *v, size_t len, int n, char *out)
         out[i] = b32[(acc >> (bits - 5)) & 31];
         bits -= 5;
     }
-    return 0;
 }
 
-static int do_token(const mctx *m, slot *s, const sf_field *in, sf_buf *dst)
+/* PRF blocks a token of n characters takes. */
+static int token_blocks(int n)
+{
+    return (n * 5 + 8 * SF_PRF_LEN - 1) / (8 * SF_PRF_LEN);
+}
+
+/*
+ * A token, e-mail or dictionary value from the value's PRF blocks: block 1
+ * is PRF('T' or 'D', value), each further block the PRF of the previous one
+ * under the next tag ('U', 'V', ...).
+ */
+static int fmt_prf(const mctx *m, const unsigned char *blk, sf_buf *dst)
 {
     const colplan *c = &m->p->cols[m->col];
+    size_t start = dst->len, idx = (size_t)sf_prf_u64(blk);
     char tok[SF_TOKEN_MAX_LEN];
-    if (in->len == 0)
-        return 0;
-    if (base32_token(s, in->ptr, in->len, c->toklen, tok) < 0)
-        return crypto_failed(m);
-    if ((c->rule->prefix && sf_buf_adds(dst, c->rule->prefix) < 0) || sf_buf_add(dst, tok, (size_t)c->toklen) < 0)
-        return sf_error_set(m->err, SF_ENOMEM, "out of memory");
-    return 0;
-}
-
-static int do_email(const mctx *m, slot *s, const sf_field *in, sf_buf *dst)
-{
-    const colplan *c = &m->p->cols[m->col];
-    char tok[SF_EMAIL_TOKEN_LEN];
-    if (in->len == 0)
-        return 0;
-    if (base32_token(s, in->ptr, in->len, SF_EMAIL_TOKEN_LEN, tok) < 0)
-        return crypto_failed(m);
-    if (sf_buf_add(dst, tok, sizeof(tok)) < 0 || sf_buf_addc(dst, '@') < 0 || sf_buf_adds(dst, c->domain) < 0)
-        return sf_error_set(m->err, SF_ENOMEM, "out of memory");
-    return 0;
-}
-
-static int do_dict(const mctx *m, slot *s, const sf_field *in, sf_buf *dst)
-{
-    const colplan *c = &m->p->cols[m->col];
-    unsigned char h[SF_PRF_LEN];
-    size_t start = dst->len, idx;
     sf_dict_kind kind;
     int rc = 0;
-    if (in->len == 0)
-        return 0;
-    if (sf_prf_eval(&s->rs->prf, 'D', in->ptr, in->len, h) < 0)
-        return crypto_failed(m);
-    idx = (size_t)sf_prf_u64(h);
     switch (c->rule->kind) {
+    case SF_RULE_TOKEN:
+        base32(blk, c->toklen, tok);
+        rc = c->rule->prefix ? sf_buf_adds(dst, c->rule->prefix) : 0;
+        rc = rc ? rc : sf_buf_add(dst, tok, (size_t)c->toklen);
+        break;
+    case SF_RULE_EMAIL:
+        base32(blk, SF_EMAIL_TOKEN_LEN, tok);
+        rc = sf_buf_add(dst, tok, SF_EMAIL_TOKEN_LEN);
+        rc = rc ? rc : sf_buf_addc(dst, '@');
+        rc = rc ? rc : sf_buf_adds(dst, c->domain);
+        break;
     case SF_RULE_NAME:
         rc = sf_buf_adds(dst, sf_dict_get(SF_DICT_FIRST_NAME, idx % sf_dict_size(SF_DICT_FIRST_NAME)));
         rc = rc ? rc : sf_buf_addc(dst, ' ');
-        idx = (size_t)sf_prf_u64(h + 8);
+        idx = (size_t)sf_prf_u64(blk + 8);
         rc = rc ? rc : sf_buf_adds(dst, sf_dict_get(SF_DICT_LAST_NAME, idx % sf_dict_size(SF_DICT_LAST_NAME)));
         break;
     case SF_RULE_STREET:
         rc = sf_buf_adds(dst, sf_dict_get(SF_DICT_STREET, idx % sf_dict_size(SF_DICT_STREET)));
-        rc = rc ? rc : sf_buf_addf(dst, " %u", (unsigned)(sf_prf_u64(h + 8) % 199) + 1);
+        rc = rc ? rc : sf_buf_addf(dst, " %u", (unsigned)(sf_prf_u64(blk + 8) % 199) + 1);
         break;
     default:
         kind = c->rule->kind == SF_RULE_FIRST_NAME  ? SF_DICT_FIRST_NAME
@@ -916,7 +904,7 @@ static int do_dict(const mctx *m, slot *s, const sf_field *in, sf_buf *dst)
     }
     if (rc < 0)
         return sf_error_set(m->err, SF_ENOMEM, "out of memory");
-    if (c->maxchars >= 0) {
+    if (c->maxchars >= 0 && c->rule->kind != SF_RULE_TOKEN && c->rule->kind != SF_RULE_EMAIL) {
         size_t keep = utf8_prefix(dst->ptr + start, dst->len - start, (size_t)c->maxchars);
         /* do not leave a trailing space after cutting "First Last" */
         while (keep > 0 && dst->ptr[start + keep - 1] == ' ')
@@ -1264,32 +1252,115 @@ static int fpe_column(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in
 }
 
 /*
- * PRF of the `by` column's original value (or the value itself) as a 64-bit
- * integer. Not memoised: one or two AES blocks cost less than a lookup in a
- * table large enough to hold a column's distinct keys.
+ * For rows [0, nrows) of column m->col: the PRF of the `by` column's
+ * original value (or the value itself) as a 64-bit integer, into ctx->ku,
+ * one batch of PRF calls for the column. Not memoised: one or two AES
+ * blocks cost less than a lookup in a table large enough to hold a
+ * column's distinct keys.
  */
-static int keyed_u64(const mctx *m, slot *s, const sf_field *in, const sf_field *row, uint64_t *out)
+static int keyed_column(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in, size_t nrows)
 {
     const colplan *c = &m->p->cols[m->col];
-    const sf_field *src = c->by >= 0 ? &row[c->by] : in;
-    unsigned char h[SF_PRF_LEN];
-    if (sf_prf_eval(&s->rs->prf, src->null ? 'n' : 'v', src->null ? "" : src->ptr, src->null ? 0 : src->len, h) < 0)
+    size_t nc = m->p->ncols, n = 0;
+    for (size_t r = 0; r < nrows; r++) {
+        const sf_field *src = c->by >= 0 ? &in[r * nc + (size_t)c->by] : &in[r * nc + m->col];
+        if (in[r * nc + m->col].null)
+            continue;
+        ctx->mtag[n] = src->null ? 'n' : 'v';
+        ctx->mptr[n] = src->null ? "" : src->ptr;
+        ctx->mlen[n] = src->null ? 0 : src->len;
+        ctx->mrow[n++] = r;
+    }
+    if (sf_prf_eval_many(&s->rs->prf, ctx->mtag, ctx->mptr, ctx->mlen, n, ctx->prfout) < 0)
         return crypto_failed(m);
-    *out = sf_prf_u64(h);
+    for (size_t k = 0; k < n; k++)
+        ctx->ku[ctx->mrow[k]] = sf_prf_u64(ctx->prfout + k * SF_PRF_LEN);
     return 0;
 }
 
-static int do_noise(const mctx *m, slot *s, const sf_field *in, const sf_field *row, sf_buf *dst)
+/*
+ * token, email and the dictionary rules for rows [0, nrows) of column
+ * m->col: every value's PRF blocks in batches, then the outputs in row
+ * order. Inputs are compared as the database compares them: character(n)
+ * ignores trailing spaces (pg_dump writes them padded) and citext ignores
+ * case (ASCII folded here), so the same value in a text column gives the
+ * same output. An empty string stays empty.
+ */
+static int prf_column(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in, size_t nrows)
 {
     const colplan *c = &m->p->cols[m->col];
-    uint64_t r;
+    size_t nc = m->p->ncols, n = 0;
+    int nblk = c->rule->kind == SF_RULE_TOKEN ? token_blocks(c->toklen) : 1;
+    unsigned char tag = c->rule->kind == SF_RULE_TOKEN || c->rule->kind == SF_RULE_EMAIL ? 'T' : 'D';
+    sf_buf_clear(&ctx->tmp);
+    for (size_t r = 0; r < nrows; r++) {
+        const sf_field *v = &in[r * nc + m->col];
+        size_t len = v->len;
+        if (v->null)
+            continue;
+        if (c->type.kind == SF_T_CHAR)
+            while (len > 0 && v->ptr[len - 1] == ' ')
+                len--;
+        ctx->mrow[r] = SIZE_MAX;
+        if (len == 0)
+            continue;
+        ctx->mptr[n] = v->ptr;
+        if (c->type.kind == SF_T_CITEXT) {
+            size_t at = ctx->tmp.len;
+            if (sf_buf_add(&ctx->tmp, v->ptr, len) < 0)
+                return sf_error_set(m->err, SF_ENOMEM, "out of memory");
+            for (size_t i = at; i < ctx->tmp.len; i++)
+                if (ctx->tmp.ptr[i] >= 'A' && ctx->tmp.ptr[i] <= 'Z')
+                    ctx->tmp.ptr[i] = (char)(ctx->tmp.ptr[i] - 'A' + 'a');
+            ctx->moff[n] = at; /* tmp may still move */
+        }
+        ctx->mtag[n] = tag;
+        ctx->mlen[n] = len;
+        ctx->mrow[r] = n++;
+    }
+    if (c->type.kind == SF_T_CITEXT)
+        for (size_t k = 0; k < n; k++)
+            ctx->mptr[k] = ctx->tmp.ptr + ctx->moff[k];
+    /* block b of every value at prfout[(k * nblk + b) * 16] */
+    if (sf_prf_eval_many(&s->rs->prf, ctx->mtag, ctx->mptr, ctx->mlen, n, ctx->prfblk) < 0)
+        return crypto_failed(m);
+    for (size_t k = 0; k < n; k++)
+        memcpy(ctx->prfout + (size_t)nblk * k * SF_PRF_LEN, ctx->prfblk + k * SF_PRF_LEN, SF_PRF_LEN);
+    for (int b = 1; b < nblk; b++) {
+        for (size_t k = 0; k < n; k++) {
+            ctx->mtag[k] = (unsigned char)('U' + b - 1);
+            ctx->mptr[k] = ctx->prfout + ((size_t)nblk * k + (size_t)b - 1) * SF_PRF_LEN;
+            ctx->mlen[k] = SF_PRF_LEN;
+        }
+        if (sf_prf_eval_many(&s->rs->prf, ctx->mtag, ctx->mptr, ctx->mlen, n, ctx->prfblk) < 0)
+            return crypto_failed(m);
+        for (size_t k = 0; k < n; k++)
+            memcpy(ctx->prfout + ((size_t)nblk * k + (size_t)b) * SF_PRF_LEN, ctx->prfblk + k * SF_PRF_LEN, SF_PRF_LEN);
+    }
+    for (size_t r = 0; r < nrows; r++) {
+        size_t cell = r * nc + m->col, at = ctx->scratch.len;
+        int rc;
+        ctx->off[cell] = SIZE_MAX;
+        if (in[cell].null)
+            continue;
+        if (ctx->mrow[r] != SIZE_MAX &&
+            (rc = fmt_prf(m, ctx->prfout + (size_t)nblk * ctx->mrow[r] * SF_PRF_LEN, &ctx->scratch)))
+            return rc;
+        ctx->off[cell] = at;
+        ctx->len[cell] = ctx->scratch.len - at;
+    }
+    return 0;
+}
+
+/* noise of one value, given its keyed integer r. */
+static int do_noise(const mctx *m, uint64_t r, const sf_field *in, sf_buf *dst)
+{
+    const colplan *c = &m->p->cols[m->col];
     int64_t k;
     int64_t pk;
     sf_dec d, f, res;
     char txt[SF_DEC_TEXT_MAX + 1];
     int rc, scale;
-    if ((rc = keyed_u64(m, s, in, row, &r)))
-        return rc;
     k = (int64_t)(r % (2 * NOISE_K + 1)) - NOISE_K;
     pk = (int64_t)c->rule->noise_p * k; /* units of 1e-15 */
     if (c->fit == FIT_FLOAT) {
@@ -1330,14 +1401,12 @@ static int do_noise(const mctx *m, slot *s, const sf_field *in, const sf_field *
     return sf_buf_add(dst, txt, sf_dec_format(&res, txt)) < 0 ? sf_error_set(m->err, SF_ENOMEM, "out of memory") : 0;
 }
 
-static int do_date_shift(const mctx *m, slot *s, const sf_field *in, const sf_field *row, sf_buf *dst)
+/* date_shift of one value, given its keyed integer r. */
+static int do_date_shift(const mctx *m, uint64_t r, const sf_field *in, sf_buf *dst)
 {
     const colplan *c = &m->p->cols[m->col];
-    uint64_t r;
     int days, rc;
     size_t start = dst->len;
-    if ((rc = keyed_u64(m, s, in, row, &r)))
-        return rc;
     days = (int)(int64_t)(r % (uint64_t)(2 * c->rule->days + 1)) - c->rule->days;
     rc = sf_date_shift(in->ptr, in->len, days, dst);
     if (rc == SF_DT_OK)
@@ -1346,54 +1415,6 @@ static int do_date_shift(const mctx *m, slot *s, const sf_field *in, const sf_fi
     if (rc == SF_DT_SPECIAL || c->type.kind == SF_T_OPAQUE)
         return sf_buf_add(dst, in->ptr, in->len) < 0 ? sf_error_set(m->err, SF_ENOMEM, "out of memory") : 0;
     return value_error(m, "value is not an ISO date or timestamp");
-}
-
-/* Memoised text transformers of one value: token, email, dictionary (digits and alnum: fpe_column). */
-static int do_cached(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *raw, sf_buf *dst)
-{
-    const colplan *c = &m->p->cols[m->col];
-    uint64_t h;
-    const unsigned char *e;
-    size_t start = dst->len, vlen;
-    sf_field norm = *raw;
-    const sf_field *in = &norm;
-    int rc, use;
-    /*
-     * Token, email and dictionary outputs depend on the value as the
-     * database compares it: character(n) ignores trailing spaces (pg_dump
-     * writes them padded) and citext ignores case (ASCII folded here), so
-     * the same value in a text column gives the same output.
-     */
-    if (c->type.kind == SF_T_CHAR)
-        while (norm.len > 0 && norm.ptr[norm.len - 1] == ' ')
-            norm.len--;
-    if (c->type.kind == SF_T_CITEXT) {
-        sf_buf_clear(&ctx->tmp);
-        if (sf_buf_add(&ctx->tmp, norm.ptr, norm.len) < 0)
-            return sf_error_set(m->err, SF_ENOMEM, "out of memory");
-        for (size_t i = 0; i < ctx->tmp.len; i++)
-            if (ctx->tmp.ptr[i] >= 'A' && ctx->tmp.ptr[i] <= 'Z')
-                ctx->tmp.ptr[i] = (char)(ctx->tmp.ptr[i] - 'A' + 'a');
-        norm.ptr = ctx->tmp.ptr;
-    }
-    use = !sf_memo_skip(&s->memo);
-    h = use ? sf_memo_hash(in->ptr, in->len, 7) : 0;
-    if (use && (e = sf_memo_get(&s->memo, h, in->ptr, in->len, &vlen)))
-        return sf_buf_add(dst, e, vlen) < 0 ? sf_error_set(m->err, SF_ENOMEM, "out of memory") : 0;
-    switch (c->rule->kind) {
-    case SF_RULE_TOKEN:
-        rc = do_token(m, s, in, dst);
-        break;
-    case SF_RULE_EMAIL:
-        rc = do_email(m, s, in, dst);
-        break;
-    default:
-        rc = do_dict(m, s, in, dst);
-        break;
-    }
-    if (rc == 0 && use)
-        sf_memo_put(&s->memo, h, in->ptr, in->len, dst->ptr + start, dst->len - start);
-    return rc;
 }
 
 /* expr of row r: its operands are the row's masked values (out, or scratch cells of row r). */
@@ -1473,14 +1494,27 @@ int sf_tableplan_mask_rows(const sf_tableplan *p, sf_rowctx *ctx, const sf_field
         const colplan *c = &p->cols[i];
         slot *sl = ctx->colslot[i];
         m.col = i;
-        if (c->rule->kind == SF_RULE_DIGITS || c->rule->kind == SF_RULE_ALNUM) {
+        switch (c->rule->kind) {
+        case SF_RULE_DIGITS:
+        case SF_RULE_ALNUM:
             if ((rc = fpe_column(&m, ctx, sl, in, nrows)))
+                return rc;
+            continue;
+        case SF_RULE_NOISE:
+        case SF_RULE_DATE_SHIFT:
+            if ((rc = keyed_column(&m, ctx, sl, in, nrows)))
+                return rc;
+            break;
+        case SF_RULE_NULL:
+        case SF_RULE_FIXED:
+            break;
+        default:
+            if ((rc = prf_column(&m, ctx, sl, in, nrows)))
                 return rc;
             continue;
         }
         for (size_t r = 0; r < nrows; r++) {
             size_t cell = r * nc + i, start = ctx->scratch.len;
-            const sf_field *row = in + r * nc;
             ctx->off[cell] = SIZE_MAX;
             if (in[cell].null)
                 continue;
@@ -1495,13 +1529,10 @@ int sf_tableplan_mask_rows(const sf_tableplan *p, sf_rowctx *ctx, const sf_field
                 out[cell].len = c->rule->fixed_len;
                 continue;
             case SF_RULE_NOISE:
-                rc = do_noise(&m, sl, &in[cell], row, &ctx->scratch);
-                break;
-            case SF_RULE_DATE_SHIFT:
-                rc = do_date_shift(&m, sl, &in[cell], row, &ctx->scratch);
+                rc = do_noise(&m, ctx->ku[r], &in[cell], &ctx->scratch);
                 break;
             default:
-                rc = do_cached(&m, ctx, sl, &in[cell], &ctx->scratch);
+                rc = do_date_shift(&m, ctx->ku[r], &in[cell], &ctx->scratch);
                 break;
             }
             if (rc)

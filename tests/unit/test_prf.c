@@ -218,3 +218,31 @@ Test(prf, prf_is_aes256_cmac_of_tag_and_data_and_reusable)
     cr_assert_eq(sf_prf_u64((const unsigned char *)"\x01\x02\x03\x04\x05\x06\x07\x08"), 0x0102030405060708ull);
     sf_prf_cleanup(&p);
 }
+
+Test(prf, a_batch_gives_what_one_call_each_gives)
+{
+    unsigned char key[32], want[16], out[100 * SF_PRF_LEN], tags[100];
+    char data[100][80];
+    const void *ptr[100];
+    size_t len[100];
+    sf_prf p;
+    for (int i = 0; i < 32; i++)
+        key[i] = (unsigned char)(i * 9 + 1);
+    cr_assert_eq(sf_prf_init(&p, key, NULL), 0);
+    for (size_t count = 0; count <= 100; count += 9) {
+        /* lengths 0..79: one block, complete and padded last blocks, several blocks, mixed in one batch */
+        for (size_t i = 0; i < count; i++) {
+            len[i] = (i * 37 + count) % 80;
+            tags[i] = (unsigned char)("TDvn"[i % 4]);
+            for (size_t j = 0; j < len[i]; j++)
+                data[i][j] = (char)(i + j * 3);
+            ptr[i] = data[i];
+        }
+        cr_assert_eq(sf_prf_eval_many(&p, tags, ptr, len, count, out), 0);
+        for (size_t i = 0; i < count; i++) {
+            cr_assert_eq(sf_prf_eval(&p, tags[i], data[i], len[i], want), 0);
+            cr_assert_eq(memcmp(out + i * SF_PRF_LEN, want, 16), 0, "batch of %zu, message %zu (%zu bytes)", count, i, len[i]);
+        }
+    }
+    sf_prf_cleanup(&p);
+}

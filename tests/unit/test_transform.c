@@ -406,14 +406,15 @@ Test(transform, cache_hits_equal_fresh_computation)
 
 Test(transform, a_batch_of_rows_masks_like_one_row_at_a_time)
 {
-    /* every kind of rule, by:, expr, integer digits (cycle walking), numeric digits, NULLs, NaN, repeats */
+    /* every kind of rule, by:, expr, integer digits (cycle walking), numeric digits, NULLs, NaN, repeats,
+       three-block tokens, character(n) padding and citext case */
     sf_mask_policy *pol = policy("version: 1\ntables:\n  t:\n    a: email\n    b: {digits: {keep_leading: 1}}\n"
                                  "    c: name\n    d: {alnum: {keep_leading: 2}}\n    e: digits\n    f: digits\n"
                                  "    g: {noise: 0.1, by: d}\n    h: {date_shift: {days: 30}}\n    i: {expr: \"g * 2\"}\n"
-                                 "    j: null\n    k: {fixed: X}\n    l: token\n");
+                                 "    j: null\n    k: {fixed: X}\n    l: {token: {length: 64}}\n    m: email\n");
     sf_mask_key *key = key_n(4);
     tbl t = plan(pol, "t", "a:text;b:text;c:character(12);d:text;e:smallint;f:numeric(9,3);g:numeric(10,2);"
-                           "h:date;i:numeric(12,2);j:text;k:text;l:text;m:text");
+                           "h:date;i:numeric(12,2);j:text;k:text;l:text;m:citext");
     enum { ROWS = 150 };
     static char vals[ROWS][13][48];
     static sf_field in[ROWS * 13], out[ROWS * 13];
@@ -433,7 +434,7 @@ Test(transform, a_batch_of_rows_masks_like_one_row_at_a_time)
         snprintf(vals[r][9], 48, "secret %d", r);
         snprintf(vals[r][10], 48, "v%d", r);
         snprintf(vals[r][11], 48, "tok-%d", r % 60);
-        snprintf(vals[r][12], 48, "kept %d", r);
+        snprintf(vals[r][12], 48, r % 2 ? "Mixed.Case%d@X.org" : "mixed.case%d@x.org", r % 30);
         for (int c = 0; c < 13; c++) {
             sf_field *f = &in[r * 13 + c];
             f->null = (r + c) % 11 == 0 && c != 8;
