@@ -583,3 +583,163 @@ int sf_dec_cmp(const sf_dec *a, const sf_dec *b)
         return 0;
     return d.neg ? -1 : 1;
 }
+
+/* ---- small decimals (128-bit magnitudes below 10^38) ----------------------- */
+
+#define SDEC_MAX_SCALE 38
+
+static inline u128 p10_128(int k)
+{
+    return k <= 19 ? (u128)p10[k] : (u128)p10[19] * p10[k - 19];
+}
+
+int sf_sdec_parse(sf_sdec *out, const char *s, size_t len)
+{
+    sf_dec d;
+    if (!parse_short(&d, s, len))
+        return 0;
+    out->mag = d.mag.w[0];
+    out->neg = d.neg;
+    out->scale = d.scale;
+    return 1;
+}
+
+/* mag * 10^k below 10^38; -1 if not. */
+static int sdec_up(u128 *mag, int k)
+{
+    u128 r;
+    if (k > SDEC_MAX_SCALE || __builtin_mul_overflow(*mag, p10_128(k), &r) || r >= p10_128(SDEC_MAX_SCALE))
+        return -1;
+    *mag = r;
+    return 0;
+}
+
+static int sdec_addsub(sf_sdec *out, sf_sdec a, sf_sdec b, int negate_b)
+{
+    if (negate_b)
+        b.neg = !b.neg && b.mag != 0;
+    if (a.scale < b.scale ? sdec_up(&a.mag, b.scale - a.scale) : sdec_up(&b.mag, a.scale - b.scale))
+        return -1;
+    out->scale = a.scale > b.scale ? a.scale : b.scale;
+    if (a.neg == b.neg) {
+        out->mag = a.mag + b.mag; /* both below 10^38: no overflow */
+        if (out->mag >= p10_128(SDEC_MAX_SCALE))
+            return -1;
+        out->neg = a.neg;
+    } else if (a.mag >= b.mag) {
+        out->mag = a.mag - b.mag;
+        out->neg = a.neg;
+    } else {
+        out->mag = b.mag - a.mag;
+        out->neg = b.neg;
+    }
+    if (out->mag == 0)
+        out->neg = 0;
+    return 0;
+}
+
+int sf_sdec_add(sf_sdec *out, const sf_sdec *a, const sf_sdec *b)
+{
+    return sdec_addsub(out, *a, *b, 0);
+}
+
+int sf_sdec_sub(sf_sdec *out, const sf_sdec *a, const sf_sdec *b)
+{
+    return sdec_addsub(out, *a, *b, 1);
+}
+
+int sf_sdec_mul(sf_sdec *out, const sf_sdec *a, const sf_sdec *b)
+{
+    u128 r;
+    if (a->scale + b->scale > SDEC_MAX_SCALE || __builtin_mul_overflow(a->mag, b->mag, &r) ||
+        r >= p10_128(SDEC_MAX_SCALE))
+        return -1;
+    out->mag = r;
+    out->scale = a->scale + b->scale;
+    out->neg = a->neg != b->neg && r != 0;
+    return 0;
+}
+
+int sf_sdec_rescale(sf_sdec *d, int scale)
+{
+    if (scale < 0 || scale > SDEC_MAX_SCALE)
+        return -1;
+    if (scale > d->scale) {
+        if (sdec_up(&d->mag, scale - d->scale) < 0)
+            return -1;
+    } else if (scale < d->scale) {
+        /* truncate all but the last dropped digit, then round on it */
+        int k = d->scale - scale;
+        u128 q = d->mag / p10_128(k - 1);
+        unsigned digit = (unsigned)(q % 10);
+        d->mag = q / 10 + (digit >= 5);
+    }
+    d->scale = scale;
+    if (d->mag == 0)
+        d->neg = 0;
+    return 0;
+}
+
+int sf_sdec_clamp_digits(sf_sdec *d, int digits)
+{
+    if (digits > SDEC_MAX_SCALE || d->mag <= p10_128(digits) - 1) /* every magnitude is below 10^38 */
+        return 0;
+    d->mag = p10_128(digits) - 1;
+    if (d->mag == 0)
+        d->neg = 0;
+    return 1;
+}
+
+int sf_sdec_clamp_i64(sf_sdec *d, int64_t min, int64_t max)
+{
+    uint64_t lim = d->neg ? (uint64_t)0 - (uint64_t)min : (uint64_t)max;
+    if (d->neg && min >= 0)
+        lim = 0;
+    if (!d->neg && max < 0)
+        lim = 0;
+    if (d->mag > lim) {
+        d->mag = lim;
+        if (!lim)
+            d->neg = 0;
+        return 1;
+    }
+    return 0;
+}
+
+size_t sf_sdec_format(const sf_sdec *d, char out[SF_DEC_TEXT_MAX + 1])
+{
+    char dig[48];
+    size_t n, o = 0, scale = (size_t)d->scale;
+    if ((d->mag >> 64) == 0) {
+        n = u64_digits((uint64_t)d->mag, dig);
+    } else {
+        /* below 10^38: the top 19 digits and the low 19, zero-padded */
+        uint64_t hi = (uint64_t)(d->mag / p10[19]), lo = (uint64_t)(d->mag % p10[19]);
+        char low[20];
+        size_t ln = u64_digits(lo, low);
+        n = u64_digits(hi, dig);
+        memset(dig + n, '0', 19 - ln);
+        memcpy(dig + n + 19 - ln, low, ln);
+        n += 19;
+    }
+    if (d->neg && d->mag != 0)
+        out[o++] = '-';
+    if (n <= scale) {
+        out[o++] = '0';
+        out[o++] = '.';
+        for (size_t i = n; i < scale; i++)
+            out[o++] = '0';
+        memcpy(out + o, dig, n);
+        o += n;
+    } else {
+        memcpy(out + o, dig, n - scale);
+        o += n - scale;
+        if (scale) {
+            out[o++] = '.';
+            memcpy(out + o, dig + n - scale, scale);
+            o += scale;
+        }
+    }
+    out[o] = 0;
+    return o;
+}

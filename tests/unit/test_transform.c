@@ -1279,6 +1279,78 @@ Test(transform, decimal_fast_paths_agree_with_the_general_ones)
     }
 }
 
+/* A small decimal's text and a general decimal's text agree. */
+static void same_text(const sf_sdec *a, const sf_dec *b, const char *what)
+{
+    char x[SF_DEC_TEXT_MAX + 1], y[SF_DEC_TEXT_MAX + 1];
+    sf_sdec_format(a, x);
+    sf_dec_format(b, y);
+    cr_assert_str_eq(x, y, "%s", what);
+}
+
+Test(transform, small_decimals_agree_with_the_general_ones)
+{
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    for (int iter = 0; iter < 300000; iter++) {
+        char ta[40], tb[40], what[160];
+        sf_sdec sa, sb, sr;
+        sf_dec da, db, dr;
+        int sc, digits, rs, rd;
+        uint64_t ma, mb;
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        ma = x % (iter % 4 == 0 ? 1000000000000000000ull : iter % 4 == 1 ? 1000000ull : 1000ull);
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        mb = x % (iter % 3 == 0 ? 1000000000000000000ull : 100000ull);
+        /* "[-]m" with 0..6 decimals: both parsers take it (at most 18 digits) */
+        snprintf(ta, sizeof(ta), "%s%llu.%0*llu", x % 5 == 0 ? "-" : "", (unsigned long long)(ma / 1000000),
+                 6, (unsigned long long)(ma % 1000000));
+        snprintf(tb, sizeof(tb), "%s%llu", x % 7 == 0 ? "-" : "", (unsigned long long)mb);
+        if (iter % 2)
+            ta[strlen(ta) - (size_t)(x % 7)] = 0; /* fewer decimals; maybe "12." */
+        cr_assert_eq(sf_sdec_parse(&sa, ta, strlen(ta)), 1, "%s", ta);
+        cr_assert_eq(sf_sdec_parse(&sb, tb, strlen(tb)), 1, "%s", tb);
+        cr_assert_eq(sf_dec_parse(&da, ta, strlen(ta)), 0);
+        cr_assert_eq(sf_dec_parse(&db, tb, strlen(tb)), 0);
+        same_text(&sa, &da, ta);
+        snprintf(what, sizeof(what), "%s * %s", ta, tb);
+        if (sf_sdec_mul(&sr, &sa, &sb) == 0) {
+            cr_assert_eq(sf_dec_mul(&dr, &da, &db), 0, "%s", what);
+            same_text(&sr, &dr, what);
+        }
+        snprintf(what, sizeof(what), "%s + %s", ta, tb);
+        if (sf_sdec_add(&sr, &sa, &sb) == 0 && sf_dec_add(&dr, &da, &db) == 0)
+            same_text(&sr, &dr, what);
+        snprintf(what, sizeof(what), "%s - %s", ta, tb);
+        if (sf_sdec_sub(&sr, &sa, &sb) == 0 && sf_dec_sub(&dr, &da, &db) == 0)
+            same_text(&sr, &dr, what);
+        /* rescale up and down (rounding half away from zero), then clamps */
+        sc = (int)(x % 12);
+        digits = (int)(x % 9) + 1;
+        if (sf_sdec_mul(&sr, &sa, &sb) == 0 && sf_dec_mul(&dr, &da, &db) == 0) {
+            rs = sf_sdec_rescale(&sr, sc);
+            rd = sf_dec_rescale(&dr, sc);
+            snprintf(what, sizeof(what), "%s * %s at scale %d", ta, tb, sc);
+            if (rs == 0) {
+                cr_assert_eq(rd, 0, "%s", what);
+                same_text(&sr, &dr, what);
+                cr_assert_eq(sf_sdec_clamp_digits(&sr, digits + sc), sf_dec_clamp_digits(&dr, digits + sc), "%s", what);
+                same_text(&sr, &dr, what);
+                if (sc == 0) {
+                    cr_assert_eq(sf_sdec_clamp_i64(&sr, -32768, 32767), sf_dec_clamp_i64(&dr, -32768, 32767));
+                    same_text(&sr, &dr, what);
+                }
+            }
+        }
+    }
+    /* 20..38-digit magnitudes format through both halves */
+    {
+        sf_sdec a = {(unsigned __int128)1234567890123456789ull * 10000000000000000000ull + 42, 1, 5};
+        char t[SF_DEC_TEXT_MAX + 1];
+        sf_sdec_format(&a, t);
+        cr_assert_str_eq(t, "-123456789012345678900000000000000.00042");
+    }
+}
+
 /* ---- masked values load into a real PostgreSQL ---------------------------------------- */
 
 #include <libpq-fe.h>
