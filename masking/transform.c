@@ -907,7 +907,10 @@ static int fmt_prf(const mctx *m, const unsigned char *blk, sf_buf *dst)
     if (rc < 0)
         return sf_error_set(m->err, SF_ENOMEM, "out of memory");
     if (c->maxchars >= 0 && c->rule->kind != SF_RULE_TOKEN && c->rule->kind != SF_RULE_EMAIL) {
-        size_t keep = utf8_prefix(dst->ptr + start, dst->len - start, (size_t)c->maxchars);
+        /* no more bytes than characters allowed: it fits as it is */
+        size_t keep = dst->len - start <= (size_t)c->maxchars
+                          ? dst->len - start
+                          : utf8_prefix(dst->ptr + start, dst->len - start, (size_t)c->maxchars);
         /* do not leave a trailing space after cutting "First Last" */
         while (keep > 0 && dst->ptr[start + keep - 1] == ' ')
             keep--;
@@ -1080,25 +1083,45 @@ static int prep_digits(const mctx *m, sf_rowctx *ctx, const sf_field *in, size_t
                                                                          : 0;
 }
 
+/* 1 for ASCII letters, 2 for digits. */
+static const unsigned char alnum_class[256] = {
+    ['0'] = 2, ['1'] = 2, ['2'] = 2, ['3'] = 2, ['4'] = 2, ['5'] = 2, ['6'] = 2, ['7'] = 2, ['8'] = 2, ['9'] = 2,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1,
+    ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1,
+    ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1,
+    ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1,
+    ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1};
+
 /* The letters run and the digits run of one value (its copy at scratch offset `at`). */
 static int prep_alnum(const mctx *m, sf_rowctx *ctx, const sf_field *in, size_t at)
 {
-    size_t keep = (size_t)m->p->cols[m->col].rule->keep_leading;
-    const char *v = in->ptr;
-    if (task_room(ctx, in->len) < 0)
+    size_t keep = (size_t)m->p->cols[m->col].rule->keep_leading, lpos, nl = 0, nd = 0, seen = 0;
+    const unsigned char *v = (const unsigned char *)in->ptr;
+    size_t *lp, *dp;
+    if (task_room(ctx, 2 * in->len) < 0)
         return sf_error_set(m->err, SF_ENOMEM, "out of memory");
-    /* two passes over the value: its letters, then its digits, after the first `keep` of both */
-    for (int digits = 0; digits < 2; digits++) {
-        size_t pos = ctx->ntpos, seen = 0;
-        for (size_t i = 0; i < in->len; i++) {
-            char ch = v[i];
-            int letter = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z'), digit = ch >= '0' && ch <= '9';
-            if ((!letter && !digit) || seen++ < keep)
-                continue;
-            if (digit == digits)
-                ctx->tpos[ctx->ntpos++] = i;
-        }
-        if (add_task(ctx, at, pos, 0, digits ? 10 : 26, digits ? DOM_ALNUM_DIGITS : DOM_ALNUM_LETTERS, 0, NULL) < 0)
+    /* one pass after the first `keep` letters and digits: letters from lpos up, digits parked after them */
+    lpos = ctx->ntpos;
+    lp = ctx->tpos + lpos;
+    dp = lp + in->len;
+    for (size_t i = 0; i < in->len; i++) {
+        unsigned cl = alnum_class[v[i]];
+        if (!cl || seen++ < keep)
+            continue;
+        if (cl == 1)
+            lp[nl++] = i;
+        else
+            dp[nd++] = i;
+    }
+    ctx->ntpos = lpos + nl;
+    if (add_task(ctx, at, lpos, 0, 26, DOM_ALNUM_LETTERS, 0, NULL) < 0)
+        return sf_error_set(m->err, SF_ENOMEM, "out of memory");
+    {
+        size_t dpos = ctx->ntpos;
+        memmove(ctx->tpos + dpos, dp, nd * sizeof(size_t));
+        ctx->ntpos = dpos + nd;
+        if (add_task(ctx, at, dpos, 0, 10, DOM_ALNUM_DIGITS, 0, NULL) < 0)
             return sf_error_set(m->err, SF_ENOMEM, "out of memory");
     }
     return 0;
@@ -1133,7 +1156,7 @@ static int run_tasks(const mctx *m, sf_rowctx *ctx, sf_fpe *f)
             size_t cnt = 0;
             for (size_t k = 0; k < nact; k++) {
                 fputask *t = &ctx->tasks[ctx->act[k]];
-                if (t->radix != groups[g][0] || t->domain != groups[g][1])
+                if (t->domain != groups[g][1]) /* the domain says the radix */
                     continue;
                 ctx->xs[cnt] = ctx->tnum + t->num;
                 ctx->xn[cnt++] = t->npos - t->skip;
@@ -1144,13 +1167,19 @@ static int run_tasks(const mctx *m, sf_rowctx *ctx, sf_fpe *f)
         for (size_t k = 0; k < nact; k++) {
             fputask *t = &ctx->tasks[ctx->act[k]];
             char *v = ctx->scratch.ptr + t->at;
-            const size_t *pos = ctx->tpos + t->pos;
+            const size_t *pos = ctx->tpos + t->pos + t->skip;
             const uint8_t *x = ctx->tnum + t->num;
-            for (size_t j = t->skip; j < t->npos; j++) {
-                char *ch = &v[pos[j]];
-                *ch = (char)(t->radix == 10 ? '0' + x[j - t->skip] : (*ch >= 'a' ? 'a' : 'A') + x[j - t->skip]);
+            size_t n = t->npos - t->skip;
+            if (t->radix == 10) {
+                for (size_t j = 0; j < n; j++)
+                    v[pos[j]] = (char)('0' + x[j]);
+            } else {
+                for (size_t j = 0; j < n; j++) {
+                    char *ch = &v[pos[j]];
+                    *ch = (char)((*ch >= 'a' ? 'a' : 'A') + x[j]);
+                }
             }
-            if (t->constrained && !int_ok(v, pos, t->npos, t->bound))
+            if (t->constrained && !int_ok(v, ctx->tpos + t->pos, t->npos, t->bound))
                 ctx->act[left++] = ctx->act[k];
         }
         nact = left;
