@@ -102,10 +102,22 @@ size_t sf_ff3_maxlen(unsigned radix)
 static u128 num_rev(const uint8_t *x, size_t n, unsigned radix)
 {
     u128 v = 0;
-    uint64_t w = 0;
+    uint64_t w = 0, lim;
     size_t i = n;
+    /* the rules' radixes, short enough for 64 bits: constant multipliers */
+    if (radix == 10 && n <= 19) {
+        while (i-- > 0)
+            w = w * 10 + x[i];
+        return w;
+    }
+    if (radix == 26 && n <= 13) {
+        while (i-- > 0)
+            w = w * 26 + x[i];
+        return w;
+    }
     /* the top numerals in 64-bit arithmetic while the next step cannot overflow */
-    while (i > 0 && w <= (UINT64_MAX - (radix - 1)) / radix) {
+    lim = (UINT64_MAX - (radix - 1)) / radix;
+    while (i > 0 && w <= lim) {
         i--;
         w = w * radix + x[i];
     }
@@ -118,17 +130,24 @@ static u128 num_rev(const uint8_t *x, size_t n, unsigned radix)
 static inline void str_rev64(uint8_t *x, size_t m, unsigned radix, uint64_t c)
 {
     /* constant divisors let the compiler multiply instead of divide */
+    size_t i = 0;
     switch (radix) {
     case 10:
-        for (size_t i = 0; i < m; i++, c /= 10)
+        /* two digits per step: half the chain of dependent multiplications */
+        for (; i + 2 <= m; i += 2, c /= 100) {
+            unsigned r = (unsigned)(c % 100);
+            x[i] = (uint8_t)(r % 10);
+            x[i + 1] = (uint8_t)(r / 10);
+        }
+        if (i < m)
             x[i] = (uint8_t)(c % 10);
         break;
     case 26:
-        for (size_t i = 0; i < m; i++, c /= 26)
+        for (; i < m; i++, c /= 26)
             x[i] = (uint8_t)(c % 26);
         break;
     default:
-        for (size_t i = 0; i < m; i++, c /= radix)
+        for (; i < m; i++, c /= radix)
             x[i] = (uint8_t)(c % radix);
         break;
     }
@@ -383,21 +402,43 @@ struct sf_ff3_moduli {
     unsigned char ready[3][20];
 };
 
-static const modinv *modulus(sf_ff3 *f, unsigned radix, size_t k, uint64_t pow, modinv *tmp)
+/* radix^k (below 2^63) and its reciprocal; cached for radix 10, 26, 36. */
+static const modinv *modulus(sf_ff3 *f, unsigned radix, size_t k, modinv *tmp)
 {
     struct sf_ff3_moduli *c = f->moduli;
     int r = radix == 10 ? 0 : radix == 26 ? 1 : radix == 36 ? 2 : -1;
+    uint64_t pow = 1;
     if (!c && r >= 0)
         c = f->moduli = calloc(1, sizeof(*c)); /* an optimisation: without it they are computed each time */
+    if (r >= 0 && k < 20 && c && c->ready[r][k])
+        return &c->mi[r][k];
+    for (size_t i = 0; i < k; i++)
+        pow *= radix;
     if (r < 0 || k >= 20 || !c) {
         modinv_init(tmp, pow);
         return tmp;
     }
-    if (!c->ready[r][k]) {
-        modinv_init(&c->mi[r][k], pow);
-        c->ready[r][k] = 1;
-    }
+    modinv_init(&c->mi[r][k], pow);
+    c->ready[r][k] = 1;
     return &c->mi[r][k];
+}
+
+/* Longest half (numerals) whose radix^u stays below 2^63: 64-bit rounds. */
+static size_t small_half(unsigned radix)
+{
+    size_t k = 0;
+    u128 v = 1;
+    switch (radix) {
+    case 10: return 18;
+    case 26: return 13;
+    case 36: return 12;
+    default:
+        while (v * radix < ((u128)1 << 63)) {
+            v *= radix;
+            k++;
+        }
+        return k;
+    }
 }
 
 /*
@@ -410,10 +451,10 @@ typedef struct lane {
     uint64_t a, b;             /* small: NUM_radix(REV(A)), NUM_radix(REV(B)) */
     const modinv *mu, *mv;     /* small: radix^u, radix^v */
     modinv tu, tv;             /* their storage when not cached */
+    uint32_t wr, wl;           /* T_R, T_L as the block's last four bytes (before the round number) */
     u128 a128, b128, pow_u, pow_v;
     size_t u, v;
     unsigned radix;
-    uint8_t tl[4], tr[4];
 } lane;
 
 #define LANES 32
@@ -432,22 +473,27 @@ int sf_ff3_encrypt_many(sf_ff3 *f, sf_ff3_req *reqs, size_t count)
         for (size_t j = 0; j < k; j++) {
             const sf_ff3_req *q = &reqs[g + j];
             lane *l = &ln[j];
+            uint8_t tl[4], tr[4];
             l->radix = q->radix;
-            split56(q->tweak, l->tl, l->tr);
+            split56(q->tweak, tl, tr);
+            /* REVB(W xor [i]^4 || ...) ends with W's bytes reversed, the round number in the first of them */
+            l->wr = (uint32_t)tr[3] | (uint32_t)tr[2] << 8 | (uint32_t)tr[1] << 16 | (uint32_t)tr[0] << 24;
+            l->wl = (uint32_t)tl[3] | (uint32_t)tl[2] << 8 | (uint32_t)tl[1] << 16 | (uint32_t)tl[0] << 24;
             l->u = (q->n + 1) / 2;
             l->v = q->n - l->u;
-            l->pow_u = 1;
-            for (size_t i = 0; i < l->u; i++)
-                l->pow_u *= q->radix;
-            l->pow_v = l->v == l->u ? l->pow_u : l->pow_u / q->radix;
-            l->a128 = num_rev(q->x, l->u, q->radix);
-            l->b128 = num_rev(q->x + l->u, l->v, q->radix);
-            l->small = l->pow_u < ((u128)1 << 63);
+            l->small = l->u <= small_half(q->radix);
             if (l->small) {
-                l->a = (uint64_t)l->a128;
-                l->b = (uint64_t)l->b128;
-                l->mu = modulus(f, q->radix, l->u, (uint64_t)l->pow_u, &l->tu);
-                l->mv = l->v == l->u ? l->mu : modulus(f, q->radix, l->v, (uint64_t)l->pow_v, &l->tv);
+                l->mu = modulus(f, q->radix, l->u, &l->tu);
+                l->mv = l->v == l->u ? l->mu : modulus(f, q->radix, l->v, &l->tv);
+                l->a = (uint64_t)num_rev(q->x, l->u, q->radix);
+                l->b = (uint64_t)num_rev(q->x + l->u, l->v, q->radix);
+            } else {
+                l->pow_u = 1;
+                for (size_t i = 0; i < l->u; i++)
+                    l->pow_u *= q->radix;
+                l->pow_v = l->v == l->u ? l->pow_u : l->pow_u / q->radix;
+                l->a128 = num_rev(q->x, l->u, q->radix);
+                l->b128 = num_rev(q->x + l->u, l->v, q->radix);
             }
         }
         for (unsigned i = 0; i < 8; i++) {
@@ -455,19 +501,20 @@ int sf_ff3_encrypt_many(sf_ff3 *f, sf_ff3_req *reqs, size_t count)
             /* every lane's round input, then one AES call for all of them */
             for (size_t j = 0; j < k; j++) {
                 const lane *l = &ln[j];
-                const uint8_t *w = even ? l->tr : l->tl;
                 unsigned char *rp = in + 16 * j;
                 u128 b = l->small ? (u128)l->b : l->b128;
+                uint32_t w = (even ? l->wr : l->wl) ^ i;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-                memcpy(rp, &b, 12);
+                uint64_t lo = (uint64_t)b, hi = (uint64_t)(b >> 64) & 0xFFFFFFFFu;
+                hi |= (uint64_t)w << 32;
+                memcpy(rp, &lo, 8);
+                memcpy(rp + 8, &hi, 8);
 #else
                 for (int t = 0; t < 12; t++, b >>= 8)
                     rp[t] = (unsigned char)(b & 0xff);
+                for (int t = 0; t < 4; t++)
+                    rp[12 + t] = (unsigned char)(w >> (8 * t));
 #endif
-                rp[12] = (unsigned char)(w[3] ^ i);
-                rp[13] = w[2];
-                rp[14] = w[1];
-                rp[15] = w[0];
             }
             if (!EVP_EncryptUpdate(f->aes, out, &outl, in, (int)(16 * k)) || outl != (int)(16 * k)) {
                 ERR_clear_error();
