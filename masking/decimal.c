@@ -595,12 +595,31 @@ static inline u128 p10_128(int k)
 
 int sf_sdec_parse(sf_sdec *out, const char *s, size_t len)
 {
-    sf_dec d;
-    if (!parse_short(&d, s, len))
+    /* what parse_short takes, without the 256-bit result */
+    size_t i = 0, ndig = 0;
+    uint64_t v = 0;
+    int neg = 0, frac = -1;
+    if (len == 0 || len > 20)
         return 0;
-    out->mag = d.mag.w[0];
-    out->neg = d.neg;
-    out->scale = d.scale;
+    if (s[0] == '-' || s[0] == '+')
+        neg = s[i++] == '-';
+    for (; i < len; i++) {
+        unsigned c = (unsigned char)s[i] - '0';
+        if (c <= 9) {
+            v = v * 10 + c;
+            ndig++;
+            frac += frac >= 0;
+        } else if (s[i] == '.' && frac < 0) {
+            frac = 0;
+        } else {
+            return 0;
+        }
+    }
+    if (ndig == 0 || ndig > 18)
+        return 0;
+    out->mag = v;
+    out->scale = frac < 0 ? 0 : frac;
+    out->neg = neg && v != 0;
     return 1;
 }
 
@@ -670,9 +689,14 @@ int sf_sdec_rescale(sf_sdec *d, int scale)
     } else if (scale < d->scale) {
         /* truncate all but the last dropped digit, then round on it */
         int k = d->scale - scale;
-        u128 q = d->mag / p10_128(k - 1);
-        unsigned digit = (unsigned)(q % 10);
-        d->mag = q / 10 + (digit >= 5);
+        if ((d->mag >> 64) == 0 && k <= 20) {
+            uint64_t q = (uint64_t)d->mag / p10[k - 1];
+            d->mag = q / 10 + (q % 10 >= 5);
+        } else {
+            u128 q = d->mag / p10_128(k - 1);
+            unsigned digit = (unsigned)(q % 10);
+            d->mag = q / 10 + (digit >= 5);
+        }
     }
     d->scale = scale;
     if (d->mag == 0)
