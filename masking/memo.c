@@ -105,6 +105,26 @@ int sf_memo_skip(sf_memo *m)
     return ++m->skipped % m->sample != 0;
 }
 
+void sf_memo_prefetch_tags(const sf_memo *m, uint64_t h)
+{
+    if (m->tags)
+        __builtin_prefetch(m->tags + ((size_t)h & (m->nsets - 1)) * WAYS);
+}
+
+void sf_memo_prefetch_entry(const sf_memo *m, uint64_t h)
+{
+    if (m->tags) {
+        size_t set = (size_t)h & (m->nsets - 1);
+        uint32_t tag = (uint32_t)(h >> 32) | 1u;
+        const uint32_t *t = m->tags + set * WAYS;
+        for (unsigned w = 0; w < WAYS; w++)
+            if (t[w] == tag) {
+                __builtin_prefetch(m->ents + (set * WAYS + w) * ENT);
+                return;
+            }
+    }
+}
+
 const unsigned char *sf_memo_get(sf_memo *m, uint64_t h, const void *key, size_t klen, size_t *vlen)
 {
     size_t window = m->nsets * WAYS * 4;

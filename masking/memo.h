@@ -37,6 +37,13 @@ void sf_memo_init(sf_memo *m);
 void sf_memo_free(sf_memo *m);
 /* Leave the memo out for this value (it is cold): no get, no put. */
 int sf_memo_skip(sf_memo *m);
+/*
+ * Hints for a batch of lookups: fetch the tags of key hash h, then (once
+ * they are in) the entry they point at, so the cache misses of many keys
+ * overlap instead of coming one after the other in sf_memo_get.
+ */
+void sf_memo_prefetch_tags(const sf_memo *m, uint64_t h);
+void sf_memo_prefetch_entry(const sf_memo *m, uint64_t h);
 /* The value remembered for key (h = sf_memo_hash of it), or NULL; valid until the next put. */
 const unsigned char *sf_memo_get(sf_memo *m, uint64_t h, const void *key, size_t klen, size_t *vlen);
 /* Remember key -> value after a miss (declines pairs longer than an entry). */

@@ -640,6 +640,8 @@ struct sf_rowctx {
     unsigned char prfblk[SF_TABLEPLAN_MAX_ROWS * SF_PRF_LEN];
     unsigned char prfout[SF_TABLEPLAN_MAX_ROWS * SF_PRF_LEN * ((SF_TOKEN_MAX_LEN * 5 + 127) / 128)];
     uint64_t ku[SF_TABLEPLAN_MAX_ROWS];     /* keyed_column: per row */
+    uint64_t hash[SF_TABLEPLAN_MAX_ROWS];   /* fpe_column: per row, the memo hash of its value */
+    unsigned char use[SF_TABLEPLAN_MAX_ROWS]; /* fpe_column: per row, the memo is used */
 };
 
 int sf_rowctx_new(sf_rowctx **out, const sf_mask_key *key, sf_error *err)
@@ -1216,19 +1218,29 @@ static int fpe_column(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in
      */
     ctx->ntasks = ctx->ntpos = ctx->ntnum = 0;
     memset(seen, 0, sizeof(seen));
+    /* hashes first, and the memo's lines fetched for all rows before any lookup waits on one */
+    for (size_t r = 0; r < nrows; r++) {
+        const sf_field *v = &in[r * nc + m->col];
+        ctx->use[r] = !v->null && !sf_memo_skip(&s->memo);
+        if (!v->null)
+            ctx->hash[r] = sf_memo_hash(v->ptr, v->len, 7);
+        if (ctx->use[r])
+            sf_memo_prefetch_tags(&s->memo, ctx->hash[r]);
+    }
+    for (size_t r = 0; r < nrows; r++)
+        if (ctx->use[r])
+            sf_memo_prefetch_entry(&s->memo, ctx->hash[r]);
     for (size_t r = 0; r < nrows; r++) {
         const sf_field *v = &in[r * nc + m->col];
         size_t cell = r * nc + m->col, at = ctx->scratch.len, vlen, first = SIZE_MAX;
         size_t *miss = ctx->pend + nrows, *dup = ctx->pend + 2 * nrows;
         uint64_t *miss_h = ctx->pend_h + nrows;
         const unsigned char *e;
-        uint64_t h;
-        int use;
+        uint64_t h = ctx->hash[r];
+        int use = ctx->use[r];
         ctx->off[cell] = SIZE_MAX;
         if (v->null)
             continue;
-        use = !sf_memo_skip(&s->memo);
-        h = sf_memo_hash(v->ptr, v->len, 7);
         if (use && (e = sf_memo_get(&s->memo, h, v->ptr, v->len, &vlen))) {
             if (sf_buf_add(&ctx->scratch, e, vlen) < 0)
                 return sf_error_set(m->err, SF_ENOMEM, "out of memory");
