@@ -80,7 +80,7 @@ int sf_tableplan_identity(const sf_tableplan *p);
 size_t sf_tableplan_ncols(const sf_tableplan *p);
 /* Column i is transformed (any rule but keep). */
 int sf_tableplan_masks(const sf_tableplan *p, size_t i);
-/* The plan reads column i's value: it is transformed, or a by: / expr input of another column. */
+/* The plan reads column i's value: it is transformed (by a rule other than null), or a by: / expr input of another column. */
 int sf_tableplan_reads(const sf_tableplan *p, size_t i);
 /* Rule name of column i ("email", "noise", "keep", ...) or NULL if it has none. */
 const char *sf_tableplan_rule(const sf_tableplan *p, size_t i);

@@ -568,7 +568,9 @@ int sf_tableplan_masks(const sf_tableplan *p, size_t i)
 
 int sf_tableplan_reads(const sf_tableplan *p, size_t i)
 {
-    return i < p->ncols && (sf_tableplan_masks(p, i) || p->cols[i].read_by_other);
+    /* `null` needs only to know whether the value is NULL, which the raw field says */
+    return i < p->ncols && ((sf_tableplan_masks(p, i) && p->cols[i].rule->kind != SF_RULE_NULL) ||
+                            p->cols[i].read_by_other);
 }
 
 const char *sf_tableplan_rule(const sf_tableplan *p, size_t i)
