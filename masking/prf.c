@@ -124,9 +124,14 @@ int sf_prf_eval(sf_prf *p, unsigned char tag, const void *data, size_t len, unsi
 uint64_t sf_prf_u64(const unsigned char *bytes8)
 {
     uint64_t v = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(&v, bytes8, 8);
+    return __builtin_bswap64(v);
+#else
     for (int i = 0; i < 8; i++)
         v = (v << 8) | bytes8[i];
     return v;
+#endif
 }
 
 #define GROUP 32
