@@ -7,23 +7,25 @@
 --   * the fixture's tables and columns, plus the ordinary business columns
 --     such a schema has and no policy masks (segment, payment terms,
 --     language, currency, channel, shipping method, tracking code, product
---     descriptions and brands, the product text on order lines): 47 text
---     columns, 21 of them masked (45%); weighted by rows, 39% of the text
---     values are masked;
+--     descriptions and brands, the product text on order lines): 46 text
+--     columns, 21 of them masked (46%); weighted by rows, 39% of the non-NULL
+--     text values are masked;
 --   * realistic lengths: e-mails "first.last123@domain", IBANs with spaces,
 --     product descriptions of two to five sentences (~250 bytes), notes
 --     and memos mostly NULL;
---   * realistic duplication: order lines pick SKUs with a Pareto 80/20
---     popularity (20% of the SKUs make 80% of the lines), and repeat the
---     SKU's list price (10% of lines carry a discount); orders repeat their
---     customer's e-mail with the same 80/20 skew; price lists repeat each SKU
---     for retail and wholesale; contact names repeat (60 first x 80 last
---     names); orders are in time order with one to three lines each;
+--   * realistic duplication: order lines pick SKUs with a Zipf popularity
+--     (s = 0.9: the top 20% of the catalogue make about 80% of the lines,
+--     the best seller about 3%), and repeat the SKU's list price (10% of
+--     lines carry a discount); orders repeat their customer's e-mail with a
+--     Zipf popularity (s = 0.8: the top 20% of the customers place about 78%
+--     of the orders); price lists repeat each SKU for retail and wholesale;
+--     contact names repeat (60 first x 80 last names); orders are in time
+--     order with one to three lines each;
 --   * a little of what real data carries: multibyte UTF-8 in names, streets
---     and descriptions, newlines in some descriptions and notes, quotes, a
---     backslash now and then.
+--     and descriptions, newlines in some descriptions and notes (escaped in
+--     the COPY data), quotes.
 --
---   psql -v ON_ERROR_STOP=1 -v scale=170 -f mask_data.sql   (~300 MB plain dump)
+--   psql -v ON_ERROR_STOP=1 -v scale=240 -f mask_data.sql   (~313 MB plain dump)
 --
 -- Deterministic: every pseudo-random choice is a hash of the row number.
 -- Keys stay unique up to scale 499.
