@@ -3,26 +3,14 @@
 #include <string.h>
 #include "copy.h"
 #include "sqltok.h"
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
-size_t sf_copy_split(sf_span *fields, size_t max, const char *line, size_t len, size_t *bad)
+/* The escape-aware split from field start p on (after a backslash was seen). */
+static size_t split_escaped(sf_span *fields, size_t max, size_t n, const char *line, const char *p, const char *end,
+                            size_t *bad)
 {
-    const char *p = line, *end = line + len;
-    size_t n = 0;
-    if (!memchr(line, '\\', len)) {
-        /* common case: no escapes, every tab is a delimiter */
-        for (;;) {
-            const char *t = memchr(p, '\t', (size_t)(end - p));
-            const char *fe = t ? t : end;
-            if (n < max) {
-                fields[n].ptr = p;
-                fields[n].len = (size_t)(fe - p);
-            }
-            n++;
-            if (!t)
-                return n;
-            p = t + 1;
-        }
-    }
     for (;;) {
         const char *q = p;
         while (q < end && *q != '\t') {
@@ -45,6 +33,112 @@ size_t sf_copy_split(sf_span *fields, size_t max, const char *line, size_t len, 
             return n;
         p = q + 1;
     }
+}
+
+size_t sf_copy_split_esc(sf_span *fields, size_t max, const char *line, size_t len, size_t *bad, int *escaped)
+{
+    const char *p = line, *end = line + len, *fs = line;
+    size_t n = 0;
+    int esc = 0;
+    /*
+     * One pass. A backslash followed by anything but a tab or a backslash
+     * ("\N", "\n", "\t", "\x41") cannot change where fields end, so every
+     * raw tab is still a delimiter. At the first backslash followed by a tab
+     * or a backslash, the escape-aware loop takes over from the start of the
+     * field it is in.
+     */
+#if defined(__SSE2__)
+    if (len >= 16) {
+        const __m128i vt = _mm_set1_epi8('\t'), vb = _mm_set1_epi8('\\');
+        for (;;) {
+            const char *q = p;
+            unsigned mt, mb, mn, hard, skip = 0;
+            int tail = 0;
+            __m128i v;
+            if (end - p < 17) {
+                /* the last 16 bytes, without the ones already seen; the byte after the end counts as "hard" */
+                if (p >= end)
+                    break;
+                q = end - 16;
+                skip = (unsigned)(p - q);
+                tail = 1;
+            }
+            v = _mm_loadu_si128((const __m128i *)(const void *)q);
+            mt = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vt));
+            mb = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vb));
+            if (tail) {
+                mt &= 0xFFFFu << skip;
+                mb &= 0xFFFFu << skip;
+                mn = ((mt | mb) >> 1) | 0x8000u;
+            } else if (mb) {
+                /* the byte after each backslash (byte 16 is still in the line) */
+                __m128i w = _mm_loadu_si128((const __m128i *)(const void *)(p + 1));
+                mn = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(w, vt), _mm_cmpeq_epi8(w, vb)));
+            } else {
+                mn = 0;
+            }
+            hard = mb & mn;
+            if (mb)
+                esc = 1;
+            if (hard)
+                mt &= (hard & (0u - hard)) - 1; /* the tabs before that backslash */
+            while (mt) {
+                const char *t = q + __builtin_ctz(mt);
+                if (n < max) {
+                    fields[n].ptr = fs;
+                    fields[n].len = (size_t)(t - fs);
+                }
+                n++;
+                fs = t + 1;
+                mt &= mt - 1;
+            }
+            if (hard)
+                goto slow;
+            if (tail)
+                break;
+            /* a harmless backslash in the last byte escapes the next chunk's first: never a tab */
+            p += 16 + ((mb >> 15) & 1);
+        }
+        if (n < max) {
+            fields[n].ptr = fs;
+            fields[n].len = (size_t)(end - fs);
+        }
+        if (escaped)
+            *escaped = esc;
+        return n + 1;
+    }
+#endif
+    for (; p < end; p++) {
+        if (*p == '\t') {
+            if (n < max) {
+                fields[n].ptr = fs;
+                fields[n].len = (size_t)(p - fs);
+            }
+            n++;
+            fs = p + 1;
+        } else if (*p == '\\') {
+            esc = 1;
+            if (p + 1 >= end || p[1] == '\t' || p[1] == '\\')
+                goto slow;
+            p++;
+        }
+    }
+    if (n < max) {
+        fields[n].ptr = fs;
+        fields[n].len = (size_t)(end - fs);
+    }
+    if (escaped)
+        *escaped = esc;
+    return n + 1;
+slow:
+    if (escaped)
+        *escaped = 1;
+    return split_escaped(fields, max, n, line, fs, end, bad);
+}
+
+size_t sf_copy_split(sf_span *fields, size_t max, const char *line, size_t len, size_t *bad)
+{
+    return sf_copy_split_esc(fields, max, line, len, bad, NULL);
 }
 
 static int hexval(unsigned char c)
@@ -135,6 +229,24 @@ int sf_copy_decode(sf_buf *out, const char *raw, size_t len, const char **why, s
 static const unsigned char needs_escape[256] = {
     ['\b'] = 1, ['\t'] = 1, ['\n'] = 1, ['\v'] = 1, ['\f'] = 1, ['\r'] = 1, ['\\'] = 1, [0] = 1,
 };
+
+char *sf_copy_encode_to(char *dst, const char *value, size_t len)
+{
+    static const char letter[256] = {['\b'] = 'b', ['\t'] = 't', ['\n'] = 'n', ['\v'] = 'v',
+                                     ['\f'] = 'f', ['\r'] = 'r', ['\\'] = '\\'};
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)value[i];
+        if (!needs_escape[c]) {
+            *dst++ = (char)c;
+        } else if (c == 0) {
+            return NULL;
+        } else {
+            *dst++ = '\\';
+            *dst++ = letter[c];
+        }
+    }
+    return dst;
+}
 
 int sf_copy_encode(sf_buf *out, const char *value, size_t len)
 {

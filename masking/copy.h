@@ -29,6 +29,8 @@ typedef struct sf_span {
  * unpaired backslash (*bad = its offset).
  */
 size_t sf_copy_split(sf_span *fields, size_t max, const char *line, size_t len, size_t *bad);
+/* The same; *escaped (may be NULL) says whether the line holds any backslash (when 0, no field needs decoding). */
+size_t sf_copy_split_esc(sf_span *fields, size_t max, const char *line, size_t len, size_t *bad, int *escaped);
 
 /* The raw field is exactly \N (NULL). */
 static inline int sf_copy_is_null(const char *raw, size_t len)
@@ -48,6 +50,8 @@ int sf_copy_decode(sf_buf *out, const char *raw, size_t len, const char **why, s
  * -1 if the value holds a NUL byte (not representable) or memory ran out.
  */
 int sf_copy_encode(sf_buf *out, const char *value, size_t len);
+/* The same into dst, which has room for 2 * len bytes; returns the end, or NULL for a NUL byte. */
+char *sf_copy_encode_to(char *dst, const char *value, size_t len);
 
 /* ---- COPY head ------------------------------------------------------- */
 

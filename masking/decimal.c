@@ -106,7 +106,7 @@ static uint64_t u_divmod_small(sf_u256 *a, uint64_t d)
         a->w[0] /= d;
         return r;
     }
-    for (int i = 3; i >= 0; i--)
+    for (int i = (a->w[2] | a->w[3]) ? 3 : 1; i >= 0; i--)
         a->w[i] = div128_64(r, a->w[i], d, &r);
     return r;
 }
@@ -114,6 +114,13 @@ static uint64_t u_divmod_small(sf_u256 *a, uint64_t d)
 static int u_mul(sf_u256 *out, const sf_u256 *a, const sf_u256 *b)
 {
     uint64_t r[8] = {0};
+    if (!(a->w[1] | a->w[2] | a->w[3] | b->w[1] | b->w[2] | b->w[3])) {
+        u128 p = (u128)a->w[0] * b->w[0];
+        out->w[0] = (uint64_t)p;
+        out->w[1] = (uint64_t)(p >> 64);
+        out->w[2] = out->w[3] = 0;
+        return 0;
+    }
     for (int i = 0; i < 4; i++) {
         uint64_t carry = 0;
         if (!a->w[i])
@@ -174,22 +181,39 @@ static void u_pow10(sf_u256 *out, int k)
     (void)u_mul_pow10(out, k);
 }
 
+static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                     "8081828384858687888990919293949596979899";
+
+/* Decimal digits of v, most significant first; returns the count (1..20). */
+static size_t u64_digits(uint64_t v, char *out)
+{
+    char tmp[20];
+    size_t n = 20;
+    while (v >= 100) {
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
+        tmp[--n] = digit_pairs[2 * r + 1];
+        tmp[--n] = digit_pairs[2 * r];
+    }
+    if (v >= 10) {
+        tmp[--n] = digit_pairs[2 * v + 1];
+        tmp[--n] = digit_pairs[2 * v];
+    } else {
+        tmp[--n] = (char)('0' + v);
+    }
+    memcpy(out, tmp + n, 20 - n);
+    return 20 - n;
+}
+
 /* Decimal digits of a, most significant first, no leading zeros ("0" for zero). */
 static size_t u_digits(const sf_u256 *a, char *out)
 {
     char tmp[80];
     size_t n = 0;
     sf_u256 t = *a;
-    if (!(a->w[1] | a->w[2] | a->w[3])) {
-        uint64_t v = a->w[0];
-        do {
-            tmp[n++] = (char)('0' + v % 10);
-            v /= 10;
-        } while (v);
-        for (size_t i = 0; i < n; i++)
-            out[i] = tmp[n - 1 - i];
-        return n;
-    }
+    if (!(a->w[1] | a->w[2] | a->w[3]))
+        return u64_digits(a->w[0], out);
     do {
         uint64_t chunk = u_divmod_small(&t, p10[19]);
         int last = u_is_zero(&t);
@@ -222,11 +246,48 @@ static int ci_eq(const char *s, size_t len, const char *word)
     return 1;
 }
 
+/*
+ * The common case: [+-]digits[.digits] with at most 18 digits in all, no
+ * exponent: the magnitude fits 64 bits. 1 = parsed, 0 = take the general path.
+ */
+static int parse_short(sf_dec *out, const char *s, size_t len)
+{
+    size_t i = 0, ndig = 0;
+    uint64_t v = 0;
+    int neg = 0, frac = -1;
+    if (len == 0 || len > 20)
+        return 0;
+    if (s[0] == '-' || s[0] == '+')
+        neg = s[i++] == '-';
+    for (; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= '0' && c <= '9') {
+            v = v * 10 + (c - '0');
+            ndig++;
+            if (frac >= 0)
+                frac++;
+        } else if (c == '.' && frac < 0) {
+            frac = 0;
+        } else {
+            return 0;
+        }
+    }
+    if (ndig == 0 || ndig > 18)
+        return 0;
+    memset(out, 0, sizeof(*out));
+    out->mag.w[0] = v;
+    out->scale = frac < 0 ? 0 : frac;
+    out->neg = neg && v != 0;
+    return 1;
+}
+
 int sf_dec_parse(sf_dec *out, const char *s, size_t len)
 {
     size_t i = 0;
     int neg = 0, sig = 0, frac = 0, any = 0;
     long exp = 0;
+    if (parse_short(out, s, len))
+        return SF_DEC_OK;
     memset(out, 0, sizeof(*out));
     if (i < len && (s[i] == '+' || s[i] == '-'))
         neg = s[i++] == '-';
@@ -521,4 +582,188 @@ int sf_dec_cmp(const sf_dec *a, const sf_dec *b)
     if (u_is_zero(&d.mag))
         return 0;
     return d.neg ? -1 : 1;
+}
+
+/* ---- small decimals (128-bit magnitudes below 10^38) ----------------------- */
+
+#define SDEC_MAX_SCALE 38
+
+static inline u128 p10_128(int k)
+{
+    return k <= 19 ? (u128)p10[k] : (u128)p10[19] * p10[k - 19];
+}
+
+int sf_sdec_parse(sf_sdec *out, const char *s, size_t len)
+{
+    /* what parse_short takes, without the 256-bit result */
+    size_t i = 0, ndig = 0;
+    uint64_t v = 0;
+    int neg = 0, frac = -1;
+    if (len == 0 || len > 20)
+        return 0;
+    if (s[0] == '-' || s[0] == '+')
+        neg = s[i++] == '-';
+    for (; i < len; i++) {
+        unsigned c = (unsigned char)s[i] - '0';
+        if (c <= 9) {
+            v = v * 10 + c;
+            ndig++;
+            frac += frac >= 0;
+        } else if (s[i] == '.' && frac < 0) {
+            frac = 0;
+        } else {
+            return 0;
+        }
+    }
+    if (ndig == 0 || ndig > 18)
+        return 0;
+    out->mag = v;
+    out->scale = frac < 0 ? 0 : frac;
+    out->neg = neg && v != 0;
+    return 1;
+}
+
+/* mag * 10^k below 10^38; -1 if not. */
+static int sdec_up(u128 *mag, int k)
+{
+    u128 r;
+    if (k > SDEC_MAX_SCALE || __builtin_mul_overflow(*mag, p10_128(k), &r) || r >= p10_128(SDEC_MAX_SCALE))
+        return -1;
+    *mag = r;
+    return 0;
+}
+
+static int sdec_addsub(sf_sdec *out, sf_sdec a, sf_sdec b, int negate_b)
+{
+    if (negate_b)
+        b.neg = !b.neg && b.mag != 0;
+    if (a.scale < b.scale ? sdec_up(&a.mag, b.scale - a.scale) : sdec_up(&b.mag, a.scale - b.scale))
+        return -1;
+    out->scale = a.scale > b.scale ? a.scale : b.scale;
+    if (a.neg == b.neg) {
+        out->mag = a.mag + b.mag; /* both below 10^38: no overflow */
+        if (out->mag >= p10_128(SDEC_MAX_SCALE))
+            return -1;
+        out->neg = a.neg;
+    } else if (a.mag >= b.mag) {
+        out->mag = a.mag - b.mag;
+        out->neg = a.neg;
+    } else {
+        out->mag = b.mag - a.mag;
+        out->neg = b.neg;
+    }
+    if (out->mag == 0)
+        out->neg = 0;
+    return 0;
+}
+
+int sf_sdec_add(sf_sdec *out, const sf_sdec *a, const sf_sdec *b)
+{
+    return sdec_addsub(out, *a, *b, 0);
+}
+
+int sf_sdec_sub(sf_sdec *out, const sf_sdec *a, const sf_sdec *b)
+{
+    return sdec_addsub(out, *a, *b, 1);
+}
+
+int sf_sdec_mul(sf_sdec *out, const sf_sdec *a, const sf_sdec *b)
+{
+    u128 r;
+    if (a->scale + b->scale > SDEC_MAX_SCALE || __builtin_mul_overflow(a->mag, b->mag, &r) ||
+        r >= p10_128(SDEC_MAX_SCALE))
+        return -1;
+    out->mag = r;
+    out->scale = a->scale + b->scale;
+    out->neg = a->neg != b->neg && r != 0;
+    return 0;
+}
+
+int sf_sdec_rescale(sf_sdec *d, int scale)
+{
+    if (scale < 0 || scale > SDEC_MAX_SCALE)
+        return -1;
+    if (scale > d->scale) {
+        if (sdec_up(&d->mag, scale - d->scale) < 0)
+            return -1;
+    } else if (scale < d->scale) {
+        /* truncate all but the last dropped digit, then round on it */
+        int k = d->scale - scale;
+        if ((d->mag >> 64) == 0 && k <= 20) {
+            uint64_t q = (uint64_t)d->mag / p10[k - 1];
+            d->mag = q / 10 + (q % 10 >= 5);
+        } else {
+            u128 q = d->mag / p10_128(k - 1);
+            unsigned digit = (unsigned)(q % 10);
+            d->mag = q / 10 + (digit >= 5);
+        }
+    }
+    d->scale = scale;
+    if (d->mag == 0)
+        d->neg = 0;
+    return 0;
+}
+
+int sf_sdec_clamp_digits(sf_sdec *d, int digits)
+{
+    if (digits > SDEC_MAX_SCALE || d->mag <= p10_128(digits) - 1) /* every magnitude is below 10^38 */
+        return 0;
+    d->mag = p10_128(digits) - 1;
+    if (d->mag == 0)
+        d->neg = 0;
+    return 1;
+}
+
+int sf_sdec_clamp_i64(sf_sdec *d, int64_t min, int64_t max)
+{
+    uint64_t lim = d->neg ? (uint64_t)0 - (uint64_t)min : (uint64_t)max;
+    if (d->neg && min >= 0)
+        lim = 0;
+    if (!d->neg && max < 0)
+        lim = 0;
+    if (d->mag > lim) {
+        d->mag = lim;
+        if (!lim)
+            d->neg = 0;
+        return 1;
+    }
+    return 0;
+}
+
+size_t sf_sdec_format(const sf_sdec *d, char out[SF_DEC_TEXT_MAX + 1])
+{
+    char dig[48];
+    size_t n, o = 0, scale = (size_t)d->scale;
+    if ((d->mag >> 64) == 0) {
+        n = u64_digits((uint64_t)d->mag, dig);
+    } else {
+        /* below 10^38: the top 19 digits and the low 19, zero-padded */
+        uint64_t hi = (uint64_t)(d->mag / p10[19]), lo = (uint64_t)(d->mag % p10[19]);
+        char low[20];
+        size_t ln = u64_digits(lo, low);
+        n = u64_digits(hi, dig);
+        memset(dig + n, '0', 19 - ln);
+        memcpy(dig + n + 19 - ln, low, ln);
+        n += 19;
+    }
+    if (d->neg && d->mag != 0)
+        out[o++] = '-';
+    if (n <= scale) {
+        out[o++] = '0';
+        out[o++] = '.';
+        for (size_t i = n; i < scale; i++)
+            out[o++] = '0';
+        memcpy(out + o, dig, n);
+        o += n;
+    } else {
+        memcpy(out + o, dig, n - scale);
+        o += n - scale;
+        if (scale) {
+            out[o++] = '.';
+            memcpy(out + o, dig + n - scale, scale);
+            o += scale;
+        }
+    }
+    out[o] = 0;
+    return o;
 }

@@ -61,4 +61,28 @@ int sf_dec_int_digits(const sf_dec *d);
 /* -1, 0, 1 comparing a and b. */
 int sf_dec_cmp(const sf_dec *a, const sf_dec *b);
 
+/*
+ * Small decimals: the same numbers and the same rules (exact, rounding half
+ * away from zero, never -0) with a 128-bit magnitude below 10^38 and a
+ * scale up to 38, for the values nearly every column holds. Each function
+ * gives exactly what its sf_dec_ namesake gives, or says it cannot (the
+ * caller then uses sf_dec_): parse takes [+-]digits[.digits] with at most
+ * 18 digits (1 = parsed); the others return -1 when the result does not
+ * fit.
+ */
+typedef struct sf_sdec {
+    unsigned __int128 mag;
+    int neg;
+    int scale;
+} sf_sdec;
+
+int sf_sdec_parse(sf_sdec *out, const char *s, size_t len);
+int sf_sdec_add(sf_sdec *out, const sf_sdec *a, const sf_sdec *b);
+int sf_sdec_sub(sf_sdec *out, const sf_sdec *a, const sf_sdec *b);
+int sf_sdec_mul(sf_sdec *out, const sf_sdec *a, const sf_sdec *b);
+int sf_sdec_rescale(sf_sdec *d, int scale);
+int sf_sdec_clamp_digits(sf_sdec *d, int digits);
+int sf_sdec_clamp_i64(sf_sdec *d, int64_t min, int64_t max);
+size_t sf_sdec_format(const sf_sdec *d, char out[SF_DEC_TEXT_MAX + 1]);
+
 #endif

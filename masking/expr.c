@@ -12,8 +12,10 @@ typedef enum { OP_CONST, OP_REF, OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_NEG } op_kin
 
 typedef struct {
     op_kind kind;
-    size_t ref;  /* OP_REF */
-    sf_dec val;  /* OP_CONST */
+    size_t ref;    /* OP_REF */
+    sf_dec val;    /* OP_CONST */
+    sf_sdec sval;  /* OP_CONST as a small decimal, when small is set */
+    int small;
 } op;
 
 struct sf_expr {
@@ -108,7 +110,13 @@ static int parse_primary(parser *p)
             p->pos = start;
             return fail(p, "malformed number");
         }
-        return emit(p, OP_CONST, &d, NULL);
+        if (emit(p, OP_CONST, &d, NULL) < 0)
+            return -1;
+        if (p->e) {
+            op *o = &p->e->ops[p->e->nops - 1];
+            o->small = sf_sdec_parse(&o->sval, p->s + start, p->pos - start);
+        }
+        return 0;
     }
     {
         size_t start = p->pos;
@@ -284,4 +292,38 @@ int sf_expr_eval(const sf_expr *e, const sf_dec *vals, int div_scale, sf_dec *ou
     }
     *out = stack[0];
     return SF_DEC_OK;
+}
+
+int sf_expr_eval_small(const sf_expr *e, const sf_sdec *vals, sf_sdec *out)
+{
+    sf_sdec stack[EXPR_MAX_OPS];
+    size_t sp = 0;
+    for (size_t i = 0; i < e->nops; i++) {
+        const op *o = &e->ops[i];
+        switch (o->kind) {
+        case OP_CONST:
+            if (!o->small)
+                return -1;
+            stack[sp++] = o->sval;
+            break;
+        case OP_REF:
+            stack[sp++] = vals[o->ref];
+            break;
+        case OP_NEG:
+            stack[sp - 1].neg = !stack[sp - 1].neg && stack[sp - 1].mag != 0;
+            break;
+        case OP_DIV:
+            return -1;
+        default: {
+            sf_sdec *a = &stack[sp - 2], *b = &stack[sp - 1];
+            int rc = o->kind == OP_ADD ? sf_sdec_add(a, a, b) : o->kind == OP_SUB ? sf_sdec_sub(a, a, b) : sf_sdec_mul(a, a, b);
+            if (rc < 0)
+                return -1;
+            sp--;
+            break;
+        }
+        }
+    }
+    *out = stack[0];
+    return 0;
 }

@@ -32,5 +32,11 @@ const char *sf_expr_ref(const sf_expr *e, size_t i);
  * SF_DEC_DIV0.
  */
 int sf_expr_eval(const sf_expr *e, const sf_dec *vals, int div_scale, sf_dec *out);
+/*
+ * The same in small decimals, for expressions without division: 0 with the
+ * exact result sf_expr_eval gives, or -1 when it cannot tell (a division, a
+ * constant or an intermediate result too large): use sf_expr_eval.
+ */
+int sf_expr_eval_small(const sf_expr *e, const sf_sdec *vals, sf_sdec *out);
 
 #endif

@@ -1,4 +1,5 @@
 /* NIST SP 800-38G Rev. 1 FF3-1 (and FF3 for the sample vectors) over AES through EVP. */
+#include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -14,6 +15,7 @@ int sf_ff3_init(sf_ff3 *f, const unsigned char *key, size_t keylen, sf_error *er
     EVP_CIPHER *c;
     EVP_CIPHER_CTX *ctx;
     f->aes = NULL;
+    f->moduli = NULL;
     if (!name)
         return sf_error_set(err, SF_EUSAGE, "FF3-1 needs a 16, 24 or 32 byte key, not %zu", keylen);
     for (size_t i = 0; i < keylen; i++) /* the cipher is keyed with REVB(K) */
@@ -39,9 +41,12 @@ void sf_ff3_cleanup(sf_ff3 *f)
 {
     EVP_CIPHER_CTX_free(f->aes);
     f->aes = NULL;
+    free(f->moduli);
+    f->moduli = NULL;
 }
 
-size_t sf_ff3_minlen(unsigned radix)
+/* The generic definitions; sf_ff3_minlen / _maxlen answer the radixes the rules use from constants. */
+static size_t minlen_of(unsigned radix)
 {
     u128 v = 1;
     size_t n = 0;
@@ -52,7 +57,7 @@ size_t sf_ff3_minlen(unsigned radix)
     return n < 2 ? 2 : n;
 }
 
-size_t sf_ff3_maxlen(unsigned radix)
+static size_t maxlen_of(unsigned radix)
 {
     const u128 lim = (u128)1 << 96;
     u128 v = radix;
@@ -64,14 +69,55 @@ size_t sf_ff3_maxlen(unsigned radix)
     return 2 * m;
 }
 
-/* NUM_radix(REV(X)): X[0] is the least significant numeral. */
+size_t sf_ff3_minlen(unsigned radix)
+{
+    switch (radix) {
+    case 10: return 6;
+    case 26: return 5;
+    case 36: return 4;
+    default: return minlen_of(radix);
+    }
+}
+
+size_t sf_ff3_maxlen(unsigned radix)
+{
+    switch (radix) {
+    case 10: return 56;
+    case 26: return 40;
+    case 36: return 36;
+    default: return maxlen_of(radix);
+    }
+}
+
+/*
+ * The rounds work on NUM_radix(REV(A)) and NUM_radix(REV(B)) as integers:
+ * a round's C = REV(STR^m_radix(c)) only ever feeds the next rounds through
+ * NUM_radix(REV(C)) = c, so the numeral strings are converted once on the
+ * way in and once on the way out. radix^u <= 2^96 for every allowed length,
+ * so 128-bit integers always suffice; when radix^u < 2^63 everything fits
+ * 64 bits (radix 10 up to 36 numerals, radix 26 up to 26).
+ */
+
+/* NUM_radix(REV(X)): x[0] is the least significant numeral. */
 static u128 num_rev(const uint8_t *x, size_t n, unsigned radix)
 {
     u128 v = 0;
-    uint64_t w = 0;
+    uint64_t w = 0, lim;
     size_t i = n;
+    /* the rules' radixes, short enough for 64 bits: constant multipliers */
+    if (radix == 10 && n <= 19) {
+        while (i-- > 0)
+            w = w * 10 + x[i];
+        return w;
+    }
+    if (radix == 26 && n <= 13) {
+        while (i-- > 0)
+            w = w * 26 + x[i];
+        return w;
+    }
     /* the top numerals in 64-bit arithmetic while the next step cannot overflow */
-    while (i > 0 && w <= (UINT64_MAX - (radix - 1)) / radix) {
+    lim = (UINT64_MAX - (radix - 1)) / radix;
+    while (i > 0 && w <= lim) {
         i--;
         w = w * radix + x[i];
     }
@@ -84,17 +130,24 @@ static u128 num_rev(const uint8_t *x, size_t n, unsigned radix)
 static inline void str_rev64(uint8_t *x, size_t m, unsigned radix, uint64_t c)
 {
     /* constant divisors let the compiler multiply instead of divide */
+    size_t i = 0;
     switch (radix) {
     case 10:
-        for (size_t i = 0; i < m; i++, c /= 10)
+        /* two digits per step: half the chain of dependent multiplications */
+        for (; i + 2 <= m; i += 2, c /= 100) {
+            unsigned r = (unsigned)(c % 100);
+            x[i] = (uint8_t)(r % 10);
+            x[i + 1] = (uint8_t)(r / 10);
+        }
+        if (i < m)
             x[i] = (uint8_t)(c % 10);
         break;
     case 26:
-        for (size_t i = 0; i < m; i++, c /= 26)
+        for (; i < m; i++, c /= 26)
             x[i] = (uint8_t)(c % 26);
         break;
     default:
-        for (size_t i = 0; i < m; i++, c /= radix)
+        for (; i < m; i++, c /= radix)
             x[i] = (uint8_t)(c % radix);
         break;
     }
@@ -111,13 +164,12 @@ static void str_rev(uint8_t *x, size_t m, unsigned radix, u128 c)
     str_rev64(x + i, m - i, radix, (uint64_t)c);
 }
 
-/* y mod m for a 64-bit m. */
-static inline uint64_t mod128_64(u128 y, uint64_t m)
+/* (hi:lo) mod m with hi < m: one hardware division where available. */
+static inline uint64_t mod128_small(uint64_t hi, uint64_t lo, uint64_t m)
 {
-    uint64_t hi = (uint64_t)(y >> 64) % m, lo = (uint64_t)y;
 #if defined(__x86_64__)
     uint64_t q, r;
-    __asm__("divq %4" : "=a"(q), "=d"(r) : "a"(lo), "d"(hi), "rm"(m)); /* hi < m: no overflow */
+    __asm__("divq %4" : "=a"(q), "=d"(r) : "a"(lo), "d"(hi), "rm"(m));
     (void)q;
     return r;
 #else
@@ -125,9 +177,15 @@ static inline uint64_t mod128_64(u128 y, uint64_t m)
 #endif
 }
 
-static inline u128 mod128(u128 y, u128 m)
+/*
+ * y mod m for a 64-bit modulus, given r64 = 2^64 mod m: y = hi * 2^64 + lo
+ * = hi * r64 + lo (mod m), and hi * r64 + lo <= (2^64 - 1) * m < m * 2^64,
+ * so a single 128-by-64 division finishes it.
+ */
+static inline uint64_t mod_y64(u128 y, uint64_t m, uint64_t r64)
 {
-    return (m >> 64) == 0 ? (u128)mod128_64(y, (uint64_t)m) : y % m;
+    u128 t = (u128)(uint64_t)(y >> 64) * r64 + (uint64_t)y;
+    return mod128_small((uint64_t)(t >> 64), (uint64_t)t, m);
 }
 
 /*
@@ -173,56 +231,96 @@ static int check(unsigned radix, const uint8_t *in, size_t n)
     return 0;
 }
 
+/* The eight rounds when radix^u < 2^63: 64-bit values, moduli reduced with one division per round. */
+static int rounds64(sf_ff3 *f, const uint8_t tl[4], const uint8_t tr[4], uint64_t *pa, uint64_t *pb, uint64_t pow_u,
+                    uint64_t pow_v, int encrypt)
+{
+    uint64_t a = *pa, b = *pb;
+    uint64_t r_u = (UINT64_MAX % pow_u + 1) % pow_u, r_v = (UINT64_MAX % pow_v + 1) % pow_v; /* 2^64 mod pow */
+    for (int r = 0; r < 8; r++) {
+        unsigned i = encrypt ? (unsigned)r : (unsigned)(7 - r);
+        int even = i % 2 == 0;
+        uint64_t mod = even ? pow_u : pow_v, c;
+        u128 y;
+        if (round_value(f, even ? tr : tl, i, encrypt ? b : a, &y) < 0)
+            return SF_ECRYPTO;
+        y = mod_y64(y, mod, even ? r_u : r_v);
+        if (encrypt) {
+            /* a < radix^m = mod (A has m numerals), and mod < 2^63: no overflow */
+            c = a + (uint64_t)y;
+            if (c >= mod)
+                c -= mod;
+            a = b;
+            b = c;
+        } else {
+            c = b + (mod - (uint64_t)y);
+            if (c >= mod)
+                c -= mod;
+            b = a;
+            a = c;
+        }
+    }
+    *pa = a;
+    *pb = b;
+    return 0;
+}
+
+/* The same in 128-bit arithmetic (radix^u <= 2^96). */
+static int rounds128(sf_ff3 *f, const uint8_t tl[4], const uint8_t tr[4], u128 *pa, u128 *pb, u128 pow_u, u128 pow_v,
+                     int encrypt)
+{
+    u128 a = *pa, b = *pb;
+    for (int r = 0; r < 8; r++) {
+        unsigned i = encrypt ? (unsigned)r : (unsigned)(7 - r);
+        int even = i % 2 == 0;
+        u128 mod = even ? pow_u : pow_v, y, c;
+        if (round_value(f, even ? tr : tl, i, encrypt ? b : a, &y) < 0)
+            return SF_ECRYPTO;
+        y %= mod;
+        if (encrypt) {
+            c = a + y;
+            if (c >= mod)
+                c -= mod;
+            a = b;
+            b = c;
+        } else {
+            c = b + (mod - y);
+            if (c >= mod)
+                c -= mod;
+            b = a;
+            a = c;
+        }
+    }
+    *pa = a;
+    *pb = b;
+    return 0;
+}
+
 static int core(sf_ff3 *f, unsigned radix, const uint8_t tl[4], const uint8_t tr[4], const uint8_t *in,
                 uint8_t *out, size_t n, int encrypt)
 {
-    uint8_t a[128], b[128], c[128];
-    size_t u = (n + 1) / 2, v = n - u, la = u, lb = v;
-    u128 pow_u = 1, pow_v = 1;
+    size_t u = (n + 1) / 2, v = n - u;
+    u128 pow_u = 1, pow_v = 1, a, b;
     int rc = check(radix, in, n);
     if (rc)
         return rc;
     for (size_t i = 0; i < u; i++)
         pow_u *= radix;
-    for (size_t i = 0; i < v; i++)
-        pow_v *= radix;
-    memcpy(a, in, u);
-    memcpy(b, in + u, v);
-    for (int r = 0; r < 8; r++) {
-        unsigned i = encrypt ? (unsigned)r : (unsigned)(7 - r);
-        int even = i % 2 == 0;
-        size_t m = even ? u : v;
-        u128 mod = even ? pow_u : pow_v, y, cv;
-        if (encrypt) {
-            /* A has m numerals, so NUM(REV(A)) < radix^m already */
-            if (round_value(f, even ? tr : tl, i, num_rev(b, lb, radix), &y) < 0)
-                return SF_ECRYPTO;
-            cv = num_rev(a, la, radix) + mod128(y, mod);
-            if (cv >= mod)
-                cv -= mod;
-            str_rev(c, m, radix, cv);
-            memcpy(a, b, lb);
-            la = lb;
-            memcpy(b, c, m);
-            lb = m;
-        } else {
-            if (round_value(f, even ? tr : tl, i, num_rev(a, la, radix), &y) < 0)
-                return SF_ECRYPTO;
-            cv = num_rev(b, lb, radix) + (mod - mod128(y, mod));
-            if (cv >= mod)
-                cv -= mod;
-            str_rev(c, m, radix, cv);
-            memcpy(b, a, la);
-            lb = la;
-            memcpy(a, c, m);
-            la = m;
-        }
+    pow_v = v == u ? pow_u : pow_u / radix;
+    a = num_rev(in, u, radix);
+    b = num_rev(in + u, v, radix);
+    if (pow_u < ((u128)1 << 63)) {
+        uint64_t a64 = (uint64_t)a, b64 = (uint64_t)b;
+        if ((rc = rounds64(f, tl, tr, &a64, &b64, (uint64_t)pow_u, (uint64_t)pow_v, encrypt)))
+            return rc;
+        str_rev64(out, u, radix, a64);
+        str_rev64(out + u, v, radix, b64);
+    } else {
+        if ((rc = rounds128(f, tl, tr, &a, &b, pow_u, pow_v, encrypt)))
+            return rc;
+        str_rev(out, u, radix, a);
+        str_rev(out + u, v, radix, b);
     }
-    memcpy(out, a, la);
-    memcpy(out + la, b, lb);
-    OPENSSL_cleanse(a, u);
-    OPENSSL_cleanse(b, u);
-    OPENSSL_cleanse(c, u);
     return 0;
 }
 
@@ -254,4 +352,211 @@ int sf_ff3_encrypt_64(sf_ff3 *f, unsigned radix, const uint8_t tweak[8], const u
 int sf_ff3_decrypt_64(sf_ff3 *f, unsigned radix, const uint8_t tweak[8], const uint8_t *in, uint8_t *out, size_t n)
 {
     return core(f, radix, tweak, tweak + 4, in, out, n, 0);
+}
+
+/*
+ * Reduction modulo a fixed 64-bit m without a division per round
+ * (Moeller and Granlund, "Improved division by invariant integers", 2011):
+ * m normalised to d = m << sh (top bit set) and its reciprocal
+ * v = floor((2^128 - 1) / d) - 2^64, computed once per modulus. The
+ * corrections are branch-free: the remainders are random, so branches
+ * would be mispredicted half the time.
+ */
+typedef struct modinv {
+    uint64_t m, d, v, r64; /* r64 = 2^64 mod m */
+    int sh;
+} modinv;
+
+static void modinv_init(modinv *mi, uint64_t m)
+{
+    mi->m = m;
+    mi->sh = __builtin_clzll(m);
+    mi->d = m << mi->sh;
+    mi->v = (uint64_t)((((u128)~mi->d) << 64 | UINT64_MAX) / mi->d);
+    mi->r64 = (UINT64_MAX % m + 1) % m;
+}
+
+/* y mod m for any 128-bit y. */
+static inline uint64_t modinv_reduce(const modinv *mi, u128 y)
+{
+    /* y = hi * 2^64 + lo = hi * r64 + lo (mod m), and hi * r64 + lo < m * 2^64 */
+    u128 t = (u128)(uint64_t)(y >> 64) * mi->r64 + (uint64_t)y;
+    uint64_t nh = (uint64_t)(t >> 64), nl = (uint64_t)t, q1, q0, r;
+    u128 q;
+    /* sh >= 1 (m < 2^63): no shift by 64 */
+    nh = (nh << mi->sh) | (nl >> (64 - mi->sh));
+    nl <<= mi->sh;
+    /* the 2/1 division of (nh, nl) by d with nh < d: only the remainder is kept */
+    q = (u128)mi->v * nh + (((u128)(nh + 1) << 64) | nl);
+    q1 = (uint64_t)(q >> 64);
+    q0 = (uint64_t)q;
+    r = nl - q1 * mi->d;
+    r += mi->d & (0 - (uint64_t)(r > q0));
+    r -= mi->d & (0 - (uint64_t)(r >= mi->d));
+    return r >> mi->sh;
+}
+
+/* The moduli radix^k (k < 20) of the rules' radixes 10, 26, 36: reciprocals computed once per context. */
+struct sf_ff3_moduli {
+    modinv mi[3][20];
+    unsigned char ready[3][20];
+};
+
+/* radix^k (below 2^63) and its reciprocal; cached for radix 10, 26, 36. */
+static const modinv *modulus(sf_ff3 *f, unsigned radix, size_t k, modinv *tmp)
+{
+    struct sf_ff3_moduli *c = f->moduli;
+    int r = radix == 10 ? 0 : radix == 26 ? 1 : radix == 36 ? 2 : -1;
+    uint64_t pow = 1;
+    if (!c && r >= 0)
+        c = f->moduli = calloc(1, sizeof(*c)); /* an optimisation: without it they are computed each time */
+    if (r >= 0 && k < 20 && c && c->ready[r][k])
+        return &c->mi[r][k];
+    for (size_t i = 0; i < k; i++)
+        pow *= radix;
+    if (r < 0 || k >= 20 || !c) {
+        modinv_init(tmp, pow);
+        return tmp;
+    }
+    modinv_init(&c->mi[r][k], pow);
+    c->ready[r][k] = 1;
+    return &c->mi[r][k];
+}
+
+/* Longest half (numerals) whose radix^u stays below 2^63: 64-bit rounds. */
+static size_t small_half(unsigned radix)
+{
+    size_t k = 0;
+    u128 v = 1;
+    switch (radix) {
+    case 10: return 18;
+    case 26: return 13;
+    case 36: return 12;
+    default:
+        while (v * radix < ((u128)1 << 63)) {
+            v *= radix;
+            k++;
+        }
+        return k;
+    }
+}
+
+/*
+ * One request's state across the interleaved rounds: 64-bit values and
+ * reductions when radix^u < 2^63 (radix 10 up to 36 numerals, 26 up to 26),
+ * else 128-bit values and divisions.
+ */
+typedef struct lane {
+    int small;
+    uint64_t a, b;             /* small: NUM_radix(REV(A)), NUM_radix(REV(B)) */
+    const modinv *mu, *mv;     /* small: radix^u, radix^v */
+    modinv tu, tv;             /* their storage when not cached */
+    uint32_t wr, wl;           /* T_R, T_L as the block's last four bytes (before the round number) */
+    u128 a128, b128, pow_u, pow_v;
+    size_t u, v;
+    unsigned radix;
+} lane;
+
+#define LANES 32
+
+int sf_ff3_encrypt_many(sf_ff3 *f, sf_ff3_req *reqs, size_t count)
+{
+    lane ln[LANES];
+    unsigned char in[LANES * 16], out[LANES * 16];
+    for (size_t i = 0; i < count; i++) {
+        int rc = check(reqs[i].radix, reqs[i].x, reqs[i].n);
+        if (rc)
+            return rc;
+    }
+    for (size_t g = 0; g < count; g += LANES) {
+        size_t k = count - g < LANES ? count - g : LANES;
+        for (size_t j = 0; j < k; j++) {
+            const sf_ff3_req *q = &reqs[g + j];
+            lane *l = &ln[j];
+            uint8_t tl[4], tr[4];
+            l->radix = q->radix;
+            split56(q->tweak, tl, tr);
+            /* REVB(W xor [i]^4 || ...) ends with W's bytes reversed, the round number in the first of them */
+            l->wr = (uint32_t)tr[3] | (uint32_t)tr[2] << 8 | (uint32_t)tr[1] << 16 | (uint32_t)tr[0] << 24;
+            l->wl = (uint32_t)tl[3] | (uint32_t)tl[2] << 8 | (uint32_t)tl[1] << 16 | (uint32_t)tl[0] << 24;
+            l->u = (q->n + 1) / 2;
+            l->v = q->n - l->u;
+            l->small = l->u <= small_half(q->radix);
+            if (l->small) {
+                l->mu = modulus(f, q->radix, l->u, &l->tu);
+                l->mv = l->v == l->u ? l->mu : modulus(f, q->radix, l->v, &l->tv);
+                l->a = (uint64_t)num_rev(q->x, l->u, q->radix);
+                l->b = (uint64_t)num_rev(q->x + l->u, l->v, q->radix);
+            } else {
+                l->pow_u = 1;
+                for (size_t i = 0; i < l->u; i++)
+                    l->pow_u *= q->radix;
+                l->pow_v = l->v == l->u ? l->pow_u : l->pow_u / q->radix;
+                l->a128 = num_rev(q->x, l->u, q->radix);
+                l->b128 = num_rev(q->x + l->u, l->v, q->radix);
+            }
+        }
+        for (unsigned i = 0; i < 8; i++) {
+            int outl = 0, even = i % 2 == 0;
+            /* every lane's round input, then one AES call for all of them */
+            for (size_t j = 0; j < k; j++) {
+                const lane *l = &ln[j];
+                unsigned char *rp = in + 16 * j;
+                u128 b = l->small ? (u128)l->b : l->b128;
+                uint32_t w = (even ? l->wr : l->wl) ^ i;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+                uint64_t lo = (uint64_t)b, hi = (uint64_t)(b >> 64) & 0xFFFFFFFFu;
+                hi |= (uint64_t)w << 32;
+                memcpy(rp, &lo, 8);
+                memcpy(rp + 8, &hi, 8);
+#else
+                for (int t = 0; t < 12; t++, b >>= 8)
+                    rp[t] = (unsigned char)(b & 0xff);
+                for (int t = 0; t < 4; t++)
+                    rp[12 + t] = (unsigned char)(w >> (8 * t));
+#endif
+            }
+            if (!EVP_EncryptUpdate(f->aes, out, &outl, in, (int)(16 * k)) || outl != (int)(16 * k)) {
+                ERR_clear_error();
+                return SF_ECRYPTO;
+            }
+            for (size_t j = 0; j < k; j++) {
+                lane *l = &ln[j];
+                u128 y;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+                memcpy(&y, out + 16 * j, 16);
+#else
+                y = 0;
+                for (int t = 15; t >= 0; t--)
+                    y = (y << 8) | out[16 * j + t];
+#endif
+                if (l->small) {
+                    const modinv *mi = even ? l->mu : l->mv;
+                    /* a < m and the reduced y < m < 2^63: the sum does not overflow */
+                    uint64_t c = l->a + modinv_reduce(mi, y);
+                    c -= mi->m & (0 - (uint64_t)(c >= mi->m));
+                    l->a = l->b;
+                    l->b = c;
+                } else {
+                    u128 mod = even ? l->pow_u : l->pow_v, c = l->a128 + y % mod;
+                    if (c >= mod)
+                        c -= mod;
+                    l->a128 = l->b128;
+                    l->b128 = c;
+                }
+            }
+        }
+        for (size_t j = 0; j < k; j++) {
+            const lane *l = &ln[j];
+            uint8_t *x = reqs[g + j].x;
+            if (l->small) {
+                str_rev64(x, l->u, l->radix, l->a);
+                str_rev64(x + l->u, l->v, l->radix, l->b);
+            } else {
+                str_rev(x, l->u, l->radix, l->a128);
+                str_rev(x + l->u, l->v, l->radix, l->b128);
+            }
+        }
+    }
+    return 0;
 }

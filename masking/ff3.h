@@ -12,7 +12,8 @@
 #include "stagefork/error.h"
 
 typedef struct sf_ff3 {
-    void *aes; /* EVP_CIPHER_CTX keyed with REVB(K) */
+    void *aes;                     /* EVP_CIPHER_CTX keyed with REVB(K) */
+    struct sf_ff3_moduli *moduli;  /* reciprocals of radix^k for the batch rounds */
 } sf_ff3;
 
 /* key: 16, 24 or 32 bytes (AES-128/192/256). */
@@ -26,6 +27,23 @@ size_t sf_ff3_maxlen(unsigned radix);
 /* FF3-1 with a 56-bit tweak. in and out may be the same. Returns 0, SF_EUSAGE (bad length/numeral), SF_ECRYPTO. */
 int sf_ff3_encrypt(sf_ff3 *f, unsigned radix, const uint8_t tweak[7], const uint8_t *in, uint8_t *out, size_t n);
 int sf_ff3_decrypt(sf_ff3 *f, unsigned radix, const uint8_t tweak[7], const uint8_t *in, uint8_t *out, size_t n);
+
+/* One FF3-1 encryption of a batch: x[0..n) in place, under tweak. */
+typedef struct sf_ff3_req {
+    unsigned radix;
+    uint8_t tweak[7];
+    uint8_t *x;
+    size_t n;
+} sf_ff3_req;
+
+/*
+ * sf_ff3_encrypt for every request (any radix, length and tweak), with the
+ * rounds of up to 32 requests interleaved: one AES call per round encrypts
+ * all their blocks, so the AES latency and the EVP call are paid once per
+ * round for the group instead of once per value. Same results as one call
+ * each. SF_EUSAGE (before anything is changed) if any request is invalid.
+ */
+int sf_ff3_encrypt_many(sf_ff3 *f, sf_ff3_req *reqs, size_t count);
 
 /* The original FF3 with a 64-bit tweak, only to check against NIST's FF3 sample vectors. */
 int sf_ff3_encrypt_64(sf_ff3 *f, unsigned radix, const uint8_t tweak[8], const uint8_t *in, uint8_t *out, size_t n);

@@ -16,6 +16,8 @@ struct sf_fpe {
     unsigned char tweak[7];
     EVP_CIPHER_CTX *stream;            /* AES-256-ECB under the permutation key, on counter blocks */
     uint32_t *table[NDOMAINS][NRADIX][SMALL_MAX];
+    sf_ff3_req *reqs;                  /* the FF3-1 requests of one sf_fpe_encrypt_many */
+    size_t reqs_cap;
 };
 
 static int radix_index(unsigned radix)
@@ -62,6 +64,7 @@ void sf_fpe_free(sf_fpe *f)
             for (int n = 0; n < SMALL_MAX; n++)
                 free(f->table[d][r][n]);
     OPENSSL_cleanse(f->tweak, sizeof(f->tweak));
+    free(f->reqs);
     free(f);
 }
 
@@ -143,32 +146,58 @@ static int small(sf_fpe *f, unsigned radix, unsigned domain, uint8_t *x, size_t 
     return 0;
 }
 
-int sf_fpe_encrypt(sf_fpe *f, unsigned radix, unsigned domain, uint8_t *x, size_t n)
+int sf_fpe_encrypt_many(sf_fpe *f, unsigned radix, unsigned domain, uint8_t *const *x, const size_t *n, size_t count)
 {
-    size_t minlen, maxlen, chunks, base, rem, off = 0;
+    size_t minlen, maxlen, nreq = 0;
     if (radix_index(radix) < 0)
         return SF_EUSAGE;
-    if (n == 0)
-        return 0;
     minlen = sf_ff3_minlen(radix);
     maxlen = sf_ff3_maxlen(radix);
-    if (n < minlen)
-        return small(f, radix, domain, x, n);
-    chunks = (n + maxlen - 1) / maxlen;
-    base = n / chunks;
-    rem = n % chunks;
-    for (size_t c = 0; c < chunks; c++) {
-        size_t len = base + (c < rem ? 1 : 0);
-        uint8_t t[7];
-        int rc;
-        memcpy(t, f->tweak, 7);
-        t[0] ^= (uint8_t)domain;
-        t[1] ^= (uint8_t)radix;
-        t[5] ^= (uint8_t)(c >> 8);
-        t[6] ^= (uint8_t)c;
-        if ((rc = sf_ff3_encrypt(&f->ff3, radix, t, x + off, x + off, len)))
-            return rc;
-        off += len;
+    for (size_t i = 0; i < count; i++) {
+        if (n[i] == 0)
+            continue;
+        if (n[i] < minlen) {
+            int rc = small(f, radix, domain, x[i], n[i]);
+            if (rc)
+                return rc;
+        } else {
+            nreq += (n[i] + maxlen - 1) / maxlen;
+        }
     }
-    return 0;
+    if (nreq > f->reqs_cap) {
+        size_t cap = nreq < 64 ? 64 : nreq;
+        sf_ff3_req *r = realloc(f->reqs, cap * sizeof(*r));
+        if (!r)
+            return SF_ENOMEM;
+        f->reqs = r;
+        f->reqs_cap = cap;
+    }
+    nreq = 0;
+    for (size_t i = 0; i < count; i++) {
+        size_t chunks, base, rem, off = 0;
+        if (n[i] < minlen)
+            continue;
+        chunks = (n[i] + maxlen - 1) / maxlen;
+        base = n[i] / chunks;
+        rem = n[i] % chunks;
+        for (size_t c = 0; c < chunks; c++) {
+            sf_ff3_req *q = &f->reqs[nreq++];
+            size_t len = base + (c < rem ? 1 : 0);
+            memcpy(q->tweak, f->tweak, 7);
+            q->tweak[0] ^= (uint8_t)domain;
+            q->tweak[1] ^= (uint8_t)radix;
+            q->tweak[5] ^= (uint8_t)(c >> 8);
+            q->tweak[6] ^= (uint8_t)c;
+            q->radix = radix;
+            q->x = x[i] + off;
+            q->n = len;
+            off += len;
+        }
+    }
+    return sf_ff3_encrypt_many(&f->ff3, f->reqs, nreq);
+}
+
+int sf_fpe_encrypt(sf_fpe *f, unsigned radix, unsigned domain, uint8_t *x, size_t n)
+{
+    return sf_fpe_encrypt_many(f, radix, domain, &x, &n, 1);
 }

@@ -222,10 +222,14 @@ static void table_free(sf_mask_table *t)
     free(t->types);
     free(t->masks);
     free(t->opaque_ok);
+    free(t->reads);
+    free(t->mcols);
+    free(t->rcols);
     free(t->raw);
     free(t->in);
     free(t->out);
     free(t->doff);
+    free(t->decoded);
     free(t->masked);
     free(t->nulls);
     sf_buf_free(&t->scratch);
@@ -252,14 +256,18 @@ int sf_masker_open_table(sf_masker *m, sf_mask_table **out, const char *schema, 
     t->types = calloc(n1, sizeof(*t->types));
     t->masks = calloc(n1, 1);
     t->opaque_ok = calloc(n1, 1);
-    t->raw = calloc(n1, sizeof(*t->raw));
-    t->in = calloc(n1, sizeof(*t->in));
-    t->out = calloc(n1, sizeof(*t->out));
-    t->doff = calloc(n1, sizeof(*t->doff));
+    t->reads = calloc(n1, 1);
+    t->mcols = calloc(n1, sizeof(*t->mcols));
+    t->rcols = calloc(n1, sizeof(*t->rcols));
+    t->raw = calloc(n1 * SF_MASK_BATCH, sizeof(*t->raw));
+    t->in = calloc(n1 * SF_MASK_BATCH, sizeof(*t->in));
+    t->out = calloc(n1 * SF_MASK_BATCH, sizeof(*t->out));
+    t->doff = calloc(n1 * SF_MASK_BATCH, sizeof(*t->doff));
+    t->decoded = calloc(SF_MASK_BATCH, 1);
     t->masked = calloc(n1, sizeof(*t->masked));
     t->nulls = calloc(n1, sizeof(*t->nulls));
-    if (!t->schema || !t->name || !t->cols || !t->types || !t->masks || !t->opaque_ok || !t->raw || !t->in ||
-        !t->out || !t->doff || !t->masked || !t->nulls) {
+    if (!t->schema || !t->name || !t->cols || !t->types || !t->masks || !t->opaque_ok || !t->reads || !t->mcols || !t->rcols || !t->raw || !t->in ||
+        !t->out || !t->doff || !t->decoded || !t->masked || !t->nulls) {
         table_free(t);
         return sf_masker_fail(m, &(sf_error){SF_ENOMEM, "out of memory"});
     }
@@ -286,6 +294,11 @@ int sf_masker_open_table(sf_masker *m, sf_mask_table **out, const char *schema, 
     for (size_t i = 0; i < ncols; i++) {
         const char *rule = sf_tableplan_rule(t->plan, i);
         t->masks[i] = (unsigned char)(sf_tableplan_masks(t->plan, i) != 0);
+        t->reads[i] = (unsigned char)(sf_tableplan_reads(t->plan, i) != 0);
+        if (t->masks[i])
+            t->mcols[t->nmcols++] = i;
+        if (t->reads[i])
+            t->rcols[t->nrcols++] = i;
         t->opaque_ok[i] = (unsigned char)(!t->masks[i] || (rule && (strcmp(rule, "null") == 0 ||
                                                                     strcmp(rule, "fixed") == 0)));
     }
@@ -372,26 +385,45 @@ void sf_mask_table_add_rows(sf_mask_table *t, uint64_t n)
     t->rows += n;
 }
 
-int sf_mask_table_row(sf_mask_table *t, const sf_field *in, const sf_field **out)
+/* The plan's output for a row; errors name the row. */
+static int mask_row(sf_mask_table *t, const sf_field *in)
 {
-    sf_field *o = t->out;
-    sf_error err = {0};
+    sf_error err; /* set by the plan on failure only: no per-row clearing of its message */
     int rc;
-    rc = sf_tableplan_mask(t->plan, t->ctx, in, o, &err);
+    err.code = 0;
+    err.msg[0] = '\0';
+    rc = sf_tableplan_mask(t->plan, t->ctx, in, t->out, &err);
     if (rc < 0) {
         char where[768];
         sf_mask_table_where(t, -1, where, sizeof(where));
         return sf_error_set(&t->err, rc, "%s: %s", where, err.msg);
     }
-    for (size_t i = 0; i < t->ncols; i++) {
+    t->rows++;
+    return 0;
+}
+
+/* Count NULLs written and values changed in the transformed columns. */
+static void count_masked(sf_mask_table *t, const sf_field *in, const sf_field *o)
+{
+    for (size_t k = 0; k < t->nmcols; k++) {
+        size_t i = t->mcols[k];
         if (o[i].null)
             t->nulls[i]++;
-        if (t->masks[i] && !in[i].null &&
+        if (!in[i].null &&
             (o[i].null || o[i].len != in[i].len || (o[i].ptr != in[i].ptr && memcmp(o[i].ptr, in[i].ptr, in[i].len))))
             t->masked[i]++;
     }
-    t->rows++;
-    *out = o;
+}
+
+int sf_mask_table_row(sf_mask_table *t, const sf_field *in, const sf_field **out)
+{
+    if (mask_row(t, in) < 0)
+        return t->err.code;
+    for (size_t i = 0; i < t->ncols; i++)
+        if (!t->masks[i] && in[i].null)
+            t->nulls[i]++;
+    count_masked(t, in, t->out);
+    *out = t->out;
     return 0;
 }
 
@@ -408,73 +440,197 @@ static long field_at(const char *line, size_t at)
     return f;
 }
 
-int sf_mask_table_line(sf_mask_table *t, const char *line, size_t len, sf_buf *out)
+/*
+ * Split one COPY line into raw fields (raw[0..ncols)) and the plan's input
+ * fields (in): raw bytes, NULLs, and for lines with escapes the fields the
+ * plan reads decoded into t->scratch (offsets in doff; pointers fixed by
+ * the caller once scratch stops moving). Returns 0, or SF_EFORMAT with the
+ * message on t (naming t->line) only when `report` is set.
+ */
+static int split_row(sf_mask_table *t, const char *line, size_t len, sf_span *raw, sf_field *in, size_t *doff,
+                     int *decoded, int report)
 {
-    const sf_field *o;
-    const char *run;
     char where[768];
     size_t n, bad = 0;
-    if (t->identity) {
-        t->rows++;
-        return sf_buf_add(out, line, len) < 0 ? sf_error_set(&t->err, SF_ENOMEM, "out of memory") : 0;
-    }
-    n = sf_copy_split(t->raw, t->ncols, line, len, &bad);
+    int escaped = 0;
+    *decoded = 0;
+    n = sf_copy_split_esc(raw, t->ncols, line, len, &bad, &escaped);
     if (n == 0) {
+        if (!report)
+            return SF_EFORMAT;
         sf_mask_table_where(t, field_at(line, bad), where, sizeof(where));
         return sf_error_set(&t->err, SF_EFORMAT, "%s: broken escape: backslash at the end of the line", where);
     }
     if (n != t->ncols) {
+        if (!report)
+            return SF_EFORMAT;
         sf_mask_table_where(t, -1, where, sizeof(where));
         return sf_error_set(&t->err, SF_EFORMAT, "%s: row has %zu field%s, expected %zu%s", where, n,
                             n == 1 ? "" : "s", t->ncols,
                             n > t->ncols ? " (extra data after the last column)" : "");
     }
-    sf_buf_clear(&t->scratch);
+    /*
+     * Fields are used raw (no copy) unless the line has escapes and the plan
+     * reads the field: only those are decoded. Fields the plan does not read
+     * are never looked at, and go out as the original bytes.
+     */
     for (size_t i = 0; i < n; i++) {
-        const sf_span *r = &t->raw[i];
-        t->doff[i] = SIZE_MAX;
-        t->in[i].null = 0;
-        if (sf_copy_is_null(r->ptr, r->len)) {
-            t->in[i].null = 1;
-            t->in[i].ptr = NULL;
-            t->in[i].len = 0;
-        } else if (!memchr(r->ptr, '\\', r->len)) {
-            t->in[i].ptr = r->ptr;
-            t->in[i].len = r->len;
-        } else {
-            const char *why;
-            size_t at, off = t->scratch.len;
-            if (sf_copy_decode(&t->scratch, r->ptr, r->len, &why, &at) < 0) {
-                sf_mask_table_where(t, (long)i, where, sizeof(where));
-                return sf_error_set(&t->err, SF_EFORMAT, "%s: %s", where, why);
+        sf_field *f = &in[i];
+        f->null = sf_copy_is_null(raw[i].ptr, raw[i].len);
+        f->ptr = f->null ? NULL : raw[i].ptr;
+        f->len = f->null ? 0 : raw[i].len;
+    }
+    if (escaped) {
+        for (size_t k = 0; k < t->nrcols; k++) {
+            size_t i = t->rcols[k];
+            doff[i] = SIZE_MAX;
+            if (!in[i].null && memchr(raw[i].ptr, '\\', raw[i].len)) {
+                const char *why;
+                size_t at, off = t->scratch.len;
+                if (sf_copy_decode(&t->scratch, raw[i].ptr, raw[i].len, &why, &at) < 0) {
+                    if (!report)
+                        return SF_EFORMAT;
+                    sf_mask_table_where(t, (long)i, where, sizeof(where));
+                    return sf_error_set(&t->err, SF_EFORMAT, "%s: %s", where, why);
+                }
+                doff[i] = off;
+                in[i].len = t->scratch.len - off;
+                *decoded = 1;
             }
-            t->doff[i] = off;
-            t->in[i].len = t->scratch.len - off;
         }
     }
-    for (size_t i = 0; i < n; i++)
-        if (t->doff[i] != SIZE_MAX)
-            t->in[i].ptr = t->scratch.ptr + t->doff[i];
-    if (sf_mask_table_row(t, t->in, &o) < 0)
-        return t->err.code;
-    /* untouched fields (and the tabs between them) are copied as runs of the original bytes */
-    run = line;
-    for (size_t i = 0; i < n; i++) {
-        int rc;
-        if (!t->masks[i] || (o[i].null == t->in[i].null && o[i].ptr == t->in[i].ptr && o[i].len == t->in[i].len))
+    return 0;
+}
+
+/* Point the decoded fields of a row at t->scratch. */
+static void fix_decoded(sf_mask_table *t, sf_field *in, const size_t *doff)
+{
+    for (size_t k = 0; k < t->nrcols; k++)
+        if (doff[t->rcols[k]] != SIZE_MAX)
+            in[t->rcols[k]].ptr = t->scratch.ptr + doff[t->rcols[k]];
+}
+
+/*
+ * Count a masked row and append it to out (without a line end): untouched
+ * fields (and the tabs between them) are copied as runs of the original
+ * bytes; room for the line is made once, since a masked value takes at
+ * most twice its length escaped.
+ */
+static int emit_row(sf_mask_table *t, const char *line, size_t len, const sf_span *raw, const sf_field *in,
+                    const sf_field *o, sf_buf *out)
+{
+    char where[768];
+    size_t room = len;
+    const char *run = line;
+    char *w;
+    for (size_t i = 0; i < t->ncols; i++)
+        if (in[i].null && !t->masks[i])
+            t->nulls[i]++;
+    count_masked(t, in, o);
+    t->rows++;
+    for (size_t k = 0; k < t->nmcols; k++)
+        room += 2 * o[t->mcols[k]].len + 2;
+    if (sf_buf_grow(out, room) < 0)
+        return sf_error_set(&t->err, SF_ENOMEM, "out of memory");
+    w = out->ptr + out->len;
+    for (size_t k = 0; k < t->nmcols; k++) {
+        size_t i = t->mcols[k], c;
+        if (o[i].null == in[i].null && o[i].ptr == in[i].ptr && o[i].len == in[i].len)
             continue;
-        if (sf_buf_add(out, run, (size_t)(t->raw[i].ptr - run)) < 0)
-            return sf_error_set(&t->err, SF_ENOMEM, "out of memory");
-        rc = o[i].null ? sf_buf_add(out, "\\N", 2) : sf_copy_encode(out, o[i].ptr, o[i].len);
-        if (rc < 0) {
+        c = (size_t)(raw[i].ptr - run);
+        memcpy(w, run, c);
+        w += c;
+        if (o[i].null) {
+            *w++ = '\\';
+            *w++ = 'N';
+        } else if (!(w = sf_copy_encode_to(w, o[i].ptr, o[i].len))) {
+            out->ptr[out->len] = '\0';
             sf_mask_table_where(t, (long)i, where, sizeof(where));
             return sf_error_set(&t->err, SF_EFORMAT, "%s: the value holds a NUL byte, which PostgreSQL text cannot",
                                 where);
         }
-        run = t->raw[i].ptr + t->raw[i].len;
+        run = raw[i].ptr + raw[i].len;
     }
-    if (sf_buf_add(out, run, (size_t)(line + len - run)) < 0)
-        return sf_error_set(&t->err, SF_ENOMEM, "out of memory");
+    memcpy(w, run, (size_t)(line + len - run));
+    w += line + len - run;
+    out->len = (size_t)(w - out->ptr);
+    out->ptr[out->len] = '\0';
+    return 0;
+}
+
+int sf_mask_table_line(sf_mask_table *t, const char *line, size_t len, sf_buf *out)
+{
+    int decoded, rc;
+    sf_error err;
+    if (t->identity) {
+        t->rows++;
+        return sf_buf_add(out, line, len) < 0 ? sf_error_set(&t->err, SF_ENOMEM, "out of memory") : 0;
+    }
+    sf_buf_clear(&t->scratch);
+    if ((rc = split_row(t, line, len, t->raw, t->in, t->doff, &decoded, 1)) < 0)
+        return rc;
+    if (decoded)
+        fix_decoded(t, t->in, t->doff);
+    err.code = 0;
+    err.msg[0] = '\0';
+    if ((rc = sf_tableplan_mask(t->plan, t->ctx, t->in, t->out, &err)) < 0) {
+        char where[768];
+        sf_mask_table_where(t, -1, where, sizeof(where));
+        return sf_error_set(&t->err, rc, "%s: %s", where, err.msg);
+    }
+    return emit_row(t, line, len, t->raw, t->in, t->out, out);
+}
+
+int sf_mask_table_lines(sf_mask_table *t, const sf_line *lines, size_t n, uint64_t line0, sf_buf *out)
+{
+    size_t nc = t->ncols;
+    int any = 0, decoded;
+    sf_error err;
+    if (t->identity || n > SF_MASK_BATCH) {
+        for (size_t r = 0; r < n; r++) {
+            t->line = line0 + r;
+            if (sf_mask_table_line(t, lines[r].ptr, lines[r].len, out) < 0 ||
+                sf_buf_add(out, lines[r].ptr + lines[r].len, lines[r].eol) < 0)
+                return t->err.code ? t->err.code : sf_error_set(&t->err, SF_ENOMEM, "out of memory");
+        }
+        return 0;
+    }
+    /*
+     * Split and decode every line, mask all rows in one go, then count and
+     * write them. Any error: the rows are masked again one at a time, which
+     * writes the rows before the failing one and reports exactly it (the
+     * batch has no effect but the memo's, which never changes an output).
+     */
+    sf_buf_clear(&t->scratch);
+    for (size_t r = 0; r < n; r++) {
+        if (split_row(t, lines[r].ptr, lines[r].len, t->raw + r * nc, t->in + r * nc, t->doff + r * nc, &decoded, 0))
+            goto one_by_one;
+        t->decoded[r] = (unsigned char)decoded;
+        any |= decoded;
+    }
+    for (size_t r = 0; any && r < n; r++)
+        if (t->decoded[r])
+            fix_decoded(t, t->in + r * nc, t->doff + r * nc);
+    err.code = 0;
+    err.msg[0] = '\0';
+    if (sf_tableplan_mask_rows(t->plan, t->ctx, t->in, t->out, n, &err) < 0)
+        goto one_by_one;
+    for (size_t r = 0; r < n; r++) {
+        t->line = line0 + r;
+        if (emit_row(t, lines[r].ptr, lines[r].len, t->raw + r * nc, t->in + r * nc, t->out + r * nc, out) < 0)
+            return t->err.code;
+        if (sf_buf_add(out, lines[r].ptr + lines[r].len, lines[r].eol) < 0)
+            return sf_error_set(&t->err, SF_ENOMEM, "out of memory");
+    }
+    return 0;
+one_by_one:
+    for (size_t r = 0; r < n; r++) {
+        t->line = line0 + r;
+        if (sf_mask_table_line(t, lines[r].ptr, lines[r].len, out) < 0)
+            return t->err.code;
+        if (sf_buf_add(out, lines[r].ptr + lines[r].len, lines[r].eol) < 0)
+            return sf_error_set(&t->err, SF_ENOMEM, "out of memory");
+    }
     return 0;
 }
 

@@ -65,9 +65,13 @@ struct sf_mask_table {
     int identity;
     unsigned char *masks;     /* column i is transformed */
     unsigned char *opaque_ok; /* column i's rule may replace an SQL expression (null, fixed, keep) */
-    sf_span *raw;
-    sf_field *in, *out;       /* a row's decoded values and the plan's output */
+    unsigned char *reads;     /* the plan reads column i's value (masked, by:, expr operand) */
+    size_t *mcols, nmcols;    /* the transformed columns, ascending */
+    size_t *rcols, nrcols;    /* the columns the plan reads, ascending */
+    sf_span *raw;             /* SF_MASK_BATCH rows of ncols: raw fields */
+    sf_field *in, *out;       /* the rows' decoded values and the plan's output */
     size_t *doff;             /* decoded value offsets in scratch, SIZE_MAX = not decoded */
+    unsigned char *decoded;   /* per row of a batch: some field was decoded */
     sf_buf scratch;
     uint64_t rows;
     uint64_t *masked, *nulls;
@@ -99,6 +103,24 @@ int sf_masker_ddl_scs(sf_masker *m, const char *sql, size_t len, int scs);
  * call). Counts the row. Errors are on t->err.
  */
 int sf_mask_table_row(sf_mask_table *t, const sf_field *in, const sf_field **out);
+
+/* Rows masked together by sf_mask_table_lines (one FF3-1 batch per column). */
+#define SF_MASK_BATCH SF_TABLEPLAN_MAX_ROWS
+
+/* A COPY data line: the line without its end, and the end's length (1 for \n, 2 for \r\n). */
+typedef struct sf_line {
+    const char *ptr;
+    size_t len;
+    size_t eol;
+} sf_line;
+
+/*
+ * sf_mask_table_line for n consecutive lines (the first is input line
+ * line0), each followed in out by its own line end: the same bytes,
+ * counters and errors as one call per line, with up to SF_MASK_BATCH rows
+ * masked together. Errors are on t.
+ */
+int sf_mask_table_lines(sf_mask_table *t, const sf_line *lines, size_t n, uint64_t line0, sf_buf *out);
 
 /* Count rows copied verbatim by a caller's fast path (identity tables). */
 void sf_mask_table_add_rows(sf_mask_table *t, uint64_t n);

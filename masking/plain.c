@@ -393,52 +393,69 @@ static int copy_verbatim(plain *p, sf_mask_table *t, const char *tname)
     return 0;
 }
 
-/* Mask a table's COPY data line by line up to and including its \. line. */
+/* Mask a table's COPY data, a batch of complete lines at a time, up to and including its \. line. */
 static int copy_masked(plain *p, sf_mask_table *t, const char *tname)
 {
     reader *r = &p->rd;
     writer *w = &p->wr;
+    sf_line lines[SF_MASK_BATCH];
     for (;;) {
         char *b = r->buf + r->start;
-        size_t avail = r->end - r->start, len, eol;
-        char *nl = memchr(b, '\n', avail);
-        if (!nl) {
-            if (r->eof) {
-                if (avail == 2 && b[0] == '\\' && b[1] == '.') {
-                    if (wr_add(p, b, 2) < 0)
-                        return p->err.code;
-                    r->start += 2;
-                    return 0;
-                }
-                return sf_error_set(&p->err, SF_EFORMAT,
-                                    "line %llu: table %s: the dump ends inside its COPY data (no \\. line)",
-                                    (unsigned long long)p->sc.line, tname);
+        size_t avail = r->end - r->start, used = 0, n = 0, endlen = 0;
+        /* the complete lines in the window (they stay put until the batch is done: no read in between) */
+        while (n < SF_MASK_BATCH) {
+            char *nl = memchr(b + used, '\n', avail - used);
+            size_t len, eol;
+            if (!nl)
+                break;
+            len = (size_t)(nl - (b + used));
+            /* a CR before the newline is part of the line end (dumps written in text mode on Windows):
+               COPY text never holds a raw CR in data */
+            eol = len && b[used + len - 1] == '\r' ? 2 : 1;
+            len -= eol - 1;
+            if (len == 2 && b[used] == '\\' && b[used + 1] == '.') {
+                endlen = len + eol;
+                break;
             }
-            if (rd_fill(p) < 0)
-                return p->err.code;
-            continue;
+            lines[n].ptr = b + used;
+            lines[n].len = len;
+            lines[n].eol = eol;
+            n++;
+            used += len + eol;
         }
-        len = (size_t)(nl - b);
-        /* a CR before the newline is part of the line end (dumps written in text mode on Windows):
-           COPY text never holds a raw CR in data */
-        eol = len && b[len - 1] == '\r' ? 2 : 1;
-        len -= eol - 1;
-        if (len == 2 && b[0] == '\\' && b[1] == '.') {
-            if (wr_add(p, b, len + eol) < 0)
+        if (n) {
+            if (sf_mask_table_lines(t, lines, n, p->sc.line, &w->buf) < 0)
+                return table_fail(p, t);
+            r->start += used;
+            p->sc.line += n;
+            if (w->buf.len >= WR_BLOCK && wr_flush(p) < 0)
                 return p->err.code;
-            r->start += len + eol;
+        }
+        if (endlen) {
+            if (wr_add(p, r->buf + r->start, endlen) < 0)
+                return p->err.code;
+            r->start += endlen;
             p->sc.line++;
             return 0;
         }
-        sf_mask_table_set_line(t, p->sc.line);
-        if (sf_mask_table_line(t, b, len, &w->buf) < 0)
-            return table_fail(p, t);
-        if (sf_buf_add(&w->buf, b + len, eol) < 0)
-            return sf_error_set(&p->err, SF_ENOMEM, "out of memory");
-        if (w->buf.len >= WR_BLOCK && wr_flush(p) < 0)
+        if (n == SF_MASK_BATCH)
+            continue;
+        /* no complete line left in the window */
+        b = r->buf + r->start;
+        avail = r->end - r->start;
+        if (r->eof) {
+            if (avail == 2 && b[0] == '\\' && b[1] == '.') {
+                if (wr_add(p, b, 2) < 0)
+                    return p->err.code;
+                r->start += 2;
+                return 0;
+            }
+            return sf_error_set(&p->err, SF_EFORMAT,
+                                "line %llu: table %s: the dump ends inside its COPY data (no \\. line)",
+                                (unsigned long long)p->sc.line, tname);
+        }
+        if (rd_fill(p) < 0)
             return p->err.code;
-        r->start += len + eol;
-        p->sc.line++;
     }
 }
 

@@ -80,6 +80,8 @@ int sf_tableplan_identity(const sf_tableplan *p);
 size_t sf_tableplan_ncols(const sf_tableplan *p);
 /* Column i is transformed (any rule but keep). */
 int sf_tableplan_masks(const sf_tableplan *p, size_t i);
+/* The plan reads column i's value: it is transformed (by a rule other than null), or a by: / expr input of another column. */
+int sf_tableplan_reads(const sf_tableplan *p, size_t i);
 /* Rule name of column i ("email", "noise", "keep", ...) or NULL if it has none. */
 const char *sf_tableplan_rule(const sf_tableplan *p, size_t i);
 /* Column i's name matches `sensitive`. */
@@ -100,6 +102,19 @@ void sf_rowctx_free(sf_rowctx *ctx);
  */
 int sf_tableplan_mask(const sf_tableplan *p, sf_rowctx *ctx, const sf_field *in, sf_field *out,
                       sf_error *err);
+
+#define SF_TABLEPLAN_MAX_ROWS 64
+
+/*
+ * sf_tableplan_mask for nrows (<= SF_TABLEPLAN_MAX_ROWS) rows at once: in and out hold nrows * ncols
+ * fields, row after row; outputs are valid until the next call with ctx.
+ * The same outputs as one call per row, computed column by column so that
+ * digits and alnum encrypt a whole column's values in one FF3-1 batch. On
+ * an error nothing says which row failed: callers that need the failing
+ * row (and the rows before it) mask the rows one at a time again.
+ */
+int sf_tableplan_mask_rows(const sf_tableplan *p, sf_rowctx *ctx, const sf_field *in, sf_field *out, size_t nrows,
+                           sf_error *err);
 
 /* ---- policy queries the dump side needs (policy.c) ------------------- */
 

@@ -20,14 +20,12 @@
 #include "decimal.h"
 #include "expr.h"
 #include "fpe.h"
+#include "memo.h"
 #include "policy.h"
 #include "prf.h"
 #include "rowmask.h"
 #include "sqlident.h"
 
-#define CACHE_SLOTS 4096
-#define CACHE_KEY_MAX 56
-#define CACHE_VAL_MAX 80
 #define SUBKEY_INFO "stagefork/mask/v1/"
 #define NOISE_K 1000000    /* u = P * k / NOISE_K, k in [-NOISE_K, NOISE_K] */
 #define EXPR_DIV_SCALE 20  /* decimals kept by `/` inside expr before the final rounding */
@@ -53,6 +51,8 @@ typedef struct colplan {
     sf_expr *expr;
     size_t *expr_cols;   /* column index per reference */
     char *slot_sig;      /* rule sig '#' fit: identifies the rowctx slot */
+    int read_by_other;   /* a by: or expr input of another column */
+    int in_scratch;      /* the rule writes its value into the row context's scratch */
     uint64_t slot_hash;
 } colplan;
 
@@ -62,6 +62,10 @@ struct sf_tableplan {
     size_t ncols;
     char **names;
     colplan *cols;
+    size_t *active;      /* columns with a transforming rule other than expr, in order */
+    size_t nactive;
+    size_t *exprs;       /* expr columns */
+    size_t nexprs;
     int identity;
     int has_expr;
 };
@@ -69,30 +73,6 @@ struct sf_tableplan {
 static atomic_uint_fast64_t next_plan_id = 1;
 
 /* ---- small helpers ---------------------------------------------------------- */
-
-static uint64_t hash_bytes(const void *data, size_t len, uint64_t seed)
-{
-    const unsigned char *p = data;
-    uint64_t h = seed ^ (len * 0x9e3779b97f4a7c15ull);
-    while (len >= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        h ^= w * 0xbf58476d1ce4e5b9ull;
-        h = (h << 31 | h >> 33) * 0x94d049bb133111ebull;
-        p += 8;
-        len -= 8;
-    }
-    if (len) {
-        uint64_t w = 0;
-        memcpy(&w, p, len);
-        h ^= w * 0xbf58476d1ce4e5b9ull;
-        h = (h << 31 | h >> 33) * 0x94d049bb133111ebull;
-    }
-    h ^= h >> 29;
-    h *= 0xbf58476d1ce4e5b9ull;
-    h ^= h >> 32;
-    return h;
-}
 
 /* Number of UTF-8 characters (continuation bytes are not counted). */
 static size_t utf8_chars(const char *s, size_t len)
@@ -425,7 +405,7 @@ static int fit_rule(sf_tableplan *p, size_t i, sf_error *err)
         sf_buf_free(&sig);
         return sf_error_set(err, SF_ENOMEM, "out of memory");
     }
-    c->slot_hash = hash_bytes(sig.ptr, sig.len, 0);
+    c->slot_hash = sf_memo_hash(sig.ptr, sig.len, 0);
     c->slot_sig = sf_buf_detach(&sig, NULL);
     return 0;
 wrong_type:
@@ -441,6 +421,7 @@ static int bind_refs(sf_tableplan *p, size_t i, sf_error *err)
     if (r->by) {
         if ((c->by = col_index(p, r->by)) < 0)
             return plan_error(err, SF_ECONFIG, p, i, r->by_node, "by: names column '%s', which the table does not have", r->by);
+        p->cols[c->by].read_by_other = 1;
     }
     if (r->kind == SF_RULE_EXPR) {
         char msg[128];
@@ -459,6 +440,7 @@ static int bind_refs(sf_tableplan *p, size_t i, sf_error *err)
             if (p->cols[ci].rule && p->cols[ci].rule->kind == SF_RULE_EXPR)
                 return plan_error(err, SF_ECONFIG, p, i, r->node, "expr references '%s', which is itself an expr column", ref);
             c->expr_cols[j] = (size_t)ci;
+            p->cols[ci].read_by_other = 1;
         }
         p->has_expr = 1;
     }
@@ -524,9 +506,22 @@ int sf_tableplan_new(sf_tableplan **out, const sf_mask_policy *pol, const char *
                 goto fail;
             }
     p->identity = 1;
-    for (size_t i = 0; i < ncols; i++)
-        if (sf_tableplan_masks(p, i))
-            p->identity = 0;
+    if (!(p->active = calloc(ncols ? ncols : 1, sizeof(size_t))) || !(p->exprs = calloc(ncols ? ncols : 1, sizeof(size_t)))) {
+        rc = sf_error_set(err, SF_ENOMEM, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < ncols; i++) {
+        colplan *c = &p->cols[i];
+        if (!sf_tableplan_masks(p, i))
+            continue;
+        p->identity = 0;
+        if (c->rule->kind == SF_RULE_EXPR) {
+            p->exprs[p->nexprs++] = i;
+        } else {
+            p->active[p->nactive++] = i;
+            c->in_scratch = c->rule->kind != SF_RULE_NULL && c->rule->kind != SF_RULE_FIXED;
+        }
+    }
     *out = p;
     return 0;
 fail:
@@ -550,6 +545,8 @@ void sf_tableplan_free(sf_tableplan *p)
     }
     free(p->names);
     free(p->cols);
+    free(p->active);
+    free(p->exprs);
     free(p->qname);
     free(p);
 }
@@ -567,6 +564,13 @@ size_t sf_tableplan_ncols(const sf_tableplan *p)
 int sf_tableplan_masks(const sf_tableplan *p, size_t i)
 {
     return i < p->ncols && p->cols[i].rule && p->cols[i].rule->kind != SF_RULE_KEEP;
+}
+
+int sf_tableplan_reads(const sf_tableplan *p, size_t i)
+{
+    /* `null` needs only to know whether the value is NULL, which the raw field says */
+    return i < p->ncols && ((sf_tableplan_masks(p, i) && p->cols[i].rule->kind != SF_RULE_NULL) ||
+                            p->cols[i].read_by_other);
 }
 
 const char *sf_tableplan_rule(const sf_tableplan *p, size_t i)
@@ -591,18 +595,11 @@ typedef struct rstate {
     struct rstate *next;
 } rstate;
 
-typedef struct centry {
-    uint64_t h;
-    uint8_t used, klen, vlen;
-    char k[CACHE_KEY_MAX];
-    char v[CACHE_VAL_MAX];
-} centry;
-
 typedef struct slot {
     char *sig;
     uint64_t hash;
     rstate *rs;
-    centry *cache;
+    sf_memo memo;
     struct slot *next;
 } slot;
 
@@ -612,20 +609,41 @@ struct sf_rowctx {
     const sf_mask_key *key;
     rstate *states;
     slot *buckets[SLOT_BUCKETS];
-    uint64_t memo_id;     /* plan whose slots are in memo */
-    slot **memo;
-    size_t memo_cap;
+    uint64_t slots_id;    /* plan whose slots are in colslot */
+    slot **colslot;       /* per column of that plan: its rule's slot */
     sf_buf scratch;
     sf_buf tmp;
-    size_t *off;          /* per column: scratch offset, or SIZE_MAX for "in" */
+    size_t *off;          /* per row and column: scratch offset of its masked value, or SIZE_MAX (value in out) */
     size_t *len;
-    unsigned char *isnull;
-    size_t cols_cap;
-    sf_dec *vals;
+    size_t cols_cap, cells_cap;
+    sf_dec *vals;         /* expr operands */
+    sf_sdec *svals;       /* the same as small decimals */
     size_t vals_cap;
-    uint8_t *num;         /* numerals scratch */
-    size_t *pos, *pos2;   /* character positions */
-    size_t scratch_cap;
+    /* digits / alnum of one column over a batch of rows: runs of numerals to encrypt */
+    struct fputask *tasks;
+    size_t ntasks, tasks_cap;
+    size_t *tpos;         /* numeral offsets within their value */
+    size_t ntpos, tpos_cap;
+    uint8_t *tnum;        /* the numerals being encrypted */
+    size_t ntnum, tnum_cap;
+    size_t *act;          /* tasks still to encrypt (cycle-walking) */
+    uint8_t **xs;         /* one sf_fpe_encrypt_many call's values */
+    size_t *xn;
+    size_t *pend;         /* rows whose value missed the memo */
+    uint64_t *pend_h;
+    size_t work_cap;      /* capacity of act, xs, xn (tasks) */
+    size_t pend_cap;      /* rows pend (4 per row) and pend_h (2 per row) have room for */
+    /* PRF batches of one column: messages, their rows, outputs */
+    const void *mptr[SF_TABLEPLAN_MAX_ROWS];
+    size_t mlen[SF_TABLEPLAN_MAX_ROWS];
+    unsigned char mtag[SF_TABLEPLAN_MAX_ROWS];
+    size_t mrow[SF_TABLEPLAN_MAX_ROWS];     /* prf_column: per row, its message (SIZE_MAX: none) */
+    size_t moff[SF_TABLEPLAN_MAX_ROWS];     /* prf_column: citext messages' offsets in tmp */
+    unsigned char prfblk[SF_TABLEPLAN_MAX_ROWS * SF_PRF_LEN];
+    unsigned char prfout[SF_TABLEPLAN_MAX_ROWS * SF_PRF_LEN * ((SF_TOKEN_MAX_LEN * 5 + 127) / 128)];
+    uint64_t ku[SF_TABLEPLAN_MAX_ROWS];     /* keyed_column: per row */
+    uint64_t hash[SF_TABLEPLAN_MAX_ROWS];   /* fpe_column: per row, the memo hash of its value */
+    unsigned char use[SF_TABLEPLAN_MAX_ROWS]; /* fpe_column: per row, the memo is used */
 };
 
 int sf_rowctx_new(sf_rowctx **out, const sf_mask_key *key, sf_error *err)
@@ -649,9 +667,11 @@ void sf_rowctx_free(sf_rowctx *ctx)
     for (size_t b = 0; b < SLOT_BUCKETS; b++)
         for (slot *s = ctx->buckets[b], *n; s; s = n) {
             n = s->next;
-            if (s->cache)
-                OPENSSL_cleanse(s->cache, CACHE_SLOTS * sizeof(centry));
-            free(s->cache);
+            if (s->memo.total_lookups)
+                sf_log(SF_LOG_DEBUG, "memo %s: %llu lookups, %llu hits (%.1f%%), %zu entries", s->sig,
+                       (unsigned long long)s->memo.total_lookups, (unsigned long long)s->memo.total_hits,
+                       100.0 * (double)s->memo.total_hits / (double)s->memo.total_lookups, s->memo.nsets * 8);
+            sf_memo_free(&s->memo);
             free(s->sig);
             free(s);
         }
@@ -663,25 +683,30 @@ void sf_rowctx_free(sf_rowctx *ctx)
         free(r->sig);
         free(r);
     }
-    free(ctx->memo);
+    free(ctx->colslot);
     sf_buf_free(&ctx->scratch);
     sf_buf_free(&ctx->tmp);
     free(ctx->off);
     free(ctx->len);
-    free(ctx->isnull);
     free(ctx->vals);
-    if (ctx->num)
-        OPENSSL_cleanse(ctx->num, ctx->scratch_cap);
-    free(ctx->num);
-    free(ctx->pos);
-    free(ctx->pos2);
+    free(ctx->svals);
+    if (ctx->tnum)
+        OPENSSL_cleanse(ctx->tnum, ctx->tnum_cap);
+    free(ctx->tnum);
+    free(ctx->tasks);
+    free(ctx->tpos);
+    free(ctx->act);
+    free(ctx->xs);
+    free(ctx->xn);
+    free(ctx->pend);
+    free(ctx->pend_h);
     free(ctx);
 }
 
 static int get_rstate(sf_rowctx *ctx, const sf_rule *r, rstate **out, sf_error *err)
 {
-    uint64_t h = hash_bytes(r->sig, strlen(r->sig), 1);
-    unsigned char keys[SF_PRF_LEN + sizeof(((rstate *)0)->fpe_keys)];
+    uint64_t h = sf_memo_hash(r->sig, strlen(r->sig), 1);
+    unsigned char keys[SF_PRF_KEYLEN + sizeof(((rstate *)0)->fpe_keys)];
     sf_buf info = SF_BUF_INIT;
     rstate *s;
     int rc;
@@ -703,7 +728,7 @@ static int get_rstate(sf_rowctx *ctx, const sf_rule *r, rstate **out, sf_error *
     if ((rc = sf_mask_key_hkdf(ctx->key, info.ptr, info.len, keys, sizeof(keys), err)) ||
         (rc = sf_prf_init(&s->prf, keys, err)))
         goto fail;
-    memcpy(s->fpe_keys, keys + SF_PRF_LEN, sizeof(s->fpe_keys));
+    memcpy(s->fpe_keys, keys + SF_PRF_KEYLEN, sizeof(s->fpe_keys));
     OPENSSL_cleanse(keys, sizeof(keys));
     sf_buf_free(&info);
     s->next = ctx->states;
@@ -750,105 +775,48 @@ static int get_slot(sf_rowctx *ctx, const colplan *c, slot **out, sf_error *err)
         return rc;
     }
     s->hash = c->slot_hash;
+    sf_memo_init(&s->memo);
     s->next = ctx->buckets[b];
     ctx->buckets[b] = s;
     *out = s;
     return 0;
 }
 
-static int prepare(sf_rowctx *ctx, const sf_tableplan *p, sf_error *err)
+static int prepare(sf_rowctx *ctx, const sf_tableplan *p, size_t nrows, sf_error *err)
 {
     int rc;
     if (p->ncols > ctx->cols_cap) {
-        size_t n = p->ncols;
+        slot **cs = realloc(ctx->colslot, p->ncols * sizeof(slot *));
+        if (!cs)
+            return sf_error_set(err, SF_ENOMEM, "out of memory");
+        ctx->colslot = cs;
+        ctx->cols_cap = p->ncols;
+        ctx->slots_id = 0;
+    }
+    if (p->ncols * nrows > ctx->cells_cap) {
+        size_t n = p->ncols * nrows;
         size_t *off = realloc(ctx->off, n * sizeof(size_t));
         size_t *len = off ? realloc(ctx->len, n * sizeof(size_t)) : NULL;
-        unsigned char *nul = NULL;
-        slot **memo = NULL;
         if (off)
             ctx->off = off;
         if (len)
             ctx->len = len;
-        if (off && len && (nul = realloc(ctx->isnull, n)))
-            ctx->isnull = nul;
-        if (nul && (memo = realloc(ctx->memo, n * sizeof(slot *))))
-            ctx->memo = memo;
-        if (!memo)
+        if (!off || !len)
             return sf_error_set(err, SF_ENOMEM, "out of memory");
-        ctx->cols_cap = n;
-        ctx->memo_id = 0;
+        ctx->cells_cap = n;
     }
-    if (ctx->memo_id == p->id)
+    if (ctx->slots_id == p->id)
         return 0;
     for (size_t i = 0; i < p->ncols; i++) {
         const colplan *c = &p->cols[i];
-        ctx->memo[i] = NULL;
+        ctx->colslot[i] = NULL;
         if (c->rule && c->rule->kind != SF_RULE_KEEP && c->rule->kind != SF_RULE_NULL &&
             c->rule->kind != SF_RULE_FIXED && c->rule->kind != SF_RULE_EXPR &&
-            (rc = get_slot(ctx, c, &ctx->memo[i], err)))
+            (rc = get_slot(ctx, c, &ctx->colslot[i], err)))
             return rc;
     }
-    ctx->memo_id = p->id;
+    ctx->slots_id = p->id;
     return 0;
-}
-
-/* Room for n numerals and positions. */
-static int ensure_scratch(sf_rowctx *ctx, size_t n, sf_error *err)
-{
-    uint8_t *num;
-    size_t *pos, *pos2;
-    if (n <= ctx->scratch_cap)
-        return 0;
-    if (n < 64)
-        n = 64;
-    num = malloc(n);
-    pos = malloc(n * sizeof(size_t));
-    pos2 = malloc(n * sizeof(size_t));
-    if (!num || !pos || !pos2) {
-        free(num);
-        free(pos);
-        free(pos2);
-        return sf_error_set(err, SF_ENOMEM, "out of memory");
-    }
-    if (ctx->num)
-        OPENSSL_cleanse(ctx->num, ctx->scratch_cap);
-    free(ctx->num);
-    free(ctx->pos);
-    free(ctx->pos2);
-    ctx->num = num;
-    ctx->pos = pos;
-    ctx->pos2 = pos2;
-    ctx->scratch_cap = n;
-    return 0;
-}
-
-/* ---- the cache -------------------------------------------------------------------- */
-
-static const centry *cache_get(const slot *s, uint64_t h, const char *k, size_t klen)
-{
-    const centry *e;
-    if (!s->cache || klen > CACHE_KEY_MAX)
-        return NULL;
-    e = &s->cache[h % CACHE_SLOTS];
-    if (e->used && e->h == h && e->klen == klen && memcmp(e->k, k, klen) == 0)
-        return e;
-    return NULL;
-}
-
-static void cache_put(slot *s, uint64_t h, const char *k, size_t klen, const void *v, size_t vlen)
-{
-    centry *e;
-    if (klen > CACHE_KEY_MAX || vlen > CACHE_VAL_MAX)
-        return;
-    if (!s->cache && !(s->cache = calloc(CACHE_SLOTS, sizeof(centry))))
-        return; /* the cache is an optimisation only */
-    e = &s->cache[h % CACHE_SLOTS];
-    e->used = 1;
-    e->h = h;
-    e->klen = (uint8_t)klen;
-    e->vlen = (uint8_t)vlen;
-    memcpy(e->k, k, klen);
-    memcpy(e->v, v, vlen);
 }
 
 /* ---- the transformers --------------------------------------------------------------- */
@@ -877,16 +845,11 @@ static int crypto_failed(const mctx *m)
 
 static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
 
-/* n base32 characters of PRF output for the value (n <= 102). */
-static int base32_token(slot *s, const char *v, size_t len, int n, char *out)
+/* n base32 characters of the PRF blocks blk (5 bits each, 25 per block). */
+static void base32(const unsigned char *blk, int n, char *out)
 {
-    unsigned char blk[2 * SF_PRF_LEN];
     int bits = 0, used = 0;
     uint32_t acc = 0;
-    if (sf_prf_eval(&s->rs->prf, 'T', v, len, blk) < 0)
-        return -1;
-    if (n * 5 > 8 * SF_PRF_LEN && sf_prf_eval(&s->rs->prf, 'U', blk, SF_PRF_LEN, blk + SF_PRF_LEN) < 0)
-        return -1;
     for (int i = 0; i < n; i++) {
         if (bits < 5) {
             acc = (acc << 8) | blk[used++];
@@ -895,58 +858,47 @@ static int base32_token(slot *s, const char *v, size_t len, int n, char *out)
         out[i] = b32[(acc >> (bits - 5)) & 31];
         bits -= 5;
     }
-    OPENSSL_cleanse(blk, sizeof(blk));
-    return 0;
 }
 
-static int do_token(const mctx *m, slot *s, const sf_field *in, sf_buf *dst)
+/* PRF blocks a token of n characters takes. */
+static int token_blocks(int n)
+{
+    return (n * 5 + 8 * SF_PRF_LEN - 1) / (8 * SF_PRF_LEN);
+}
+
+/*
+ * A token, e-mail or dictionary value from the value's PRF blocks: block 1
+ * is PRF('T' or 'D', value), each further block the PRF of the previous one
+ * under the next tag ('U', 'V', ...).
+ */
+static int fmt_prf(const mctx *m, const unsigned char *blk, sf_buf *dst)
 {
     const colplan *c = &m->p->cols[m->col];
+    size_t start = dst->len, idx = (size_t)sf_prf_u64(blk);
     char tok[SF_TOKEN_MAX_LEN];
-    if (in->len == 0)
-        return 0;
-    if (base32_token(s, in->ptr, in->len, c->toklen, tok) < 0)
-        return crypto_failed(m);
-    if ((c->rule->prefix && sf_buf_adds(dst, c->rule->prefix) < 0) || sf_buf_add(dst, tok, (size_t)c->toklen) < 0)
-        return sf_error_set(m->err, SF_ENOMEM, "out of memory");
-    return 0;
-}
-
-static int do_email(const mctx *m, slot *s, const sf_field *in, sf_buf *dst)
-{
-    const colplan *c = &m->p->cols[m->col];
-    char tok[SF_EMAIL_TOKEN_LEN];
-    if (in->len == 0)
-        return 0;
-    if (base32_token(s, in->ptr, in->len, SF_EMAIL_TOKEN_LEN, tok) < 0)
-        return crypto_failed(m);
-    if (sf_buf_add(dst, tok, sizeof(tok)) < 0 || sf_buf_addc(dst, '@') < 0 || sf_buf_adds(dst, c->domain) < 0)
-        return sf_error_set(m->err, SF_ENOMEM, "out of memory");
-    return 0;
-}
-
-static int do_dict(const mctx *m, slot *s, const sf_field *in, sf_buf *dst)
-{
-    const colplan *c = &m->p->cols[m->col];
-    unsigned char h[SF_PRF_LEN];
-    size_t start = dst->len, idx;
     sf_dict_kind kind;
     int rc = 0;
-    if (in->len == 0)
-        return 0;
-    if (sf_prf_eval(&s->rs->prf, 'D', in->ptr, in->len, h) < 0)
-        return crypto_failed(m);
-    idx = (size_t)sf_prf_u64(h);
     switch (c->rule->kind) {
+    case SF_RULE_TOKEN:
+        base32(blk, c->toklen, tok);
+        rc = c->rule->prefix ? sf_buf_adds(dst, c->rule->prefix) : 0;
+        rc = rc ? rc : sf_buf_add(dst, tok, (size_t)c->toklen);
+        break;
+    case SF_RULE_EMAIL:
+        base32(blk, SF_EMAIL_TOKEN_LEN, tok);
+        rc = sf_buf_add(dst, tok, SF_EMAIL_TOKEN_LEN);
+        rc = rc ? rc : sf_buf_addc(dst, '@');
+        rc = rc ? rc : sf_buf_adds(dst, c->domain);
+        break;
     case SF_RULE_NAME:
         rc = sf_buf_adds(dst, sf_dict_get(SF_DICT_FIRST_NAME, idx % sf_dict_size(SF_DICT_FIRST_NAME)));
         rc = rc ? rc : sf_buf_addc(dst, ' ');
-        idx = (size_t)sf_prf_u64(h + 8);
+        idx = (size_t)sf_prf_u64(blk + 8);
         rc = rc ? rc : sf_buf_adds(dst, sf_dict_get(SF_DICT_LAST_NAME, idx % sf_dict_size(SF_DICT_LAST_NAME)));
         break;
     case SF_RULE_STREET:
         rc = sf_buf_adds(dst, sf_dict_get(SF_DICT_STREET, idx % sf_dict_size(SF_DICT_STREET)));
-        rc = rc ? rc : sf_buf_addf(dst, " %u", (unsigned)(sf_prf_u64(h + 8) % 199) + 1);
+        rc = rc ? rc : sf_buf_addf(dst, " %u", (unsigned)(sf_prf_u64(blk + 8) % 199) + 1);
         break;
     default:
         kind = c->rule->kind == SF_RULE_FIRST_NAME  ? SF_DICT_FIRST_NAME
@@ -958,8 +910,11 @@ static int do_dict(const mctx *m, slot *s, const sf_field *in, sf_buf *dst)
     }
     if (rc < 0)
         return sf_error_set(m->err, SF_ENOMEM, "out of memory");
-    if (c->maxchars >= 0) {
-        size_t keep = utf8_prefix(dst->ptr + start, dst->len - start, (size_t)c->maxchars);
+    if (c->maxchars >= 0 && c->rule->kind != SF_RULE_TOKEN && c->rule->kind != SF_RULE_EMAIL) {
+        /* no more bytes than characters allowed: it fits as it is */
+        size_t keep = dst->len - start <= (size_t)c->maxchars
+                          ? dst->len - start
+                          : utf8_prefix(dst->ptr + start, dst->len - start, (size_t)c->maxchars);
         /* do not leave a trailing space after cutting "First Last" */
         while (keep > 0 && dst->ptr[start + keep - 1] == ' ')
             keep--;
@@ -987,53 +942,108 @@ static int int_ok(const char *v, const size_t *pos, size_t n, const char *bound)
 }
 
 /*
- * Encrypt the digits at positions pos[skip..n) of buf (in place). With
- * `constrained`, cycle-walk until the whole digit run is a valid integer
- * (no leading zero, magnitude <= bound): the input is valid, so the walk
- * ends at the latest when the cycle returns to it.
+ * digits and alnum work column by column over a batch of rows: each value
+ * that misses the memo is copied into scratch and split into runs of
+ * numerals (fputask); all runs of one radix and domain are encrypted
+ * together (sf_fpe_encrypt_many, FF3-1 rounds interleaved), then written
+ * back over the copies.
  */
-static int fpe_digits(sf_rowctx *ctx, sf_fpe *f, unsigned domain, char *buf, const size_t *pos, size_t n, size_t skip,
-                      int constrained, const char *bound)
+typedef struct fputask {
+    size_t at;          /* scratch offset of the value's copy */
+    size_t pos, npos;   /* ctx->tpos[pos .. pos + npos): offsets in the value of the run's numerals */
+    size_t skip;        /* the first `skip` of them are kept */
+    size_t num;         /* ctx->tnum[num .. num + npos - skip): the numerals being encrypted */
+    unsigned radix, domain;
+    int constrained;    /* integer part: walk the cycle until no leading zero and |v| <= bound */
+    const char *bound;
+} fputask;
+
+static int grow(void **p, size_t *cap, size_t need, size_t size)
 {
-    size_t m = n > skip ? n - skip : 0;
-    uint8_t *x = ctx->num;
-    if (m == 0)
+    size_t n;
+    void *q;
+    if (need <= *cap)
         return 0;
-    for (size_t i = 0; i < m; i++)
-        x[i] = (uint8_t)(buf[pos[skip + i]] - '0');
-    for (long iter = 0;; iter++) {
-        if (sf_fpe_encrypt(f, 10, domain, x, m) < 0)
-            return SF_ECRYPTO;
-        for (size_t i = 0; i < m; i++)
-            buf[pos[skip + i]] = (char)('0' + x[i]);
-        if (!constrained || int_ok(buf, pos, n, bound))
-            return 0;
-        if (iter > 10000000)
-            return SF_EINTERNAL;
-    }
+    n = *cap ? *cap : 64;
+    while (n < need)
+        n *= 2;
+    if (!(q = realloc(*p, n * size)))
+        return -1;
+    *p = q;
+    *cap = n;
+    return 0;
 }
 
-static int do_digits(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in, sf_buf *dst)
+/* Room for `more` positions and numerals. */
+static int task_room(sf_rowctx *ctx, size_t more)
+{
+    size_t cap = ctx->tnum_cap;
+    uint8_t *num;
+    if (grow((void **)&ctx->tpos, &ctx->tpos_cap, ctx->ntpos + more, sizeof(size_t)) < 0)
+        return -1;
+    if (ctx->ntnum + more <= cap)
+        return 0;
+    /* numerals are plaintext: wiped when they move */
+    while (cap < ctx->ntnum + more)
+        cap = cap ? cap * 2 : 256;
+    if (!(num = malloc(cap)))
+        return -1;
+    if (ctx->tnum) {
+        memcpy(num, ctx->tnum, ctx->ntnum);
+        OPENSSL_cleanse(ctx->tnum, ctx->tnum_cap);
+        free(ctx->tnum);
+    }
+    ctx->tnum = num;
+    ctx->tnum_cap = cap;
+    return 0;
+}
+
+/* A run of the value at scratch offset `at`: positions tpos[pos..ntpos) (already added), the first `skip` kept. */
+static int add_task(sf_rowctx *ctx, size_t at, size_t pos, size_t skip, unsigned radix, unsigned domain,
+                    int constrained, const char *bound)
+{
+    fputask *t;
+    const char *v = ctx->scratch.ptr + at;
+    size_t npos = ctx->ntpos - pos;
+    if (npos <= skip) {
+        ctx->ntpos = pos;
+        return 0;
+    }
+    if (grow((void **)&ctx->tasks, &ctx->tasks_cap, ctx->ntasks + 1, sizeof(fputask)) < 0)
+        return -1;
+    t = &ctx->tasks[ctx->ntasks++];
+    t->at = at;
+    t->pos = pos;
+    t->npos = npos;
+    t->skip = skip;
+    t->num = ctx->ntnum;
+    t->radix = radix;
+    t->domain = domain;
+    t->constrained = constrained;
+    t->bound = bound;
+    for (size_t k = skip; k < npos; k++) {
+        char ch = v[ctx->tpos[pos + k]];
+        ctx->tnum[ctx->ntnum++] = (uint8_t)(radix == 10 ? ch - '0' : ch >= 'a' ? ch - 'a' : ch - 'A');
+    }
+    return 0;
+}
+
+/* The digits runs of one value (its copy at scratch offset `at`). */
+static int prep_digits(const mctx *m, sf_rowctx *ctx, const sf_field *in, size_t at)
 {
     const colplan *c = &m->p->cols[m->col];
-    size_t start = dst->len, n = 0, nint = 0, keep = (size_t)c->rule->keep_leading;
-    size_t *pos;
-    char *buf;
-    sf_fpe *f;
-    int rc, neg = in->len > 0 && in->ptr[0] == '-';
-    if ((rc = get_fpe(s->rs, &f, m->err)) || (rc = ensure_scratch(ctx, in->len, m->err)))
-        return rc;
-    if (sf_buf_add(dst, in->ptr, in->len) < 0)
+    size_t n = 0, nint = 0, keep = (size_t)c->rule->keep_leading, pos = ctx->ntpos;
+    const char *v = in->ptr;
+    int neg = in->len > 0 && v[0] == '-';
+    if (task_room(ctx, in->len) < 0)
         return sf_error_set(m->err, SF_ENOMEM, "out of memory");
-    buf = dst->ptr + start;
-    pos = ctx->pos;
     if (c->fit == FIT_INT || c->fit == FIT_NUMERIC) {
         /* [-]digits[.digits] exactly */
         size_t i = neg ? 1 : 0, dot = 0;
         for (; i < in->len; i++) {
-            if (buf[i] >= '0' && buf[i] <= '9')
-                pos[n++] = i;
-            else if (buf[i] == '.' && c->fit == FIT_NUMERIC && !dot)
+            if (v[i] >= '0' && v[i] <= '9')
+                ctx->tpos[pos + n++] = i;
+            else if (v[i] == '.' && c->fit == FIT_NUMERIC && !dot)
                 dot = 1, nint = n;
             else
                 break;
@@ -1041,7 +1051,7 @@ static int do_digits(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in,
         if (!dot)
             nint = n;
         if (i != in->len || nint == 0) {
-            if (c->fit == FIT_NUMERIC && (ci_eq(in->ptr, in->len, "nan") || ci_eq(in->ptr + neg, in->len - neg, "infinity")))
+            if (c->fit == FIT_NUMERIC && (ci_eq(v, in->len, "nan") || ci_eq(v + neg, in->len - neg, "infinity")))
                 return 0;
             return value_error(m, c->fit == FIT_INT ? "value is not an integer" : "value is not a number");
         }
@@ -1052,112 +1062,350 @@ static int do_digits(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in,
                                       (size_t)(c->type.precision - c->type.scale) < nint
                                   ? nint
                                   : (keep < nint ? keep : nint);
-            if (!int_ok(buf, pos, nint, bound))
+            if (!int_ok(v, ctx->tpos + pos, nint, bound))
                 return value_error(m, "value is not a canonical integer");
-            rc = fpe_digits(ctx, f, DOM_INT_PART, buf, pos, nint, int_keep, 1, bound);
-            if (rc == 0 && n > nint)
-                rc = fpe_digits(ctx, f, DOM_FRAC_PART, buf, pos + nint, n - nint, keep > nint ? keep - nint : 0, 0, NULL);
+            ctx->ntpos = pos + nint;
+            if (add_task(ctx, at, pos, int_keep, 10, DOM_INT_PART, 1, bound) < 0)
+                return sf_error_set(m->err, SF_ENOMEM, "out of memory");
+            if (n > nint) {
+                /* the fraction's positions follow the integer part's in tpos */
+                size_t fpos = ctx->ntpos;
+                if (fpos != pos + nint)
+                    memmove(ctx->tpos + fpos, ctx->tpos + pos + nint, (n - nint) * sizeof(size_t));
+                ctx->ntpos = fpos + (n - nint);
+                if (add_task(ctx, at, fpos, keep > nint ? keep - nint : 0, 10, DOM_FRAC_PART, 0, NULL) < 0)
+                    return sf_error_set(m->err, SF_ENOMEM, "out of memory");
+            }
         }
-    } else {
-        for (size_t i = 0; i < in->len; i++)
-            if (buf[i] >= '0' && buf[i] <= '9')
-                pos[n++] = i;
-        rc = fpe_digits(ctx, f, DOM_TEXT_DIGITS, buf, pos, n, keep, 0, NULL);
-    }
-    if (rc == SF_ECRYPTO)
-        return crypto_failed(m);
-    if (rc)
-        return sf_error_set(m->err, rc, "masking %s: digit permutation did not converge", m->p->qname);
-    return 0;
-}
-
-static int do_alnum(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in, sf_buf *dst)
-{
-    size_t start = dst->len, nl = 0, nd = 0, seen = 0, keep = (size_t)m->p->cols[m->col].rule->keep_leading;
-    size_t *lpos, *dpos;
-    uint8_t *x;
-    char *buf;
-    sf_fpe *f;
-    int rc;
-    if ((rc = get_fpe(s->rs, &f, m->err)) || (rc = ensure_scratch(ctx, in->len, m->err)))
-        return rc;
-    if (sf_buf_add(dst, in->ptr, in->len) < 0)
-        return sf_error_set(m->err, SF_ENOMEM, "out of memory");
-    buf = dst->ptr + start;
-    lpos = ctx->pos;
-    dpos = ctx->pos2;
-    x = ctx->num;
-    for (size_t i = 0; i < in->len; i++) {
-        char ch = buf[i];
-        int letter = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z'), digit = ch >= '0' && ch <= '9';
-        if (!letter && !digit)
-            continue;
-        if (seen++ < keep)
-            continue;
-        if (letter)
-            lpos[nl++] = i;
-        else
-            dpos[nd++] = i;
-    }
-    if (nl) {
-        for (size_t i = 0; i < nl; i++) {
-            char ch = buf[lpos[i]];
-            x[i] = (uint8_t)(ch >= 'a' ? ch - 'a' : ch - 'A');
-        }
-        if (sf_fpe_encrypt(f, 26, DOM_ALNUM_LETTERS, x, nl) < 0)
-            return crypto_failed(m);
-        for (size_t i = 0; i < nl; i++)
-            buf[lpos[i]] = (char)((buf[lpos[i]] >= 'a' ? 'a' : 'A') + x[i]);
-    }
-    if (nd) {
-        for (size_t i = 0; i < nd; i++)
-            x[i] = (uint8_t)(buf[dpos[i]] - '0');
-        if (sf_fpe_encrypt(f, 10, DOM_ALNUM_DIGITS, x, nd) < 0)
-            return crypto_failed(m);
-        for (size_t i = 0; i < nd; i++)
-            buf[dpos[i]] = (char)('0' + x[i]);
-    }
-    return 0;
-}
-
-/* PRF of the `by` column's original value (or the value itself) as a 64-bit integer, cached. */
-static int keyed_u64(const mctx *m, slot *s, const sf_field *in, const sf_field *row, uint64_t *out)
-{
-    const colplan *c = &m->p->cols[m->col];
-    const sf_field *src = c->by >= 0 ? &row[c->by] : in;
-    unsigned char h[SF_PRF_LEN];
-    const char *k = src->null ? "" : src->ptr;
-    size_t klen = src->null ? 0 : src->len;
-    unsigned char tag = src->null ? 'n' : 'v';
-    uint64_t hh = hash_bytes(k, klen, tag);
-    const centry *e = cache_get(s, hh, k, klen);
-    if (e && e->vlen == sizeof(uint64_t) + 1 && (unsigned char)e->v[8] == tag) {
-        memcpy(out, e->v, sizeof(uint64_t));
         return 0;
     }
-    if (sf_prf_eval(&s->rs->prf, tag, k, klen, h) < 0)
-        return crypto_failed(m);
-    *out = sf_prf_u64(h);
+    for (size_t i = 0; i < in->len; i++)
+        if (v[i] >= '0' && v[i] <= '9')
+            ctx->tpos[pos + n++] = i;
+    ctx->ntpos = pos + n;
+    return add_task(ctx, at, pos, keep, 10, DOM_TEXT_DIGITS, 0, NULL) < 0 ? sf_error_set(m->err, SF_ENOMEM, "out of memory")
+                                                                         : 0;
+}
+
+/* 1 for ASCII letters, 2 for digits. */
+static const unsigned char alnum_class[256] = {
+    ['0'] = 2, ['1'] = 2, ['2'] = 2, ['3'] = 2, ['4'] = 2, ['5'] = 2, ['6'] = 2, ['7'] = 2, ['8'] = 2, ['9'] = 2,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1,
+    ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1,
+    ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1,
+    ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1,
+    ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1};
+
+/* The letters run and the digits run of one value (its copy at scratch offset `at`). */
+static int prep_alnum(const mctx *m, sf_rowctx *ctx, const sf_field *in, size_t at)
+{
+    size_t keep = (size_t)m->p->cols[m->col].rule->keep_leading, lpos, nl = 0, nd = 0, seen = 0;
+    const unsigned char *v = (const unsigned char *)in->ptr;
+    size_t *lp, *dp;
+    if (task_room(ctx, 2 * in->len) < 0)
+        return sf_error_set(m->err, SF_ENOMEM, "out of memory");
+    /* one pass after the first `keep` letters and digits: letters from lpos up, digits parked after them */
+    lpos = ctx->ntpos;
+    lp = ctx->tpos + lpos;
+    dp = lp + in->len;
+    for (size_t i = 0; i < in->len; i++) {
+        unsigned cl = alnum_class[v[i]];
+        if (!cl || seen++ < keep)
+            continue;
+        if (cl == 1)
+            lp[nl++] = i;
+        else
+            dp[nd++] = i;
+    }
+    ctx->ntpos = lpos + nl;
+    if (add_task(ctx, at, lpos, 0, 26, DOM_ALNUM_LETTERS, 0, NULL) < 0)
+        return sf_error_set(m->err, SF_ENOMEM, "out of memory");
     {
-        char v[9];
-        memcpy(v, out, 8);
-        v[8] = (char)tag;
-        cache_put(s, hh, k, klen, v, sizeof(v));
+        size_t dpos = ctx->ntpos;
+        memmove(ctx->tpos + dpos, dp, nd * sizeof(size_t));
+        ctx->ntpos = dpos + nd;
+        if (add_task(ctx, at, dpos, 0, 10, DOM_ALNUM_DIGITS, 0, NULL) < 0)
+            return sf_error_set(m->err, SF_ENOMEM, "out of memory");
     }
     return 0;
 }
 
-static int do_noise(const mctx *m, slot *s, const sf_field *in, const sf_field *row, sf_buf *dst)
+/*
+ * Encrypt every task, a batch per radix and domain, and write the numerals
+ * back into the values. Constrained runs that come out with a leading zero
+ * or beyond the bound are encrypted again (cycle walking): the input was
+ * valid, so the walk ends at the latest when the cycle returns to it.
+ */
+static int run_tasks(const mctx *m, sf_rowctx *ctx, sf_fpe *f)
+{
+    static const unsigned groups[][2] = {{10, DOM_TEXT_DIGITS}, {10, DOM_INT_PART}, {10, DOM_FRAC_PART},
+                                         {26, DOM_ALNUM_LETTERS}, {10, DOM_ALNUM_DIGITS}};
+    size_t nact = ctx->ntasks;
+    if (nact > ctx->work_cap) {
+        size_t cap = ctx->work_cap;
+        if (grow((void **)&ctx->act, &cap, nact, sizeof(size_t)) < 0 ||
+            (cap = ctx->work_cap, grow((void **)&ctx->xs, &cap, nact, sizeof(uint8_t *))) < 0 ||
+            (cap = ctx->work_cap, grow((void **)&ctx->xn, &cap, nact, sizeof(size_t))) < 0)
+            return sf_error_set(m->err, SF_ENOMEM, "out of memory");
+        ctx->work_cap = cap;
+    }
+    for (size_t k = 0; k < nact; k++)
+        ctx->act[k] = k;
+    for (long iter = 0; nact > 0; iter++) {
+        size_t left = 0;
+        if (iter > 10000000)
+            return sf_error_set(m->err, SF_EINTERNAL, "masking %s: digit permutation did not converge", m->p->qname);
+        for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
+            size_t cnt = 0;
+            for (size_t k = 0; k < nact; k++) {
+                fputask *t = &ctx->tasks[ctx->act[k]];
+                if (t->domain != groups[g][1]) /* the domain says the radix */
+                    continue;
+                ctx->xs[cnt] = ctx->tnum + t->num;
+                ctx->xn[cnt++] = t->npos - t->skip;
+            }
+            if (cnt && sf_fpe_encrypt_many(f, groups[g][0], groups[g][1], ctx->xs, ctx->xn, cnt) < 0)
+                return crypto_failed(m);
+        }
+        for (size_t k = 0; k < nact; k++) {
+            fputask *t = &ctx->tasks[ctx->act[k]];
+            char *v = ctx->scratch.ptr + t->at;
+            const size_t *pos = ctx->tpos + t->pos + t->skip;
+            const uint8_t *x = ctx->tnum + t->num;
+            size_t n = t->npos - t->skip;
+            if (t->radix == 10) {
+                for (size_t j = 0; j < n; j++)
+                    v[pos[j]] = (char)('0' + x[j]);
+            } else {
+                for (size_t j = 0; j < n; j++) {
+                    char *ch = &v[pos[j]];
+                    *ch = (char)((*ch >= 'a' ? 'a' : 'A') + x[j]);
+                }
+            }
+            if (t->constrained && !int_ok(v, ctx->tpos + t->pos, t->npos, t->bound))
+                ctx->act[left++] = ctx->act[k];
+        }
+        nact = left;
+    }
+    return 0;
+}
+
+/*
+ * digits / alnum for column m->col of rows [0, nrows): memo hits are
+ * copied, misses are encrypted in batches and remembered.
+ */
+static int fpe_column(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in, size_t nrows)
 {
     const colplan *c = &m->p->cols[m->col];
-    uint64_t r;
+    size_t nc = m->p->ncols, npend = 0, nmiss = 0, ndup = 0;
+    uint8_t seen[2 * SF_TABLEPLAN_MAX_ROWS]; /* 1 + index of a miss, by hash */
+    sf_fpe *f;
+    int rc;
+    if ((rc = get_fpe(s->rs, &f, m->err)))
+        return rc;
+    if (nrows > ctx->pend_cap) {
+        /* pend holds 4 * nrows sizes, pend_h 2 * nrows hashes */
+        size_t cap = 4 * ctx->pend_cap, hcap = 2 * ctx->pend_cap;
+        if (grow((void **)&ctx->pend, &cap, 4 * nrows, sizeof(size_t)) < 0 ||
+            grow((void **)&ctx->pend_h, &hcap, 2 * nrows, sizeof(uint64_t)) < 0)
+            return sf_error_set(m->err, SF_ENOMEM, "out of memory");
+        ctx->pend_cap = nrows;
+    }
+    /*
+     * pend[0..npend): rows to remember after the batch; the batch's misses
+     * (rows and hashes) at pend + nrows, pend_h + nrows. A value repeated
+     * within the batch is encrypted once: its copies are listed as
+     * (row, first row) pairs at pend + 2 * nrows.
+     */
+    ctx->ntasks = ctx->ntpos = ctx->ntnum = 0;
+    memset(seen, 0, sizeof(seen));
+    /* hashes first, and the memo's lines fetched for all rows before any lookup waits on one */
+    for (size_t r = 0; r < nrows; r++) {
+        const sf_field *v = &in[r * nc + m->col];
+        ctx->use[r] = !v->null && !sf_memo_skip(&s->memo);
+        if (!v->null)
+            ctx->hash[r] = sf_memo_hash(v->ptr, v->len, 7);
+        if (ctx->use[r])
+            sf_memo_prefetch_tags(&s->memo, ctx->hash[r]);
+    }
+    for (size_t r = 0; r < nrows; r++)
+        if (ctx->use[r])
+            sf_memo_prefetch_entry(&s->memo, ctx->hash[r]);
+    for (size_t r = 0; r < nrows; r++) {
+        const sf_field *v = &in[r * nc + m->col];
+        size_t cell = r * nc + m->col, at = ctx->scratch.len, vlen, first = SIZE_MAX;
+        size_t *miss = ctx->pend + nrows, *dup = ctx->pend + 2 * nrows;
+        uint64_t *miss_h = ctx->pend_h + nrows;
+        const unsigned char *e;
+        uint64_t h = ctx->hash[r];
+        int use = ctx->use[r];
+        ctx->off[cell] = SIZE_MAX;
+        if (v->null)
+            continue;
+        if (use && (e = sf_memo_get(&s->memo, h, v->ptr, v->len, &vlen))) {
+            if (sf_buf_add(&ctx->scratch, e, vlen) < 0)
+                return sf_error_set(m->err, SF_ENOMEM, "out of memory");
+        } else {
+            /* the batch's misses by hash, open addressing (at most half the slots are used) */
+            for (size_t sl = h % sizeof(seen); seen[sl]; sl = (sl + 1) % sizeof(seen)) {
+                size_t k = seen[sl] - 1;
+                const sf_field *w = &in[miss[k] * nc + m->col];
+                if (miss_h[k] == h && w->len == v->len && memcmp(w->ptr, v->ptr, v->len) == 0) {
+                    first = miss[k];
+                    break;
+                }
+            }
+            if (sf_buf_add(&ctx->scratch, v->ptr, v->len) < 0)
+                return sf_error_set(m->err, SF_ENOMEM, "out of memory");
+            if (first != SIZE_MAX) {
+                dup[2 * ndup] = r;
+                dup[2 * ndup++ + 1] = first;
+            } else {
+                if ((rc = c->rule->kind == SF_RULE_DIGITS ? prep_digits(m, ctx, v, at) : prep_alnum(m, ctx, v, at)))
+                    return rc;
+                {
+                    size_t sl = h % sizeof(seen);
+                    while (seen[sl])
+                        sl = (sl + 1) % sizeof(seen);
+                    seen[sl] = (uint8_t)(nmiss + 1);
+                }
+                miss[nmiss] = r;
+                miss_h[nmiss++] = h;
+                if (use) {
+                    ctx->pend[npend] = r;
+                    ctx->pend_h[npend++] = h;
+                }
+            }
+        }
+        ctx->off[cell] = at;
+        ctx->len[cell] = ctx->scratch.len - at;
+    }
+    if (ctx->ntasks && (rc = run_tasks(m, ctx, f)))
+        return rc;
+    for (size_t k = 0; k < ndup; k++) {
+        /* digits and alnum keep the length: the copy's room is the original's size */
+        size_t to = ctx->pend[2 * nrows + 2 * k] * nc + m->col, from = ctx->pend[2 * nrows + 2 * k + 1] * nc + m->col;
+        memcpy(ctx->scratch.ptr + ctx->off[to], ctx->scratch.ptr + ctx->off[from], ctx->len[from]);
+    }
+    for (size_t k = 0; k < npend; k++) {
+        size_t cell = ctx->pend[k] * nc + m->col;
+        const sf_field *v = &in[cell];
+        sf_memo_put(&s->memo, ctx->pend_h[k], v->ptr, v->len, ctx->scratch.ptr + ctx->off[cell], ctx->len[cell]);
+    }
+    return 0;
+}
+
+/*
+ * For rows [0, nrows) of column m->col: the PRF of the `by` column's
+ * original value (or the value itself) as a 64-bit integer, into ctx->ku,
+ * one batch of PRF calls for the column. Not memoised: one or two AES
+ * blocks cost less than a lookup in a table large enough to hold a
+ * column's distinct keys.
+ */
+static int keyed_column(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in, size_t nrows)
+{
+    const colplan *c = &m->p->cols[m->col];
+    size_t nc = m->p->ncols, n = 0;
+    for (size_t r = 0; r < nrows; r++) {
+        const sf_field *src = c->by >= 0 ? &in[r * nc + (size_t)c->by] : &in[r * nc + m->col];
+        if (in[r * nc + m->col].null)
+            continue;
+        ctx->mtag[n] = src->null ? 'n' : 'v';
+        ctx->mptr[n] = src->null ? "" : src->ptr;
+        ctx->mlen[n] = src->null ? 0 : src->len;
+        ctx->mrow[n++] = r;
+    }
+    if (sf_prf_eval_many(&s->rs->prf, ctx->mtag, ctx->mptr, ctx->mlen, n, ctx->prfout) < 0)
+        return crypto_failed(m);
+    for (size_t k = 0; k < n; k++)
+        ctx->ku[ctx->mrow[k]] = sf_prf_u64(ctx->prfout + k * SF_PRF_LEN);
+    return 0;
+}
+
+/*
+ * token, email and the dictionary rules for rows [0, nrows) of column
+ * m->col: every value's PRF blocks in batches, then the outputs in row
+ * order. Inputs are compared as the database compares them: character(n)
+ * ignores trailing spaces (pg_dump writes them padded) and citext ignores
+ * case (ASCII folded here), so the same value in a text column gives the
+ * same output. An empty string stays empty.
+ */
+static int prf_column(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in, size_t nrows)
+{
+    const colplan *c = &m->p->cols[m->col];
+    size_t nc = m->p->ncols, n = 0;
+    int nblk = c->rule->kind == SF_RULE_TOKEN ? token_blocks(c->toklen) : 1;
+    unsigned char tag = c->rule->kind == SF_RULE_TOKEN || c->rule->kind == SF_RULE_EMAIL ? 'T' : 'D';
+    sf_buf_clear(&ctx->tmp);
+    for (size_t r = 0; r < nrows; r++) {
+        const sf_field *v = &in[r * nc + m->col];
+        size_t len = v->len;
+        if (v->null)
+            continue;
+        if (c->type.kind == SF_T_CHAR)
+            while (len > 0 && v->ptr[len - 1] == ' ')
+                len--;
+        ctx->mrow[r] = SIZE_MAX;
+        if (len == 0)
+            continue;
+        ctx->mptr[n] = v->ptr;
+        if (c->type.kind == SF_T_CITEXT) {
+            size_t at = ctx->tmp.len;
+            if (sf_buf_add(&ctx->tmp, v->ptr, len) < 0)
+                return sf_error_set(m->err, SF_ENOMEM, "out of memory");
+            for (size_t i = at; i < ctx->tmp.len; i++)
+                if (ctx->tmp.ptr[i] >= 'A' && ctx->tmp.ptr[i] <= 'Z')
+                    ctx->tmp.ptr[i] = (char)(ctx->tmp.ptr[i] - 'A' + 'a');
+            ctx->moff[n] = at; /* tmp may still move */
+        }
+        ctx->mtag[n] = tag;
+        ctx->mlen[n] = len;
+        ctx->mrow[r] = n++;
+    }
+    if (c->type.kind == SF_T_CITEXT)
+        for (size_t k = 0; k < n; k++)
+            ctx->mptr[k] = ctx->tmp.ptr + ctx->moff[k];
+    /* block b of every value at prfout[(k * nblk + b) * 16] */
+    if (sf_prf_eval_many(&s->rs->prf, ctx->mtag, ctx->mptr, ctx->mlen, n, ctx->prfblk) < 0)
+        return crypto_failed(m);
+    for (size_t k = 0; k < n; k++)
+        memcpy(ctx->prfout + (size_t)nblk * k * SF_PRF_LEN, ctx->prfblk + k * SF_PRF_LEN, SF_PRF_LEN);
+    for (int b = 1; b < nblk; b++) {
+        for (size_t k = 0; k < n; k++) {
+            ctx->mtag[k] = (unsigned char)('U' + b - 1);
+            ctx->mptr[k] = ctx->prfout + ((size_t)nblk * k + (size_t)b - 1) * SF_PRF_LEN;
+            ctx->mlen[k] = SF_PRF_LEN;
+        }
+        if (sf_prf_eval_many(&s->rs->prf, ctx->mtag, ctx->mptr, ctx->mlen, n, ctx->prfblk) < 0)
+            return crypto_failed(m);
+        for (size_t k = 0; k < n; k++)
+            memcpy(ctx->prfout + ((size_t)nblk * k + (size_t)b) * SF_PRF_LEN, ctx->prfblk + k * SF_PRF_LEN, SF_PRF_LEN);
+    }
+    for (size_t r = 0; r < nrows; r++) {
+        size_t cell = r * nc + m->col, at = ctx->scratch.len;
+        int rc;
+        ctx->off[cell] = SIZE_MAX;
+        if (in[cell].null)
+            continue;
+        if (ctx->mrow[r] != SIZE_MAX &&
+            (rc = fmt_prf(m, ctx->prfout + (size_t)nblk * ctx->mrow[r] * SF_PRF_LEN, &ctx->scratch)))
+            return rc;
+        ctx->off[cell] = at;
+        ctx->len[cell] = ctx->scratch.len - at;
+    }
+    return 0;
+}
+
+/* noise of one value, given its keyed integer r. */
+static int do_noise(const mctx *m, uint64_t r, const sf_field *in, sf_buf *dst)
+{
+    const colplan *c = &m->p->cols[m->col];
     int64_t k;
     int64_t pk;
     sf_dec d, f, res;
     char txt[SF_DEC_TEXT_MAX + 1];
     int rc, scale;
-    if ((rc = keyed_u64(m, s, in, row, &r)))
-        return rc;
     k = (int64_t)(r % (2 * NOISE_K + 1)) - NOISE_K;
     pk = (int64_t)c->rule->noise_p * k; /* units of 1e-15 */
     if (c->fit == FIT_FLOAT) {
@@ -1175,6 +1423,22 @@ static int do_noise(const mctx *m, slot *s, const sf_field *in, const sf_field *
         return sf_buf_addf(dst, "%.*g", m->p->cols[m->col].type.kind == SF_T_FLOAT4 ? 9 : 17, v) < 0
                    ? sf_error_set(m->err, SF_ENOMEM, "out of memory")
                    : 0;
+    }
+    {
+        /* the common case in small decimals: the same result, without 256-bit arithmetic */
+        sf_sdec sd, sf = {(unsigned __int128)(1000000000000000ll + pk), 0, 15}, sr;
+        if (sf_sdec_parse(&sd, in->ptr, in->len) && sf_sdec_mul(&sr, &sd, &sf) == 0) {
+            scale = c->fit == FIT_INT ? 0 : (c->fit == FIT_NUMERIC && c->type.scale >= 0) ? c->type.scale : sd.scale;
+            if (sf_sdec_rescale(&sr, scale) == 0) {
+                if (c->fit == FIT_INT)
+                    sf_sdec_clamp_i64(&sr, c->imin, c->imax);
+                else if (c->fit == FIT_NUMERIC && c->type.precision >= 0)
+                    sf_sdec_clamp_digits(&sr, c->type.precision);
+                return sf_buf_add(dst, txt, sf_sdec_format(&sr, txt)) < 0
+                           ? sf_error_set(m->err, SF_ENOMEM, "out of memory")
+                           : 0;
+            }
+        }
     }
     rc = sf_dec_parse(&d, in->ptr, in->len);
     if (rc == SF_DEC_SPECIAL || (rc != SF_DEC_OK && c->type.kind == SF_T_OPAQUE))
@@ -1198,14 +1462,12 @@ static int do_noise(const mctx *m, slot *s, const sf_field *in, const sf_field *
     return sf_buf_add(dst, txt, sf_dec_format(&res, txt)) < 0 ? sf_error_set(m->err, SF_ENOMEM, "out of memory") : 0;
 }
 
-static int do_date_shift(const mctx *m, slot *s, const sf_field *in, const sf_field *row, sf_buf *dst)
+/* date_shift of one value, given its keyed integer r. */
+static int do_date_shift(const mctx *m, uint64_t r, const sf_field *in, sf_buf *dst)
 {
     const colplan *c = &m->p->cols[m->col];
-    uint64_t r;
     int days, rc;
     size_t start = dst->len;
-    if ((rc = keyed_u64(m, s, in, row, &r)))
-        return rc;
     days = (int)(int64_t)(r % (uint64_t)(2 * c->rule->days + 1)) - c->rule->days;
     rc = sf_date_shift(in->ptr, in->len, days, dst);
     if (rc == SF_DT_OK)
@@ -1216,64 +1478,8 @@ static int do_date_shift(const mctx *m, slot *s, const sf_field *in, const sf_fi
     return value_error(m, "value is not an ISO date or timestamp");
 }
 
-/* Cached text transformers: token, email, dictionary, digits, alnum. */
-static int do_cached(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *raw, sf_buf *dst)
-{
-    const colplan *c = &m->p->cols[m->col];
-    uint64_t h = 0;
-    const centry *e = NULL;
-    size_t start = dst->len;
-    sf_field norm = *raw;
-    const sf_field *in = &norm;
-    int rc;
-    /*
-     * Token, email and dictionary outputs depend on the value as the
-     * database compares it: character(n) ignores trailing spaces (pg_dump
-     * writes them padded) and citext ignores case (ASCII folded here), so
-     * the same value in a text column gives the same output.
-     */
-    if (c->rule->kind != SF_RULE_DIGITS && c->rule->kind != SF_RULE_ALNUM) {
-        if (c->type.kind == SF_T_CHAR)
-            while (norm.len > 0 && norm.ptr[norm.len - 1] == ' ')
-                norm.len--;
-        if (c->type.kind == SF_T_CITEXT) {
-            sf_buf_clear(&ctx->tmp);
-            if (sf_buf_add(&ctx->tmp, norm.ptr, norm.len) < 0)
-                return sf_error_set(m->err, SF_ENOMEM, "out of memory");
-            for (size_t i = 0; i < ctx->tmp.len; i++)
-                if (ctx->tmp.ptr[i] >= 'A' && ctx->tmp.ptr[i] <= 'Z')
-                    ctx->tmp.ptr[i] = (char)(ctx->tmp.ptr[i] - 'A' + 'a');
-            norm.ptr = ctx->tmp.ptr;
-        }
-    }
-    if (in->len <= CACHE_KEY_MAX) {
-        h = hash_bytes(in->ptr, in->len, 7);
-        if ((e = cache_get(s, h, in->ptr, in->len)))
-            return sf_buf_add(dst, e->v, e->vlen) < 0 ? sf_error_set(m->err, SF_ENOMEM, "out of memory") : 0;
-    }
-    switch (c->rule->kind) {
-    case SF_RULE_TOKEN:
-        rc = do_token(m, s, in, dst);
-        break;
-    case SF_RULE_EMAIL:
-        rc = do_email(m, s, in, dst);
-        break;
-    case SF_RULE_DIGITS:
-        rc = do_digits(m, ctx, s, in, dst);
-        break;
-    case SF_RULE_ALNUM:
-        rc = do_alnum(m, ctx, s, in, dst);
-        break;
-    default:
-        rc = do_dict(m, s, in, dst);
-        break;
-    }
-    if (rc == 0 && in->len <= CACHE_KEY_MAX)
-        cache_put(s, h, in->ptr, in->len, dst->ptr + start, dst->len - start);
-    return rc;
-}
-
-static int do_expr(const mctx *m, sf_rowctx *ctx, const sf_field *in, sf_buf *dst, int *isnull)
+/* expr of row r: its operands are the row's masked values (out, or scratch cells of row r). */
+static int do_expr(const mctx *m, sf_rowctx *ctx, size_t r, const sf_field *out, sf_buf *dst, int *isnull)
 {
     const colplan *c = &m->p->cols[m->col];
     size_t nrefs = sf_expr_nrefs(c->expr);
@@ -1282,16 +1488,48 @@ static int do_expr(const mctx *m, sf_rowctx *ctx, const sf_field *in, sf_buf *ds
     int rc, scale;
     if (nrefs > ctx->vals_cap) {
         sf_dec *v = realloc(ctx->vals, nrefs * sizeof(*v));
-        if (!v)
+        sf_sdec *sv = v ? realloc(ctx->svals, nrefs * sizeof(*sv)) : NULL;
+        if (v)
+            ctx->vals = v;
+        if (!sv)
             return sf_error_set(m->err, SF_ENOMEM, "out of memory");
-        ctx->vals = v;
+        ctx->svals = sv;
         ctx->vals_cap = nrefs;
+    }
+    {
+        /* the common case in small decimals (no division, operands of up to 18 digits): the same result */
+        size_t j;
+        sf_sdec sr;
+        for (j = 0; j < nrefs; j++) {
+            size_t ci = c->expr_cols[j], cell = r * m->p->ncols + ci;
+            int scr = m->p->cols[ci].in_scratch && ctx->off[cell] != SIZE_MAX;
+            if (out[ci].null || !sf_sdec_parse(&ctx->svals[j], scr ? ctx->scratch.ptr + ctx->off[cell] : out[ci].ptr,
+                                               scr ? ctx->len[cell] : out[ci].len))
+                break;
+        }
+        if (j == nrefs && sf_expr_eval_small(c->expr, ctx->svals, &sr) == 0) {
+            scale = c->fit == FIT_INT ? 0 : (c->fit == FIT_NUMERIC && c->type.scale >= 0) ? c->type.scale : sr.scale;
+            if (c->fit == FIT_FLOAT && scale > 17)
+                scale = 17;
+            if (sf_sdec_rescale(&sr, scale) == 0) {
+                if (c->fit == FIT_INT)
+                    sf_sdec_clamp_i64(&sr, c->imin, c->imax);
+                else if (c->fit == FIT_NUMERIC && c->type.precision >= 0)
+                    sf_sdec_clamp_digits(&sr, c->type.precision);
+                return sf_buf_add(dst, txt, sf_sdec_format(&sr, txt)) < 0
+                           ? sf_error_set(m->err, SF_ENOMEM, "out of memory")
+                           : 0;
+            }
+        }
     }
     for (size_t j = 0; j < nrefs; j++) {
         size_t ci = c->expr_cols[j];
-        const char *ptr = ctx->off[ci] == SIZE_MAX ? in[ci].ptr : ctx->scratch.ptr + ctx->off[ci];
-        size_t len = ctx->off[ci] == SIZE_MAX ? in[ci].len : ctx->len[ci];
-        if (ctx->isnull[ci]) {
+        /* an operand is the column's masked value: in scratch, or already in out (untouched, fixed, null) */
+        size_t cell = r * m->p->ncols + ci;
+        int scr = m->p->cols[ci].in_scratch && ctx->off[cell] != SIZE_MAX;
+        const char *ptr = scr ? ctx->scratch.ptr + ctx->off[cell] : out[ci].ptr;
+        size_t len = scr ? ctx->len[cell] : out[ci].len;
+        if (out[ci].null) {
             *isnull = 1;
             return 0;
         }
@@ -1318,82 +1556,115 @@ static int do_expr(const mctx *m, sf_rowctx *ctx, const sf_field *in, sf_buf *ds
         sf_dec_clamp_i64(&res, c->imin, c->imax);
     else if (c->fit == FIT_NUMERIC && c->type.precision >= 0)
         sf_dec_clamp_digits(&res, c->type.precision);
-    (void)in;
     return sf_buf_add(dst, txt, sf_dec_format(&res, txt)) < 0 ? sf_error_set(m->err, SF_ENOMEM, "out of memory") : 0;
+}
+
+int sf_tableplan_mask_rows(const sf_tableplan *p, sf_rowctx *ctx, const sf_field *in, sf_field *out, size_t nrows,
+                           sf_error *err)
+{
+    mctx m = {p, 0, err};
+    size_t nc = p->ncols;
+    int rc;
+    if (nrows > SF_TABLEPLAN_MAX_ROWS)
+        return sf_error_set(err, SF_EUSAGE, "a batch of %zu rows (%d at most)", nrows, SF_TABLEPLAN_MAX_ROWS);
+    memcpy(out, in, nrows * nc * sizeof(*out));
+    if (p->identity || nrows == 0)
+        return 0;
+    if ((rc = prepare(ctx, p, nrows, err)))
+        return rc;
+    sf_buf_clear(&ctx->scratch);
+    /*
+     * Column by column over the rows (so digits/alnum can batch their
+     * FF3-1 work). out starts as in; values written into scratch are
+     * resolved into out at the end (scratch moves while it grows); null
+     * and fixed go to out directly.
+     */
+    for (size_t k = 0; k < p->nactive; k++) {
+        size_t i = p->active[k];
+        const colplan *c = &p->cols[i];
+        slot *sl = ctx->colslot[i];
+        m.col = i;
+        switch (c->rule->kind) {
+        case SF_RULE_DIGITS:
+        case SF_RULE_ALNUM:
+            if ((rc = fpe_column(&m, ctx, sl, in, nrows)))
+                return rc;
+            continue;
+        case SF_RULE_NOISE:
+        case SF_RULE_DATE_SHIFT:
+            if ((rc = keyed_column(&m, ctx, sl, in, nrows)))
+                return rc;
+            break;
+        case SF_RULE_NULL:
+        case SF_RULE_FIXED:
+            break;
+        default:
+            if ((rc = prf_column(&m, ctx, sl, in, nrows)))
+                return rc;
+            continue;
+        }
+        for (size_t r = 0; r < nrows; r++) {
+            size_t cell = r * nc + i, start = ctx->scratch.len;
+            ctx->off[cell] = SIZE_MAX;
+            if (in[cell].null)
+                continue;
+            switch (c->rule->kind) {
+            case SF_RULE_NULL:
+                out[cell].ptr = NULL;
+                out[cell].len = 0;
+                out[cell].null = 1;
+                continue;
+            case SF_RULE_FIXED:
+                out[cell].ptr = c->rule->fixed;
+                out[cell].len = c->rule->fixed_len;
+                continue;
+            case SF_RULE_NOISE:
+                rc = do_noise(&m, ctx->ku[r], &in[cell], &ctx->scratch);
+                break;
+            default:
+                rc = do_date_shift(&m, ctx->ku[r], &in[cell], &ctx->scratch);
+                break;
+            }
+            if (rc)
+                return rc;
+            ctx->off[cell] = start;
+            ctx->len[cell] = ctx->scratch.len - start;
+        }
+    }
+    for (size_t k = 0; k < p->nexprs; k++) {
+        size_t i = p->exprs[k];
+        m.col = i;
+        for (size_t r = 0; r < nrows; r++) {
+            size_t cell = r * nc + i, start = ctx->scratch.len;
+            int isnull = 0;
+            ctx->off[cell] = SIZE_MAX;
+            if (in[cell].null)
+                continue;
+            if ((rc = do_expr(&m, ctx, r, out + r * nc, &ctx->scratch, &isnull)))
+                return rc;
+            if (isnull) {
+                out[cell].ptr = NULL;
+                out[cell].len = 0;
+                out[cell].null = 1;
+                continue;
+            }
+            ctx->off[cell] = start;
+            ctx->len[cell] = ctx->scratch.len - start;
+        }
+    }
+    for (size_t r = 0; r < nrows; r++)
+        for (size_t k = 0; k < p->nactive + p->nexprs; k++) {
+            size_t i = k < p->nactive ? p->active[k] : p->exprs[k - p->nactive], cell = r * nc + i;
+            if (ctx->off[cell] != SIZE_MAX) {
+                out[cell].ptr = ctx->scratch.ptr + ctx->off[cell];
+                out[cell].len = ctx->len[cell];
+                out[cell].null = 0;
+            }
+        }
+    return 0;
 }
 
 int sf_tableplan_mask(const sf_tableplan *p, sf_rowctx *ctx, const sf_field *in, sf_field *out, sf_error *err)
 {
-    mctx m = {p, 0, err};
-    int rc;
-    if (p->identity) {
-        memcpy(out, in, p->ncols * sizeof(*out));
-        return 0;
-    }
-    if ((rc = prepare(ctx, p, err)))
-        return rc;
-    sf_buf_clear(&ctx->scratch);
-    for (size_t i = 0; i < p->ncols; i++) {
-        const colplan *c = &p->cols[i];
-        size_t start = ctx->scratch.len;
-        ctx->off[i] = SIZE_MAX;
-        ctx->isnull[i] = (unsigned char)(in[i].null != 0);
-        if (!c->rule || c->rule->kind == SF_RULE_KEEP || in[i].null || c->rule->kind == SF_RULE_EXPR)
-            continue;
-        m.col = i;
-        switch (c->rule->kind) {
-        case SF_RULE_NULL:
-            ctx->isnull[i] = 1;
-            continue;
-        case SF_RULE_FIXED:
-            rc = sf_buf_add(&ctx->scratch, c->rule->fixed, c->rule->fixed_len) < 0
-                     ? sf_error_set(err, SF_ENOMEM, "out of memory")
-                     : 0;
-            break;
-        case SF_RULE_NOISE:
-            rc = do_noise(&m, ctx->memo[i], &in[i], in, &ctx->scratch);
-            break;
-        case SF_RULE_DATE_SHIFT:
-            rc = do_date_shift(&m, ctx->memo[i], &in[i], in, &ctx->scratch);
-            break;
-        default:
-            rc = do_cached(&m, ctx, ctx->memo[i], &in[i], &ctx->scratch);
-            break;
-        }
-        if (rc)
-            return rc;
-        ctx->off[i] = start;
-        ctx->len[i] = ctx->scratch.len - start;
-    }
-    if (p->has_expr)
-        for (size_t i = 0; i < p->ncols; i++) {
-            const colplan *c = &p->cols[i];
-            size_t start = ctx->scratch.len;
-            int isnull = 0;
-            if (!c->rule || c->rule->kind != SF_RULE_EXPR || in[i].null)
-                continue;
-            m.col = i;
-            if ((rc = do_expr(&m, ctx, in, &ctx->scratch, &isnull)))
-                return rc;
-            if (isnull) {
-                ctx->isnull[i] = 1;
-                continue;
-            }
-            ctx->off[i] = start;
-            ctx->len[i] = ctx->scratch.len - start;
-        }
-    for (size_t i = 0; i < p->ncols; i++) {
-        if (ctx->isnull[i]) {
-            out[i].ptr = NULL;
-            out[i].len = 0;
-            out[i].null = 1;
-        } else if (ctx->off[i] == SIZE_MAX) {
-            out[i] = in[i];
-        } else {
-            out[i].ptr = ctx->scratch.ptr + ctx->off[i];
-            out[i].len = ctx->len[i];
-            out[i].null = 0;
-        }
-    }
-    return 0;
+    return sf_tableplan_mask_rows(p, ctx, in, out, 1, err);
 }

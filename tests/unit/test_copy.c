@@ -167,6 +167,59 @@ Test(copy, split_fields)
     cr_assert_eq(bad, 3);
 }
 
+/* The escape-aware definition: a tab ends a field unless a backslash escapes it. */
+static size_t reference_split(sf_span *f, size_t max, const char *l, size_t len, size_t *bad, int *escaped)
+{
+    size_t n = 0, start = 0, i = 0;
+    *escaped = 0;
+    while (i <= len) {
+        if (i == len || l[i] == '\t') {
+            if (n < max) {
+                f[n].ptr = l + start;
+                f[n].len = i - start;
+            }
+            n++;
+            start = ++i;
+            continue;
+        }
+        if (l[i] == '\\') {
+            *escaped = 1;
+            if (i + 1 >= len) {
+                *bad = i;
+                return 0;
+            }
+            i += 2;
+            continue;
+        }
+        i++;
+    }
+    return n;
+}
+
+Test(copy, split_agrees_with_the_escape_rules_on_random_lines)
+{
+    /* long and short lines, so both the 16-byte scan and the byte loop meet tabs, \N, \\, escaped tabs */
+    static const char alphabet[] = "ab\t\\N\\n\\\\\t x";
+    char line[200];
+    sf_span f[80], g[80];
+    for (int iter = 0; iter < 200000; iter++) {
+        size_t len = (size_t)(rnd() % (iter % 2 ? 40 : sizeof(line))), bad = 0, gbad = 0, n, m;
+        int esc = -1, gesc;
+        for (size_t i = 0; i < len; i++)
+            line[i] = rnd() % 3 ? (char)('a' + rnd() % 26) : alphabet[rnd() % (sizeof(alphabet) - 1)];
+        n = sf_copy_split_esc(f, 80, line, len, &bad, &esc);
+        m = reference_split(g, 80, line, len, &gbad, &gesc);
+        cr_assert_eq(n, m, "line %d: %zu fields, want %zu", iter, n, m);
+        if (m == 0) {
+            cr_assert_eq(bad, gbad);
+            continue;
+        }
+        cr_assert_eq(esc, gesc, "line %d: escaped flag", iter);
+        for (size_t i = 0; i < m && i < 80; i++)
+            cr_assert(f[i].ptr == g[i].ptr && f[i].len == g[i].len, "line %d field %zu", iter, i);
+    }
+}
+
 Test(copy, split_then_join_is_identity)
 {
     sf_span f[64];

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/evp.h>
 #include "ff3.h"
 #include "fpe.h"
 
@@ -138,6 +139,137 @@ Test(ff3, length_limits)
     }
 }
 
+/*
+ * FF3-1 encryption written straight from SP 800-38G Rev. 1 (numeral strings,
+ * REV, REVB, NUM, STR each round), to compare the library's integer rounds
+ * with at every length and at the 64/128-bit boundary.
+ */
+static void spec_ff3_1(const unsigned char *key, size_t klen, unsigned radix, const uint8_t tweak[7], const uint8_t *x,
+                       uint8_t *y, size_t n)
+{
+    typedef unsigned __int128 u128;
+    size_t u = (n + 1) / 2, v = n - u;
+    uint8_t A[64], B[64], C[64], tl[4], tr[4];
+    unsigned char rk[32];
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    int outl;
+    for (size_t i = 0; i < klen; i++)
+        rk[i] = key[klen - 1 - i];
+    cr_assert_eq(EVP_EncryptInit_ex(ctx, klen == 16 ? EVP_aes_128_ecb() : klen == 24 ? EVP_aes_192_ecb() : EVP_aes_256_ecb(),
+                                    NULL, rk, NULL), 1);
+    EVP_CIPHER_CTX_set_padding(ctx, 0);
+    tl[0] = tweak[0], tl[1] = tweak[1], tl[2] = tweak[2], tl[3] = (uint8_t)(tweak[3] & 0xF0);
+    tr[0] = tweak[4], tr[1] = tweak[5], tr[2] = tweak[6], tr[3] = (uint8_t)((tweak[3] & 0x0F) << 4);
+    memcpy(A, x, u);
+    memcpy(B, x + u, v);
+    for (unsigned i = 0; i < 8; i++) {
+        size_t m = i % 2 == 0 ? u : v, lb = i % 2 == 0 ? v : u;
+        const uint8_t *W = i % 2 == 0 ? tr : tl;
+        unsigned char P[16], S[16], RP[16];
+        u128 nb = 0, na = 0, yv = 0, mod = 1, c;
+        for (size_t k = lb; k-- > 0;) /* NUM_radix(REV(B)) */
+            nb = nb * radix + B[k];
+        for (int k = 0; k < 4; k++)
+            P[k] = W[k];
+        P[3] ^= (unsigned char)i;
+        for (int k = 15; k >= 4; k--, nb >>= 8) /* [NUM_radix(REV(B))]^12, big-endian */
+            P[k] = (unsigned char)(nb & 0xFF);
+        for (int k = 0; k < 16; k++) /* REVB(P) */
+            RP[k] = P[15 - k];
+        cr_assert_eq(EVP_EncryptUpdate(ctx, S, &outl, RP, 16), 1);
+        for (int k = 15; k >= 0; k--) /* y = NUM(REVB(S)) */
+            yv = (yv << 8) | S[k];
+        for (size_t k = 0; k < m; k++)
+            mod *= radix;
+        for (size_t k = m; k-- > 0;) /* NUM_radix(REV(A)) */
+            na = na * radix + A[k];
+        c = (na + yv % mod) % mod;
+        for (size_t k = 0; k < m; k++, c /= radix) /* C = REV(STR^m_radix(c)) */
+            C[k] = (uint8_t)(c % radix);
+        memcpy(A, B, lb);
+        memcpy(B, C, m);
+    }
+    memcpy(y, A, u);
+    memcpy(y + u, B, v);
+    EVP_CIPHER_CTX_free(ctx);
+}
+
+Test(ff3, integer_rounds_agree_with_the_spec_at_every_length)
+{
+    static const unsigned radixes[] = {10, 26, 36};
+    unsigned char key[32];
+    uint8_t t[7], x[64], y[64], z[64], back[64];
+    uint32_t seed = 12345;
+    sf_ff3 f;
+    for (int i = 0; i < 32; i++)
+        key[i] = (unsigned char)(i * 11 + 3);
+    cr_assert_eq(sf_ff3_init(&f, key, 32, NULL), 0);
+    for (size_t r = 0; r < 3; r++) {
+        unsigned radix = radixes[r];
+        for (size_t n = sf_ff3_minlen(radix); n <= sf_ff3_maxlen(radix); n++)
+            for (int rep = 0; rep < 20; rep++) {
+                for (size_t i = 0; i < n; i++) {
+                    seed = seed * 1103515245u + 12345u;
+                    /* all-maximal numerals too: the largest values each half can hold */
+                    x[i] = (uint8_t)(rep == 0 ? radix - 1 : rep == 1 ? 0 : (seed >> 16) % radix);
+                }
+                for (int i = 0; i < 7; i++)
+                    t[i] = (uint8_t)(rep * 31 + i * 7 + n);
+                cr_assert_eq(sf_ff3_encrypt(&f, radix, t, x, y, n), 0);
+                spec_ff3_1(key, 32, radix, t, x, z, n);
+                cr_assert_eq(memcmp(y, z, n), 0, "radix %u length %zu", radix, n);
+                cr_assert_eq(sf_ff3_decrypt(&f, radix, t, y, back, n), 0);
+                cr_assert_eq(memcmp(back, x, n), 0, "radix %u length %zu: decrypt", radix, n);
+            }
+    }
+    sf_ff3_cleanup(&f);
+}
+
+Test(ff3, a_batch_gives_what_one_call_each_gives)
+{
+    static const unsigned radixes[] = {10, 26, 36, 64};
+    unsigned char key[32];
+    uint32_t seed = 777;
+    sf_ff3 f;
+    for (int i = 0; i < 32; i++)
+        key[i] = (unsigned char)(255 - i * 3);
+    cr_assert_eq(sf_ff3_init(&f, key, 32, NULL), 0);
+    for (size_t count = 0; count <= 100; count += 11) {
+        sf_ff3_req req[100];
+        uint8_t x[100][64], want[100][64];
+        for (size_t k = 0; k < count; k++) {
+            unsigned radix = radixes[k % 4];
+            size_t lo = sf_ff3_minlen(radix), hi = sf_ff3_maxlen(radix);
+            seed = seed * 1103515245u + 12345u;
+            req[k].radix = radix;
+            req[k].n = lo + (seed >> 8) % (hi - lo + 1);
+            req[k].x = x[k];
+            for (int t = 0; t < 7; t++)
+                req[k].tweak[t] = (uint8_t)(seed >> (t + 3));
+            for (size_t i = 0; i < req[k].n; i++) {
+                seed = seed * 1103515245u + 12345u;
+                x[k][i] = (uint8_t)((seed >> 16) % radix);
+            }
+            cr_assert_eq(sf_ff3_encrypt(&f, radix, req[k].tweak, x[k], want[k], req[k].n), 0);
+        }
+        cr_assert_eq(sf_ff3_encrypt_many(&f, req, count), 0);
+        for (size_t k = 0; k < count; k++)
+            cr_assert_eq(memcmp(x[k], want[k], req[k].n), 0, "batch of %zu, request %zu (radix %u, %zu numerals)", count,
+                         k, req[k].radix, req[k].n);
+    }
+    {
+        /* an invalid request fails the batch before anything changes */
+        sf_ff3_req req[2];
+        uint8_t a[8] = {1, 2, 3, 4, 5, 6, 7, 8}, b[3] = {1, 2, 3};
+        req[0] = (sf_ff3_req){10, {0}, a, 8};
+        req[1] = (sf_ff3_req){10, {0}, b, 3};
+        cr_assert_eq(sf_ff3_encrypt_many(&f, req, 2), SF_EUSAGE);
+        cr_assert_eq(a[0], 1);
+        cr_assert_eq(a[7], 8);
+    }
+    sf_ff3_cleanup(&f);
+}
+
 Test(ff3, ff3_1_is_a_permutation_of_all_six_digit_strings, .timeout = 60)
 {
     unsigned char key[32];
@@ -258,4 +390,28 @@ Test(fpe, long_strings_are_chunked_and_injective)
                 cr_assert_neq(memcmp(out[k], out[j], N), 0, "inputs %d and %d collide", k, j);
         }
     sf_fpe_free(f);
+}
+
+Test(fpe, a_batch_gives_what_one_call_each_gives)
+{
+    sf_fpe *f = make_fpe(7), *g = make_fpe(7);
+    enum { COUNT = 90 };
+    static uint8_t a[COUNT][130], b[COUNT][130];
+    uint8_t *ptr[COUNT];
+    size_t n[COUNT];
+    for (unsigned radix = 10; radix <= 36; radix += radix == 10 ? 16 : 10) {
+        for (size_t k = 0; k < COUNT; k++) {
+            /* empty, small-domain, one FF3-1 block, chunked */
+            n[k] = k % 5 == 0 ? 0 : k % 5 == 1 ? 1 + k % 3 : k % 5 == 2 ? 12 : k % 5 == 3 ? 40 : 125;
+            for (size_t i = 0; i < n[k]; i++)
+                a[k][i] = b[k][i] = (uint8_t)((k * 7 + i * 13) % radix);
+            ptr[k] = a[k];
+            cr_assert_eq(sf_fpe_encrypt(g, radix, 3, b[k], n[k]), 0);
+        }
+        cr_assert_eq(sf_fpe_encrypt_many(f, radix, 3, ptr, n, COUNT), 0);
+        for (size_t k = 0; k < COUNT; k++)
+            cr_assert_eq(memcmp(a[k], b[k], n[k]), 0, "radix %u, value %zu (%zu numerals)", radix, k, n[k]);
+    }
+    sf_fpe_free(f);
+    sf_fpe_free(g);
 }

@@ -404,6 +404,75 @@ Test(transform, cache_hits_equal_fresh_computation)
     sf_mask_policy_free(pol);
 }
 
+Test(transform, a_batch_of_rows_masks_like_one_row_at_a_time)
+{
+    /* every kind of rule, by:, expr, integer digits (cycle walking), numeric digits, NULLs, NaN, repeats,
+       three-block tokens, character(n) padding and citext case */
+    sf_mask_policy *pol = policy("version: 1\ntables:\n  t:\n    a: email\n    b: {digits: {keep_leading: 1}}\n"
+                                 "    c: name\n    d: {alnum: {keep_leading: 2}}\n    e: digits\n    f: digits\n"
+                                 "    g: {noise: 0.1, by: d}\n    h: {date_shift: {days: 30}}\n    i: {expr: \"g * 2\"}\n"
+                                 "    j: null\n    k: {fixed: X}\n    l: {token: {length: 64}}\n    m: email\n");
+    sf_mask_key *key = key_n(4);
+    tbl t = plan(pol, "t", "a:text;b:text;c:character(12);d:text;e:smallint;f:numeric(9,3);g:numeric(10,2);"
+                           "h:date;i:numeric(12,2);j:text;k:text;l:text;m:citext");
+    enum { ROWS = 150 };
+    static char vals[ROWS][13][48];
+    static sf_field in[ROWS * 13], out[ROWS * 13];
+    sf_rowctx *batch = rowctx(key), *one = rowctx(key);
+    sf_error e;
+    for (int r = 0; r < ROWS; r++) {
+        snprintf(vals[r][0], 48, "user%d@corp.example", r % 40);
+        snprintf(vals[r][1], 48, "+49 30 %07d", r * 7919 % 10000000);
+        snprintf(vals[r][2], 48, "Name %d", r % 9);
+        /* d and e repeat within a batch: encrypted once, copied to the repeats */
+        snprintf(vals[r][3], 48, "DE%02d AB%03d x%d", r % 97, r % 23, r % 5);
+        snprintf(vals[r][4], 48, "%d", (r % 50 * 331) % 32768 - (r % 3 ? 0 : 16384));
+        snprintf(vals[r][5], 48, r % 17 == 0 ? "NaN" : "%d.%03d", r * 13 % 1000000, r % 1000);
+        snprintf(vals[r][6], 48, "%d.%02d", r * 7, r % 100);
+        snprintf(vals[r][7], 48, "2024-%02d-%02d", 1 + r % 12, 1 + r % 28);
+        snprintf(vals[r][8], 48, "1.00");
+        snprintf(vals[r][9], 48, "secret %d", r);
+        snprintf(vals[r][10], 48, "v%d", r);
+        snprintf(vals[r][11], 48, "tok-%d", r % 60);
+        snprintf(vals[r][12], 48, r % 2 ? "Mixed.Case%d@X.org" : "mixed.case%d@x.org", r % 30);
+        for (int c = 0; c < 13; c++) {
+            sf_field *f = &in[r * 13 + c];
+            f->null = (r + c) % 11 == 0 && c != 8;
+            f->ptr = f->null ? NULL : vals[r][c];
+            f->len = f->null ? 0 : strlen(vals[r][c]);
+        }
+    }
+    /* batches of every size from 1 to 64 over the rows, against one row at a time */
+    for (size_t r0 = 0, size = 1; r0 < ROWS; r0 += size, size = size % 64 + 7) {
+        size_t nr = r0 + size > ROWS ? ROWS - r0 : size;
+        memset(&e, 0, sizeof(e));
+        cr_assert_eq(sf_tableplan_mask_rows(t.plan, batch, in + r0 * 13, out + r0 * 13, nr, &e), 0, "%s", e.msg);
+        for (size_t r = r0; r < r0 + nr; r++) {
+            sf_field o[13];
+            cr_assert_eq(sf_tableplan_mask(t.plan, one, in + r * 13, o, &e), 0, "%s", e.msg);
+            for (int c = 0; c < 13; c++) {
+                const sf_field *b = &out[r * 13 + c];
+                cr_assert_eq(b->null, o[c].null, "row %zu column %d", r, c);
+                cr_assert(b->null || (b->len == o[c].len && memcmp(b->ptr, o[c].ptr, b->len) == 0),
+                          "row %zu column %d: '%.*s' in a batch of %zu, '%.*s' alone", r, c, (int)b->len, b->ptr, nr,
+                          (int)o[c].len, o[c].ptr);
+            }
+        }
+    }
+    /* a bad value anywhere in a batch fails the batch */
+    in[5 * 13 + 4].ptr = "12x";
+    in[5 * 13 + 4].len = 3;
+    in[5 * 13 + 4].null = 0;
+    memset(&e, 0, sizeof(e));
+    cr_assert_eq(sf_tableplan_mask_rows(t.plan, batch, in, out, 10, &e), SF_EFORMAT);
+    cr_assert_str_eq(e.msg, "cannot mask public.t.e (digits): value is not an integer");
+    sf_tableplan_free(t.plan);
+    sf_rowctx_free(batch);
+    sf_rowctx_free(one);
+    sf_mask_key_free(key);
+    sf_mask_policy_free(pol);
+}
+
 /* ---- token and email -------------------------------------------------------------- */
 
 #define UNIQUE_N 200000
@@ -1161,6 +1230,125 @@ Test(transform, decimal_arithmetic)
     cr_assert_eq(sf_dec_clamp_digits(&a, 5), 1);
     sf_dec_format(&a, s);
     cr_assert_str_eq(s, "99.999");
+}
+
+Test(transform, decimal_fast_paths_agree_with_the_general_ones)
+{
+    uint64_t x = 0x243F6A8885A308D3ull;
+    for (int iter = 0; iter < 200000; iter++) {
+        char in[64], padded[96], s1[SF_DEC_TEXT_MAX + 1], s2[SF_DEC_TEXT_MAX + 1], want[64];
+        sf_dec a, b, c, d;
+        uint64_t ia, ib;
+        int fa, len;
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        ia = x % (iter % 3 == 0 ? 1000000000000000000ull : iter % 3 == 1 ? 100000ull : 100ull);
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        fa = (int)(x % 6);
+        /* "[-]int[.frac]" of ia with fa decimals; 18 digits at most: the short parser takes it */
+        len = snprintf(in, sizeof(in), "%s%llu", x % 4 == 0 ? "-" : "", (unsigned long long)ia);
+        if (fa && len > fa) {
+            memmove(in + len - fa + 1, in + len - fa, (size_t)fa + 1);
+            in[len - fa] = '.';
+            len++;
+        }
+        /* the same number behind leading zeros is too long for the short parser */
+        snprintf(padded, sizeof(padded), "%s0000000000000000000000%s", in[0] == '-' ? "-" : "", in + (in[0] == '-'));
+        cr_assert_eq(sf_dec_parse(&a, in, (size_t)len), 0, "%s", in);
+        cr_assert_eq(sf_dec_parse(&b, padded, strlen(padded)), 0, "%s", padded);
+        cr_assert(a.scale == b.scale && a.neg == b.neg && memcmp(&a.mag, &b.mag, sizeof(a.mag)) == 0, "%s", in);
+        sf_dec_format(&a, s1);
+        sf_dec_format(&b, s2);
+        cr_assert_str_eq(s1, s2);
+        /* formatting a 64-bit magnitude */
+        memset(&c, 0, sizeof(c));
+        c.mag.w[0] = x;
+        sf_dec_format(&c, s1);
+        snprintf(want, sizeof(want), "%llu", (unsigned long long)x);
+        cr_assert_str_eq(s1, want);
+        /* 64 x 64-bit products, exactly */
+        ib = x ^ (x >> 29);
+        memset(&c, 0, sizeof(c));
+        memset(&d, 0, sizeof(d));
+        c.mag.w[0] = ia;
+        d.mag.w[0] = ib;
+        cr_assert_eq(sf_dec_mul(&c, &c, &d), 0);
+        {
+            unsigned __int128 p = (unsigned __int128)ia * ib;
+            cr_assert(c.mag.w[0] == (uint64_t)p && c.mag.w[1] == (uint64_t)(p >> 64) && !c.mag.w[2] && !c.mag.w[3]);
+        }
+    }
+}
+
+/* A small decimal's text and a general decimal's text agree. */
+static void same_text(const sf_sdec *a, const sf_dec *b, const char *what)
+{
+    char x[SF_DEC_TEXT_MAX + 1], y[SF_DEC_TEXT_MAX + 1];
+    sf_sdec_format(a, x);
+    sf_dec_format(b, y);
+    cr_assert_str_eq(x, y, "%s", what);
+}
+
+Test(transform, small_decimals_agree_with_the_general_ones)
+{
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    for (int iter = 0; iter < 300000; iter++) {
+        char ta[40], tb[40], what[160];
+        sf_sdec sa, sb, sr;
+        sf_dec da, db, dr;
+        int sc, digits, rs, rd;
+        uint64_t ma, mb;
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        ma = x % (iter % 4 == 0 ? 1000000000000000000ull : iter % 4 == 1 ? 1000000ull : 1000ull);
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        mb = x % (iter % 3 == 0 ? 1000000000000000000ull : 100000ull);
+        /* "[-]m" with 0..6 decimals: both parsers take it (at most 18 digits) */
+        snprintf(ta, sizeof(ta), "%s%llu.%0*llu", x % 5 == 0 ? "-" : "", (unsigned long long)(ma / 1000000),
+                 6, (unsigned long long)(ma % 1000000));
+        snprintf(tb, sizeof(tb), "%s%llu", x % 7 == 0 ? "-" : "", (unsigned long long)mb);
+        if (iter % 2)
+            ta[strlen(ta) - (size_t)(x % 7)] = 0; /* fewer decimals; maybe "12." */
+        cr_assert_eq(sf_sdec_parse(&sa, ta, strlen(ta)), 1, "%s", ta);
+        cr_assert_eq(sf_sdec_parse(&sb, tb, strlen(tb)), 1, "%s", tb);
+        cr_assert_eq(sf_dec_parse(&da, ta, strlen(ta)), 0);
+        cr_assert_eq(sf_dec_parse(&db, tb, strlen(tb)), 0);
+        same_text(&sa, &da, ta);
+        snprintf(what, sizeof(what), "%s * %s", ta, tb);
+        if (sf_sdec_mul(&sr, &sa, &sb) == 0) {
+            cr_assert_eq(sf_dec_mul(&dr, &da, &db), 0, "%s", what);
+            same_text(&sr, &dr, what);
+        }
+        snprintf(what, sizeof(what), "%s + %s", ta, tb);
+        if (sf_sdec_add(&sr, &sa, &sb) == 0 && sf_dec_add(&dr, &da, &db) == 0)
+            same_text(&sr, &dr, what);
+        snprintf(what, sizeof(what), "%s - %s", ta, tb);
+        if (sf_sdec_sub(&sr, &sa, &sb) == 0 && sf_dec_sub(&dr, &da, &db) == 0)
+            same_text(&sr, &dr, what);
+        /* rescale up and down (rounding half away from zero), then clamps */
+        sc = (int)(x % 12);
+        digits = (int)(x % 9) + 1;
+        if (sf_sdec_mul(&sr, &sa, &sb) == 0 && sf_dec_mul(&dr, &da, &db) == 0) {
+            rs = sf_sdec_rescale(&sr, sc);
+            rd = sf_dec_rescale(&dr, sc);
+            snprintf(what, sizeof(what), "%s * %s at scale %d", ta, tb, sc);
+            if (rs == 0) {
+                cr_assert_eq(rd, 0, "%s", what);
+                same_text(&sr, &dr, what);
+                cr_assert_eq(sf_sdec_clamp_digits(&sr, digits + sc), sf_dec_clamp_digits(&dr, digits + sc), "%s", what);
+                same_text(&sr, &dr, what);
+                if (sc == 0) {
+                    cr_assert_eq(sf_sdec_clamp_i64(&sr, -32768, 32767), sf_dec_clamp_i64(&dr, -32768, 32767));
+                    same_text(&sr, &dr, what);
+                }
+            }
+        }
+    }
+    /* 20..38-digit magnitudes format through both halves */
+    {
+        sf_sdec a = {(unsigned __int128)1234567890123456789ull * 10000000000000000000ull + 42, 1, 5};
+        char t[SF_DEC_TEXT_MAX + 1];
+        sf_sdec_format(&a, t);
+        cr_assert_str_eq(t, "-123456789012345678900000000000000.00042");
+    }
 }
 
 /* ---- masked values load into a real PostgreSQL ---------------------------------------- */
