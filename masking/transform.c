@@ -1,12 +1,14 @@
 /*
  * Table plans (policy rules compiled against one table's columns and
- * types) and the per-row masking of the rule side (rowmask.h).
+ * types) and the row masking of the rule side (rowmask.h): one row, or a
+ * batch of rows column by column so that each column's keyed work (CMACs,
+ * FF3-1 rounds) runs as one batch of AES calls.
  *
  * A plan is immutable and may be shared by threads. Everything mutable
  * lives in an sf_rowctx: per rule signature the HKDF subkeys and the
  * OpenSSL contexts built from them (created on first use, then reused for
- * every value), and per (rule, type fit) a small cache of recent
- * input -> output pairs.
+ * every value), per (rule, type fit) a memo of recent digits/alnum
+ * input -> output pairs (memo.h), and the batch's scratch.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -363,7 +365,7 @@ static int fit_rule(sf_tableplan *p, size_t i, sf_error *err)
         } else if (!is_text_kind(k)) {
             goto wrong_type;
         }
-        /* the output depends on the integer range / numeric precision: separate caches */
+        /* the output depends on the integer range / numeric precision: separate memos */
         snprintf(fit, sizeof(fit), "t=%d,p=%d,s=%d", (int)k, (int)t->precision, (int)t->scale);
         break;
     case SF_RULE_ALNUM:
