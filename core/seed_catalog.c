@@ -149,11 +149,24 @@ static const char *gen_name(const seed_col *c)
     return n[c->kind];
 }
 
+/* Does a ref (directly or through its parents' refs) copy values of the target's existing rows? */
+static int reads_target(const sf_seed *s, const seed_col *c)
+{
+    while (c->kind == SG_REF) {
+        if (c->ref_from != REF_NEW)
+            return 1;
+        c = &s->tables[c->ref_table].cols[c->ref_col];
+    }
+    return 0;
+}
+
 /* Longest value in characters as written (truncation and refs followed); 0 = unknown. */
 static size_t eff_chars(const sf_seed *s, const seed_col *c)
 {
     if (c->truncate_chars)
         return c->truncate_chars;
+    if (c->kind == SG_REF && reads_target(s, c))
+        return 0;
     if (c->kind == SG_REF)
         return eff_chars(s, &s->tables[c->ref_table].cols[c->ref_col]);
     return c->max_chars;
@@ -278,6 +291,17 @@ static int check_column(struct cat *k, const seed_table *t, seed_col *c, const t
                 return sf_node_error(&k->s->err, SF_ECONFIG, c->values[i].node,
                                      "column '%s' of %s is NOT NULL, but this value is null", c->name, t->display);
     }
+    if (c->kind == SG_SEQ && c->seq_after_max) {
+        if (tc->k != TK_INT)
+            return sf_node_error(&k->s->err, SF_ECONFIG, c->after_node,
+                                 "column '%s' of %s is %s: seq after: max needs an integer column (smallint, integer, "
+                                 "bigint) to read a usable MAX from",
+                                 c->name, t->display, tc->type);
+        c->tlo = tc->lo;
+        c->thi = tc->hi;
+    }
+    if (c->kind == SG_REF && reads_target(k->s, c))
+        return 0; /* values of a target column: PostgreSQL checks them, inside the load's transaction */
     if ((c->kind == SG_PICK || c->kind == SG_CONST) && check_values(k, t, c, tc))
         return k->s->err.code;
     if (c->kind == SG_REF && (c->vclass == VC_ANY)) {
@@ -398,11 +422,18 @@ static int find_table(const sf_seed *s, const char *schema, const char *name)
     return -1;
 }
 
-/* Does a ref column's value come (directly or through parent refs) from table pt's column `name`? */
-static int ref_reaches(const sf_seed *s, const seed_col *c, size_t pt, const char *name)
+/*
+ * Does a ref column's value come (directly or through parent refs) from
+ * table pt's column `name` (pschema.ptable in the target)?
+ */
+static int ref_reaches(const sf_seed *s, const seed_col *c, size_t pt, const char *pschema, const char *ptable,
+                       const char *name)
 {
     while (c->kind == SG_REF) {
-        const seed_col *p = &s->tables[c->ref_table].cols[c->ref_col];
+        const seed_col *p;
+        if (c->ref_from == REF_EXISTING)
+            return !strcmp(c->ext_schema, pschema) && !strcmp(c->ext_table, ptable) && !strcmp(c->ext_col, name);
+        p = &s->tables[c->ref_table].cols[c->ref_col];
         if (c->ref_table == pt && !strcmp(p->name, name))
             return 1;
         c = p;
@@ -433,6 +464,10 @@ static int check_fkeys(struct cat *k, const seed_table *t, size_t ti, const char
             if (pt >= 0 && (size_t)pt == ti) {
                 for (int r = i; r < j && !rc; r++) {
                     int ci = col_index(t, PQgetvalue(res, r, 1));
+                    if (ci >= 0 && t->cols[ci].kind == SG_REF && t->cols[ci].ref_from == REF_EXISTING &&
+                        ref_reaches(k->s, &t->cols[ci], (size_t)pt, PQgetvalue(res, r, 2), PQgetvalue(res, r, 3),
+                                    PQgetvalue(res, r, 4)))
+                        continue; /* the table's own existing rows: they are there before the load */
                     if (ci >= 0 && t->cols[ci].null_p < 1)
                         rc = sf_node_error(&k->s->err, SF_ECONFIG, t->cols[ci].node,
                                            "'%s' references %s itself; self-references are not generated "
@@ -451,7 +486,7 @@ static int check_fkeys(struct cat *k, const seed_table *t, size_t ti, const char
             c = &t->cols[ci];
             if (c->null_p >= 1 || (c->kind == SG_CONST && c->values[0].null))
                 continue;
-            if (!ref_reaches(k->s, c, (size_t)pt, PQgetvalue(res, r, 4))) {
+            if (!ref_reaches(k->s, c, (size_t)pt, PQgetvalue(res, r, 2), PQgetvalue(res, r, 3), PQgetvalue(res, r, 4))) {
                 rc = sf_node_error(&k->s->err, SF_ECONFIG, c->node,
                                    "'%s' is a foreign key to %s(%s); generate it with {ref: %s.%s}", c->name,
                                    k->s->tables[pt].display, PQgetvalue(res, r, 4), k->s->tables[pt].display,
@@ -569,12 +604,43 @@ static int check_table(struct cat *k, size_t ti)
     return rc;
 }
 
+static const char SQL_HAS_COLUMN[] =
+    "SELECT a.attnum FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
+    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND a.attname = $3 "
+    "AND a.attnum > 0 AND NOT a.attisdropped";
+
+/* The target columns that refs from: existing / any read must be there. */
+static int check_ref_targets(struct cat *k, const seed_table *t)
+{
+    for (size_t i = 0; i < t->ncols; i++) {
+        const seed_col *c = &t->cols[i];
+        const char *p[3];
+        PGresult *res;
+        int n;
+        if (c->kind != SG_REF || c->ref_from == REF_NEW)
+            continue;
+        p[0] = c->ext_schema;
+        p[1] = c->ext_table;
+        p[2] = c->ext_col;
+        if (!(res = query(k, SQL_HAS_COLUMN, 3, p)))
+            return SF_EDB;
+        n = PQntuples(res);
+        PQclear(res);
+        if (n != 1)
+            return sf_node_error(&k->s->err, SF_ECONFIG, c->ref_node,
+                                 "ref '%s' from: %s: the target has no column %s of a table %s.%s", c->ref_node->str,
+                                 c->ref_from == REF_ANY ? "any" : "existing", c->ext_col, c->ext_schema, c->ext_table);
+    }
+    return 0;
+}
+
 /* Check every table in spec order (refs read their parent's truncation). */
 int seed_catalog_check(sf_seed *s, PGconn *conn)
 {
     struct cat k = {s, conn};
     for (size_t i = 0; i < s->ntables; i++)
-        if (check_table(&k, i))
+        if (check_ref_targets(&k, &s->tables[i]) || check_table(&k, i))
             return s->err.code;
     return 0;
 }

@@ -2,8 +2,12 @@
  * Row generation: the value of (table, column, row) computed on demand and
  * memoised per row, and rows written as COPY text. A `ref` picks a parent
  * row index and recomputes the parent's value there (parents are always
- * earlier tables, so the recursion is bounded by the number of tables).
+ * earlier tables, so the recursion is bounded by the number of tables);
+ * a ref to the target's rows (from: existing / any) reads the parent row
+ * the load transaction fetched. A unique key whose rows were moved off the
+ * target's values (seed_append.c) reads its bijection at the remapped index.
  */
+#include <libpq-fe.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -228,7 +232,7 @@ static uint64_t tuple_digit(struct tctx *x, int k, int pos)
 {
     seed_tuple *tp = &x->t->tuples[k];
     if (x->tgen[k] != x->gen) {
-        uint64_t d = seed_perm_apply(&tp->perm, (uint64_t)x->row);
+        uint64_t d = seed_perm_apply(&tp->perm, seed_remap_get(&tp->remap, (uint64_t)x->row));
         for (size_t j = tp->n; j-- > 0;) {
             uint64_t dom = x->t->cols[tp->cols[j]].domain;
             if (dom == UINT64_MAX || dom == 0) {
@@ -251,7 +255,7 @@ static uint64_t domain_index(struct tctx *x, const seed_col *c)
     if (c->tuple >= 0)
         return tuple_digit(x, c->tuple, c->tuple_pos);
     if (c->unique)
-        return seed_perm_apply(&c->perm, (uint64_t)x->row);
+        return seed_perm_apply(&c->perm, seed_remap_get(&c->remap, (uint64_t)x->row));
     r = seed_rand_at(c->rkey, (uint64_t)x->row);
     if (c->cum) {
         double u = seed_unit(r) * c->cum[c->nvalues - 1];
@@ -370,7 +374,9 @@ static int email_value(seed_gen *g, struct tctx *x, const seed_col *c, sf_buf *o
     }
     if (out->len == start && sf_buf_adds(out, "user"))
         return SF_ENOMEM;
-    if (sf_buf_addc(out, '.') || add_u64(out, (uint64_t)x->row + 1) || sf_buf_addc(out, '@'))
+    /* the number makes the address unique; a remapped row takes an unused number */
+    if (sf_buf_addc(out, '.') || add_u64(out, seed_remap_get(&c->remap, (uint64_t)x->row) + 1) ||
+        sf_buf_addc(out, '@'))
         return SF_ENOMEM;
     {
         const seed_str *d = &c->domains[c->ndomains > 1 ? seed_below(seed_rand_at(rk, 2), c->ndomains) : 0];
@@ -430,7 +436,8 @@ static int value(seed_gen *g, struct tctx *x, size_t ci)
     }
     switch (c->kind) {
     case SG_SEQ:
-        rc = add_i64(&v->text, (int64_t)((uint64_t)c->seq_start + row * (uint64_t)c->seq_step));
+        rc = add_i64(&v->text,
+                     (int64_t)((uint64_t)c->seq_start + seed_remap_get(&c->remap, row) * (uint64_t)c->seq_step));
         break;
     case SG_EMAIL:
         rc = email_value(g, x, c, &v->text);
@@ -440,7 +447,20 @@ static int value(seed_gen *g, struct tctx *x, size_t ci)
         break;
     case SG_REF: {
         uint64_t pr = parent_row(x, ci);
-        struct tctx *px = &g->ctx[c->ref_table];
+        const seed_col *root = c->row_of >= 0 ? &x->t->cols[c->row_of] : c;
+        struct tctx *px;
+        if (root->ref_from != REF_NEW) {
+            if (pr < (uint64_t)root->ex_rows) {
+                const PGresult *res = root->ex_res;
+                v->null = PQgetisnull(res, (int)pr, c->ex_field);
+                rc = v->null ? 0
+                             : sf_buf_set(&v->text, PQgetvalue(res, (int)pr, c->ex_field),
+                                          (size_t)PQgetlength(res, (int)pr, c->ex_field));
+                break;
+            }
+            pr -= (uint64_t)root->ex_rows; /* from: any: a new parent row follows the existing ones */
+        }
+        px = &g->ctx[c->ref_table];
         if (px->row != (int64_t)pr || px->gen == 0)
             begin_row(px, (int64_t)pr);
         if ((rc = value(g, px, c->ref_col)))
@@ -535,6 +555,37 @@ void seed_gen_free(seed_gen *g)
     free(g->ctx);
     sf_buf_free(&g->scratch);
     free(g);
+}
+
+/* Forget the row every context holds, so values are recomputed under new remaps. */
+void seed_gen_reset(seed_gen *g)
+{
+    for (size_t i = 0; i < g->s->ntables; i++)
+        g->ctx[i].row = -1;
+}
+
+/* "row\tv1\tv2\n" for each of rows[]: a unique key's values, for the target comparison. */
+int seed_gen_key_rows(seed_gen *g, size_t ti, const size_t *cols, size_t ncols, const int64_t *rows, size_t nrows,
+                      sf_buf *out)
+{
+    struct tctx *x = &g->ctx[ti];
+    for (size_t k = 0; k < nrows; k++) {
+        begin_row(x, rows[k]);
+        if (add_i64(out, rows[k]))
+            return sf_error_set(&g->s->err, SF_ENOMEM, "out of memory");
+        for (size_t j = 0; j < ncols; j++) {
+            struct cval *v = &x->v[cols[j]];
+            int rc = value(g, x, cols[j]);
+            if (rc)
+                return sf_error_set(&g->s->err, rc, "generating %s.%s: %s", x->t->display, x->t->cols[cols[j]].name,
+                                    sf_strerror(rc));
+            if (sf_buf_addc(out, '\t') || (v->null ? sf_buf_add(out, "\\N", 2) : add_escaped(out, v->text.ptr, v->text.len)))
+                return sf_error_set(&g->s->err, SF_ENOMEM, "out of memory");
+        }
+        if (sf_buf_addc(out, '\n'))
+            return sf_error_set(&g->s->err, SF_ENOMEM, "out of memory");
+    }
+    return 0;
 }
 
 /* Rows [from, to) of table ti as COPY text lines appended to out. */

@@ -1,8 +1,9 @@
 /*
  * Writing a seed run: COPY text blocks to a stream, or COPY FROM STDIN
  * through libpq. A database load is one transaction over all tables (so a
- * failure part-way leaves nothing), preceded by the catalog checks and
- * followed by moving serial/identity sequences past the generated keys.
+ * failure part-way leaves nothing), preceded by the catalog checks and the
+ * reads of the target's state (seed_append.c), and followed by moving
+ * serial/identity sequences past the generated keys.
  */
 #include <errno.h>
 #include <libpq-fe.h>
@@ -64,6 +65,8 @@ int seed_load_stream(sf_seed *s, FILE *out)
     struct file_sink fs = {s, out};
     sf_buf head = SF_BUF_INIT;
     int rc = 0;
+    if ((rc = seed_append_check_stream(s)))
+        return rc;
     if (seed_gen_new(&g, s))
         return s->err.code;
     for (size_t i = 0; i < s->ntables && !rc; i++) {
@@ -246,6 +249,7 @@ int seed_load_conn(sf_seed *s, PGconn *conn, int check_only)
         return rc;
     if ((rc = exec_ok(s, conn, "BEGIN", "starting the seed transaction")))
         goto out;
+    rc = seed_append_prepare(s, conn, g);
     for (size_t i = 0; i < s->ntables && !rc; i++) {
         double t0 = sf_monotonic();
         rc = copy_table(s, conn, g, i);
@@ -264,6 +268,7 @@ int seed_load_conn(sf_seed *s, PGconn *conn, int check_only)
         PQclear(res);
     }
 out:
+    seed_append_release(s);
     seed_gen_free(g);
     return rc;
 }

@@ -129,6 +129,9 @@ static uint64_t span_domain(int64_t lo, int64_t hi)
     return span == UINT64_MAX ? UINT64_MAX : span + 1;
 }
 
+static int ref_domain(sf_seed *s, seed_table *t, seed_col *c, int final);
+static int finish_column(sf_seed *s, seed_table *t, seed_col *c);
+
 static int resolve_column(sf_seed *s, seed_table *t, size_t ci)
 {
     seed_col *c = &t->cols[ci];
@@ -154,14 +157,27 @@ static int resolve_column(sf_seed *s, seed_table *t, size_t ci)
             return s->err.code;
         if (!c->seq_step)
             return sf_node_error(&s->err, SF_ECONFIG, c->step.node, "seq step must not be 0");
+        if (c->seq_after_max && c->seq_step < 0)
+            return sf_node_error(&s->err, SF_ECONFIG, c->step.node, "seq after: max needs a positive step");
+        if (c->seq_after_max && c->has_max && c->tmax >= c->seq_start) {
+            if (c->tmax == INT64_MAX)
+                return sf_node_error(&s->err, SF_ECONFIG, c->after_node,
+                                     "seq after: max: the target's %s already holds the largest 64-bit integer", c->name);
+            c->seq_start = c->tmax + 1;
+        }
         if (n > 0 && (__builtin_mul_overflow(n - 1, c->seq_step, &last) ||
                       __builtin_add_overflow(last, c->seq_start, &last)))
-            return sf_node_error(&s->err, SF_ECONFIG, c->node, "seq of %s overflows a 64-bit integer at %lld rows",
-                                 c->name, (long long)n);
+            return sf_node_error(&s->err, SF_ECONFIG, c->node, "seq of %s overflows a 64-bit integer at %lld rows%s",
+                                 c->name, (long long)n, c->has_max ? " after the target's MAX" : "");
         if (n <= 0)
             last = c->seq_start;
         c->lo = last < c->seq_start ? last : c->seq_start;
         c->hi = last < c->seq_start ? c->seq_start : last;
+        if (c->seq_after_max && c->has_max && (c->lo < c->tlo || c->hi > c->thi))
+            return sf_node_error(&s->err, SF_ECONFIG, c->after_node,
+                                 "seq after: max: %lld rows after the target's MAX %lld of '%s' go past the column's "
+                                 "largest value %lld",
+                                 (long long)n, (long long)c->tmax, c->name, (long long)c->thi);
         break;
     }
     case SG_INT:
@@ -297,9 +313,31 @@ static int resolve_column(sf_seed *s, seed_table *t, size_t ci)
         c->max_chars = local + 1 + int_chars(n > 0 ? n : 1) + 1 + dom;
         break;
     }
-    case SG_REF: {
-        const seed_table *pt = &s->tables[c->ref_table];
-        const seed_col *p = &pt->cols[c->ref_col];
+    case SG_REF:
+        if (ref_domain(s, t, c, 0))
+            return s->err.code;
+        break;
+    case SG_EXPR:
+        break;
+    default:
+        break;
+    }
+    return finish_column(s, t, c);
+}
+
+/*
+ * A ref's set of parent rows: the run's rows of a spec table (new), the
+ * target's rows read in the load transaction (existing; 0 before that), or
+ * the existing rows followed by the new ones (any). `final` once the
+ * target was read: an empty set is then an error.
+ */
+static int ref_domain(sf_seed *s, seed_table *t, seed_col *c, int final)
+{
+    int64_t n = t->nrows;
+    const seed_table *pt = c->ref_ext ? NULL : &s->tables[c->ref_table];
+    const seed_col *p = pt ? &pt->cols[c->ref_col] : NULL;
+    const seed_col *root = c->row_of >= 0 ? &t->cols[c->row_of] : c;
+    if (c->ref_from != REF_EXISTING) {
         if (p->null_p > 0)
             return sf_node_error(&s->err, SF_ECONFIG, c->ref_node,
                                  "ref '%s' points at a column that can be NULL (null: %g); refs need values", 
@@ -309,33 +347,44 @@ static int resolve_column(sf_seed *s, seed_table *t, size_t ci)
                 if (p->values[i].null)
                     return sf_node_error(&s->err, SF_ECONFIG, c->ref_node,
                                          "ref '%s' points at a column with a null value", c->ref_node->str);
-        if (pt->nrows == 0 && n > 0 && c->null_p < 1)
+        if (c->ref_from == REF_NEW && pt->nrows == 0 && n > 0 && c->null_p < 1)
             return sf_node_error(&s->err, SF_ECONFIG, c->ref_node,
                                  "ref '%s': %s has no rows in this run (rows: %s), so there is nothing to point at",
                                  c->ref_node->str, pt->display, pt->rows.node->str);
-        c->domain = (uint64_t)pt->nrows;
+    }
+    c->domain = (uint64_t)(c->ref_from != REF_NEW ? root->ex_rows : 0) +
+                (uint64_t)(c->ref_from != REF_EXISTING ? pt->nrows : 0);
+    if (final && c->ref_from != REF_NEW && c->row_of < 0 && c->domain == 0 && n > 0 && c->null_p < 1)
+        return sf_node_error(&s->err, SF_ECONFIG, c->ref_from_node,
+                             "ref '%s' from: %s: %s.%s has no rows in the target%s, so there is nothing to point at",
+                             c->ref_node->str, c->ref_from == REF_ANY ? "any" : "existing", c->ext_schema,
+                             c->ext_table, c->ref_from == REF_ANY ? " and none in this run" : "");
+    if (p) {
         c->lo = p->lo;
         c->hi = p->hi;
         c->max_abs = p->max_abs;
         c->max_chars = p->truncate_chars ? p->truncate_chars : p->max_chars;
-        if (c->zipf) {
-            double zs = 1.1;
-            if (c->zipf_s.expr && eval(s, &c->zipf_s, &zs))
-                return s->err.code;
-            if (!(zs > 0 && zs <= 10))
-                return sf_node_error(&s->err, SF_ECONFIG, c->zipf_s.node, "zipf exponent s must be in (0, 10], got %g",
-                                     zs);
-            seed_zipf_init(&c->zipfd, c->domain, zs);
-            seed_perm_init(&c->ref_scatter, c->domain, seed_mix64(c->rkey ^ UINT64_C(0x7A697066)));
-        }
-        break;
+    } else {
+        c->lo = c->hi = 0;
+        c->max_abs = -1;
+        c->max_chars = 0;
     }
-    case SG_EXPR:
-        break;
-    default:
-        break;
+    if (c->zipf && c->domain) {
+        double zs = 1.1;
+        if (c->zipf_s.expr && eval(s, &c->zipf_s, &zs))
+            return s->err.code;
+        if (!(zs > 0 && zs <= 10))
+            return sf_node_error(&s->err, SF_ECONFIG, c->zipf_s.node, "zipf exponent s must be in (0, 10], got %g", zs);
+        seed_zipf_init(&c->zipfd, c->domain, zs);
+        seed_perm_init(&c->ref_scatter, c->domain, seed_mix64(c->rkey ^ UINT64_C(0x7A697066)));
     }
+    return 0;
+}
 
+/* Derived sizes of a resolved column, then its unique bijection (domain large enough). */
+static int finish_column(sf_seed *s, seed_table *t, seed_col *c)
+{
+    int64_t n = t->nrows;
     if (c->vclass == VC_INT && c->kind != SG_EXPR) {
         c->max_abs = (int64_t)(uabs(c->lo) > uabs(c->hi) ? uabs(c->lo) : uabs(c->hi)) ;
         if (c->max_abs < 0)
@@ -391,6 +440,31 @@ static int resolve_table(sf_seed *s, seed_table *t)
                                  (long long)t->nrows, (unsigned long long)d);
         seed_perm_init(&tp->perm, d < PERM_CAP ? d : PERM_CAP,
                        seed_mix64(seed_hash_str(s->seed, t->display, strlen(t->display)) ^ (k + 1) * UINT64_C(0x7475706C)));
+    }
+    return 0;
+}
+
+/*
+ * Re-resolve what depends on the target's state (seed_append.c read it):
+ * seq after: max starts and their bounds, and the parent sets of refs from
+ * existing / any with their zipf samplers and unique bijections.
+ */
+int seed_plan_target(sf_seed *s)
+{
+    for (size_t i = 0; i < s->ntables; i++) {
+        seed_table *t = &s->tables[i];
+        for (size_t k = 0; k < t->ncols; k++) {
+            seed_col *c = &t->cols[t->order[k]];
+            if (c->kind == SG_SEQ && c->seq_after_max) {
+                size_t keep = c->truncate_chars;
+                if (resolve_column(s, t, t->order[k]))
+                    return s->err.code;
+                c->truncate_chars = keep;
+            } else if (c->kind == SG_REF && c->ref_from != REF_NEW) {
+                if (ref_domain(s, t, c, 1) || finish_column(s, t, c))
+                    return s->err.code;
+            }
+        }
     }
     return 0;
 }

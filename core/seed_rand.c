@@ -2,9 +2,11 @@
  * Randomness of the seeding engine: counter-based (every value is
  * addressable by stream key and index, so any row can be recomputed),
  * keyed bijections for unique columns, and zipf sampling for hot keys.
- * Nothing here uses rand() or global state.
+ * Nothing here uses rand() or global state. Also the sparse remaps that
+ * move unique rows off values a non-empty target already holds.
  */
 #include <math.h>
+#include <stdlib.h>
 #include "seed_internal.h"
 
 /* The splitmix64 finalizer: a fast bijective 64-bit mixer. */
@@ -156,4 +158,68 @@ uint64_t seed_zipf_draw(const seed_zipf *z, uint64_t key, uint64_t *ctr)
     /* practically unreachable (acceptance probability is close to 1); stay deterministic */
     x = floor(x + 0.5);
     return x < 1 ? 1 : x > (double)z->n ? z->n : (uint64_t)x;
+}
+
+/* ---- sparse remaps (unique keys moved off the target's values) ------- */
+
+static size_t remap_slot(const seed_remap *m, uint64_t row)
+{
+    return (size_t)(seed_mix64(row) & (m->cap - 1));
+}
+
+/* The index of `row` in its key's bijection: remapped, else the row itself. O(1). */
+uint64_t seed_remap_get(const seed_remap *m, uint64_t row)
+{
+    size_t i;
+    if (!m->n)
+        return row;
+    for (i = remap_slot(m, row); m->keys[i]; i = (i + 1) & (m->cap - 1))
+        if (m->keys[i] == row + 1)
+            return m->vals[i];
+    return row;
+}
+
+/* Set (or replace) row's index; the table grows at half load. SF_ENOMEM on failure. */
+int seed_remap_put(seed_remap *m, uint64_t row, uint64_t idx)
+{
+    size_t i;
+    if ((m->n + 1) * 2 > m->cap) {
+        seed_remap g = {NULL, NULL, m->cap ? m->cap * 2 : 64, 0};
+        g.keys = calloc(g.cap, sizeof(*g.keys));
+        g.vals = calloc(g.cap, sizeof(*g.vals));
+        if (!g.keys || !g.vals) {
+            free(g.keys);
+            free(g.vals);
+            return SF_ENOMEM;
+        }
+        for (size_t k = 0; k < m->cap; k++)
+            if (m->keys[k]) {
+                size_t j = remap_slot(&g, m->keys[k] - 1);
+                while (g.keys[j])
+                    j = (j + 1) & (g.cap - 1);
+                g.keys[j] = m->keys[k];
+                g.vals[j] = m->vals[k];
+                g.n++;
+            }
+        seed_remap_free(m);
+        *m = g;
+    }
+    for (i = remap_slot(m, row); m->keys[i]; i = (i + 1) & (m->cap - 1))
+        if (m->keys[i] == row + 1) {
+            m->vals[i] = idx;
+            return 0;
+        }
+    m->keys[i] = row + 1;
+    m->vals[i] = idx;
+    m->n++;
+    return 0;
+}
+
+/* Empty the map and free its memory. */
+void seed_remap_free(seed_remap *m)
+{
+    free(m->keys);
+    free(m->vals);
+    m->keys = m->vals = NULL;
+    m->cap = m->n = 0;
 }

@@ -375,6 +375,54 @@ static int find_col(const seed_table *t, const char *name, size_t ncols)
     return -1;
 }
 
+static const char *const from_names[] = {"new", "existing", "any"};
+
+/*
+ * A ref's `from:` (new, existing, any). A row_of sibling takes its root's:
+ * the root is found by name among the table's column nodes, since the
+ * columns are linked only after all of them are parsed.
+ */
+static int ref_from(sf_seed *s, seed_col *c, size_t ti, const sf_node *v)
+{
+    const sf_node *f = sf_node_get(v, "from"), *ro = sf_node_get(v, "row_of");
+    if (f && ro)
+        return sf_node_error(&s->err, SF_ECONFIG, f,
+                             "'from' belongs on the column named by row_of ('%s'): a row_of column takes its parent row "
+                             "from there",
+                             ro->kind == SF_NODE_SCALAR ? ro->str : "?");
+    if (!f && ro && ro->kind == SF_NODE_SCALAR && s->tables_node) {
+        const sf_node *cols = sf_node_get(s->tables_node->vals[ti], "columns");
+        const sf_node *root = cols ? sf_node_get(cols, ro->str) : NULL;
+        if (root && root->kind == SF_NODE_MAP)
+            f = sf_node_get(root, "from");
+    }
+    c->ref_from = REF_NEW;
+    if (!f)
+        return 0;
+    c->ref_from_node = f;
+    for (int k = 0; k < 3; k++)
+        if (f->kind == SF_NODE_SCALAR && !strcmp(f->str, from_names[k])) {
+            c->ref_from = (seed_ref_from)k;
+            return 0;
+        }
+    return sf_node_error(&s->err, SF_ECONFIG, f,
+                         "ref from must be new (rows this run generates), existing (rows the target already has) or "
+                         "any (both), got '%s'",
+                         f->kind == SF_NODE_SCALAR ? f->str : sf_node_kind_name(f));
+}
+
+/*
+ * The target column a from: existing / any ref reads: [schema.]table
+ * (default schema public) and the column after the last '.'.
+ */
+static int ref_target(sf_seed *s, seed_col *c, const sf_buf *schema, const sf_buf *name, const char *col)
+{
+    if (!(c->ext_schema = strdup(schema->len ? schema->ptr : "public")) || !(c->ext_table = strdup(name->ptr)) ||
+        !(c->ext_col = strdup(col)))
+        return oom(s);
+    return 0;
+}
+
 /*
  * `ref: [schema.]table.column`: split at the last '.', match the table part
  * against earlier tables (qualified exactly, or unqualified by name when
@@ -396,6 +444,8 @@ static int resolve_ref(sf_seed *s, seed_col *c, size_t this_table, const sf_node
         goto out;
     }
     qualified = schema.len > 0;
+    if (c->ref_from != REF_NEW && (rc = ref_target(s, c, &schema, &name, dot + 1)))
+        goto out;
     for (size_t i = 0; i < s->ntables; i++) {
         const seed_table *t = &s->tables[i];
         if (strcmp(t->name, name.ptr) != 0 || (qualified && strcmp(t->schema, schema.ptr) != 0))
@@ -406,6 +456,18 @@ static int resolve_ref(sf_seed *s, seed_col *c, size_t this_table, const sf_node
             goto out;
         }
         found = (int)i;
+    }
+    if (c->ref_from == REF_EXISTING) {
+        /* the target's rows: the table may be generated earlier, later, not at all, or be this one */
+        int pc = found >= 0 && (size_t)found < this_table ? find_col(&s->tables[found], dot + 1, s->tables[found].ncols)
+                                                          : -1;
+        if (pc < 0) {
+            c->ref_ext = 1;
+        } else {
+            c->ref_table = (size_t)found;
+            c->ref_col = (size_t)pc;
+        }
+        goto out;
     }
     if (found < 0 && s->tables_node) {
         /* not parsed yet: is it listed further down? */
@@ -426,18 +488,21 @@ static int resolve_ref(sf_seed *s, seed_col *c, size_t this_table, const sf_node
         }
     }
     if (found < 0 || (size_t)found >= this_table) {
-        rc = sf_node_error(&s->err, SF_ECONFIG, n, "ref '%s': table %s%s", n->str,
+        rc = sf_node_error(&s->err, SF_ECONFIG, n, "ref '%s': table %s%s%s", n->str,
                            found < 0 ? "is not in the spec" : s->tables[found].display,
                            found < 0 ? "" : (size_t)found == this_table ? " is this table (self-references are not supported)"
-                                                                          : " is generated later; list parent tables first");
+                                                                          : " is generated later; list parent tables first",
+                           found < 0 || (size_t)found == this_table ? " (from: existing reads the target's rows instead)"
+                                                                   : "");
         goto out;
     }
     c->ref_table = (size_t)found;
     {
         int pc = find_col(&s->tables[found], dot + 1, s->tables[found].ncols);
         if (pc < 0) {
-            rc = sf_node_error(&s->err, SF_ECONFIG, n, "ref '%s': %s has no generated column '%s'", n->str,
-                               s->tables[found].display, dot + 1);
+            rc = sf_node_error(&s->err, SF_ECONFIG, n, "ref '%s': %s has no generated column '%s'%s", n->str,
+                               s->tables[found].display, dot + 1,
+                               c->ref_from == REF_ANY ? " (from: any needs it for the new rows)" : "");
             goto out;
         }
         c->ref_col = (size_t)pc;
@@ -653,10 +718,10 @@ static int parse_column(sf_seed *s, size_t ti, seed_col *c, const sf_node *key, 
                 arg = v->vals[i];
                 c->kind = (seed_gen_kind)g;
             } else if (strcmp(k, "unique") && strcmp(k, "null") && strcmp(k, "skew") && strcmp(k, "s") &&
-                       strcmp(k, "row_of") && strcmp(k, "scale")) {
+                       strcmp(k, "row_of") && strcmp(k, "scale") && strcmp(k, "from")) {
                 return sf_node_error(&s->err, SF_ECONFIG, v->keys[i],
                                      "unknown generator or option '%s' (generators: " GEN_LIST
-                                     "; options: unique, null; ref also takes skew, s, row_of; expr takes scale)",
+                                     "; options: unique, null; ref also takes skew, s, row_of, from; expr takes scale)",
                                      k);
             }
         }
@@ -676,7 +741,7 @@ static int parse_column(sf_seed *s, size_t ti, seed_col *c, const sf_node *key, 
             return s->err.code;
         for (size_t i = 0; i < v->n; i++) {
             const char *k = v->keys[i]->str;
-            if (c->kind != SG_REF && (!strcmp(k, "skew") || !strcmp(k, "s") || !strcmp(k, "row_of")))
+            if (c->kind != SG_REF && (!strcmp(k, "skew") || !strcmp(k, "s") || !strcmp(k, "row_of") || !strcmp(k, "from")))
                 return sf_node_error(&s->err, SF_ECONFIG, v->keys[i], "option '%s' only applies to ref", k);
             if (c->kind != SG_EXPR && !strcmp(k, "scale"))
                 return sf_node_error(&s->err, SF_ECONFIG, v->keys[i],
@@ -687,16 +752,24 @@ static int parse_column(sf_seed *s, size_t ti, seed_col *c, const sf_node *key, 
     switch (c->kind) {
     case SG_SEQ:
         if (arg && !sf_node_is_null(arg)) {
-            static const char *const keys[] = {"start", "step", NULL};
+            static const char *const keys[] = {"start", "step", "after", NULL};
+            const sf_node *after = NULL;
             if (want(s, arg, SF_NODE_MAP, "seq") || check_keys(s, arg, "seq", keys))
                 return SF_ECONFIG;
             if (opt_num(s, &c->start, arg, "start") || opt_num(s, &c->step, arg, "step"))
                 return s->err.code;
+            if ((after = sf_node_get(arg, "after")) != NULL) {
+                if (after->kind != SF_NODE_SCALAR || strcmp(after->str, "max") != 0)
+                    return sf_node_error(&s->err, SF_ECONFIG, after,
+                                         "seq after must be 'max' (start after the target column's largest value)");
+                c->seq_after_max = 1;
+                c->after_node = after;
+            }
         }
         return 0;
     case SG_REF: {
         const sf_node *skew = sf_node_get(v, "skew");
-        if (resolve_ref(s, c, ti, arg))
+        if (ref_from(s, c, ti, v) || resolve_ref(s, c, ti, arg))
             return s->err.code;
         c->ref_node = arg;
         if (skew) {
@@ -784,6 +857,16 @@ static int sibling(sf_seed *s, seed_table *t, const sf_node *n, const char *what
     return 0;
 }
 
+/* Do two refs read the same parent table (in the spec, or the same table of the target)? */
+static int same_parent(const seed_col *a, const seed_col *b)
+{
+    if (a->ref_from != b->ref_from)
+        return 0;
+    if (a->ref_from != REF_NEW)
+        return !strcmp(a->ext_schema, b->ext_schema) && !strcmp(a->ext_table, b->ext_table);
+    return a->ref_table == b->ref_table;
+}
+
 static int link_columns(sf_seed *s, seed_table *t)
 {
     for (size_t i = 0; i < t->ncols; i++) {
@@ -794,12 +877,18 @@ static int link_columns(sf_seed *s, seed_table *t)
             if (sibling(s, t, n, "row_of", &c->row_of))
                 return SF_ECONFIG;
             o = &t->cols[c->row_of];
-            if ((size_t)c->row_of == i || o->kind != SG_REF || o->ref_table != c->ref_table || o->row_of >= 0 ||
-                sf_node_get(o->node, "row_of"))
+            if ((size_t)c->row_of == i || o->kind != SG_REF || !same_parent(o, c) || o->row_of >= 0 ||
+                sf_node_get(o->node, "row_of")) {
+                char parent[300];
+                if (c->ref_from != REF_NEW)
+                    snprintf(parent, sizeof(parent), "%s.%s", c->ext_schema, c->ext_table);
+                else
+                    snprintf(parent, sizeof(parent), "%s", s->tables[c->ref_table].display);
                 return sf_node_error(&s->err, SF_ECONFIG, n,
                                      "row_of '%s' must name another column of this table that is a ref to %s "
                                      "(without row_of itself)",
-                                     n->str, s->tables[c->ref_table].display);
+                                     n->str, parent);
+            }
             if (c->zipf || c->unique)
                 return sf_node_error(&s->err, SF_ECONFIG, n, "row_of takes its parent row from '%s'; "
                                      "skew and unique do not apply", n->str);
@@ -889,6 +978,7 @@ struct operand_check {
     seed_table *t;
     seed_col *c;
     int rc;
+    int ext;    /* an operand is a ref to target rows: its scale is not known here */
 };
 
 static void check_operand(void *ud, int slot)
@@ -897,6 +987,10 @@ static void check_operand(void *ud, int slot)
     const seed_col *o = &oc->t->cols[slot];
     if (oc->rc)
         return;
+    if (o->kind == SG_REF && o->ref_ext) {
+        oc->ext = slot + 1;
+        return;
+    }
     if (o->vclass != VC_INT && o->vclass != VC_DEC)
         oc->rc = sf_node_error(&oc->s->err, SF_ECONFIG, sf_node_get(oc->c->node, "expr"),
                                "expr '%s' uses column '%s', which is not a number",
@@ -918,7 +1012,13 @@ static int classify(sf_seed *s, seed_table *t)
         case SG_EMAIL:
         case SG_PATTERN: c->vclass = VC_TEXT; break;
         case SG_REF: {
-            const seed_col *p = &s->tables[c->ref_table].cols[c->ref_col];
+            const seed_col *p;
+            if (c->ref_ext) { /* values of a target column the spec does not generate */
+                c->vclass = VC_ANY;
+                c->out_scale = 0;
+                break;
+            }
+            p = &s->tables[c->ref_table].cols[c->ref_col];
             c->vclass = p->vclass;
             c->out_scale = p->out_scale;
             break;
@@ -948,10 +1048,15 @@ static int classify(sf_seed *s, seed_table *t)
         case SG_EXPR: {
             int *scales;
             int sc;
-            struct operand_check oc = {s, t, c, 0};
+            struct operand_check oc = {s, t, c, 0, 0};
             seed_expr_slots(c->expr, check_operand, &oc);
             if (oc.rc)
                 return oc.rc;
+            if (oc.ext && c->scale < 0)
+                return sf_node_error(&s->err, SF_ECONFIG, sf_node_get(c->node, "expr"),
+                                     "expr '%s' reads '%s', a ref to the target's rows whose decimals are not known "
+                                     "here; add scale: N",
+                                     sf_node_get(c->node, "expr")->str, t->cols[oc.ext - 1].name);
             if (!(scales = calloc(t->ncols, sizeof(int))))
                 return oom(s);
             for (size_t i = 0; i < t->ncols; i++)
@@ -1185,9 +1290,15 @@ void seed_spec_free_model(sf_seed *s)
             seed_expr_free(c->expr);
             free(c->expr_cols);
             free(c->sequence);
+            free(c->ext_schema);
+            free(c->ext_table);
+            free(c->ext_col);
+            seed_remap_free(&c->remap);
         }
-        for (size_t j = 0; j < t->ntuples; j++)
+        for (size_t j = 0; j < t->ntuples; j++) {
             free(t->tuples[j].cols);
+            seed_remap_free(&t->tuples[j].remap);
+        }
         free(t->tuples);
         free(t->cols);
         free(t->order);
