@@ -118,6 +118,18 @@ static void profiles_text(sf_buf *out, const json_t *profiles)
     }
 }
 
+/* Seeding happens unless profiles are given and name none ("" or []). */
+int sf_golden_seeds(const char *seed_spec, const json_t *profiles)
+{
+    if (!seed_spec)
+        return 0;
+    if (!profiles)
+        return 1;
+    if (json_is_string(profiles))
+        return *json_string_value(profiles) != '\0';
+    return !json_is_array(profiles) || json_array_size(profiles) > 0;
+}
+
 /* SHA-256 over everything that decides the template's contents. */
 static int content_key(char out[65], const sf_golden_req *req, const char *name, const char *id, sf_error *err)
 {
@@ -127,7 +139,7 @@ static int content_key(char out[65], const sf_golden_req *req, const char *name,
     size_t i;
     int rc = 0;
     sf_buf_addf(&in, "stagefork-golden-v1\nsnapshot %s@%s\n", name, id);
-    if (req->seed_spec) {
+    if (sf_golden_seeds(req->seed_spec, req->profiles)) { /* nothing seeded: the same template as without a spec */
         char *p = NULL;
         if ((rc = sf_golden_path(&p, req->base_dir, req->seed_spec)) == 0 && (rc = read_file(&file, p, err)) == 0) {
             sf_sha256_hex(hex, file.ptr, file.len);
@@ -301,7 +313,7 @@ static int populate(const sf_golden_req *req, const char *tpl, sf_error *err)
                              err)) < 0)
             goto out;
     }
-    if (req->seed_spec) {
+    if (sf_golden_seeds(req->seed_spec, req->profiles)) {
         sf_seed *s = NULL;
         char *p = NULL;
         if ((rc = sf_golden_path(&p, req->base_dir, req->seed_spec)) < 0) {

@@ -26,7 +26,7 @@ typedef struct sf_golden_req {
     const char *server;       /* admin DSN of the server */
     const char *snapshot;     /* NAME or NAME@ID */
     const char *seed_spec;    /* path (relative to base_dir) or NULL */
-    const json_t *profiles;   /* array of names or NULL */
+    const json_t *profiles;   /* array of names, "a,b" string, or NULL */
     const json_t *sql;        /* string, array of paths, or NULL */
     const json_t *extensions; /* array of names or NULL */
     const char *base_dir;     /* template directory for relative paths; NULL = cwd */
@@ -50,6 +50,14 @@ const char *sf_golden_snapshot(const sf_golden *g);
 /* 1 if this call built the template, 0 if it was there already. */
 int sf_golden_built(const sf_golden *g);
 void sf_golden_release(sf_golden *g);
+
+/*
+ * Does a seed_spec with these `profiles:` seed anything? Absent profiles
+ * seed the spec's defaults; profiles given but naming nothing ("" or [],
+ * e.g. an unset stack param) seed nothing, so a stack can make seeding
+ * optional.
+ */
+int sf_golden_seeds(const char *seed_spec, const json_t *profiles);
 
 /* A path from the spec resolved against base_dir. */
 int sf_golden_path(char **out, const char *base_dir, const char *path);

@@ -707,7 +707,7 @@ static int populate(pgctx *p, const char *name, int cloned, int golden)
 {
     PGconn *db = NULL;
     json_t *ext = json_object_get(p->ctx->spec, "extensions"), *sql = json_object_get(p->ctx->spec, "sql"), *v;
-    int seed = !golden && sf_resource_str(p->ctx, "seed_spec") != NULL;
+    int seed = !golden && sf_golden_seeds(sf_resource_str(p->ctx, "seed_spec"), json_object_get(p->ctx->spec, "profiles"));
     sf_buf q = SF_BUF_INIT, stmt = SF_BUF_INIT;
     size_t i;
     int rc;

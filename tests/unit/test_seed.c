@@ -909,7 +909,7 @@ Test(seed, shipped_spec_sha256_is_of_the_file_bytes)
     cr_assert_eq(sf_seed_open(&s, "templates/distribution/seed.yaml", &err), 0, "%s", err.msg);
     sf_sha256_hex(hex, yaml, strlen(yaml));
     cr_assert_str_eq(sf_seed_sha256(s), hex);
-    cr_assert_eq(sf_seed_profile_count(s), 4);
+    cr_assert_eq(sf_seed_profile_count(s), 5);
     cr_assert_str_eq(sf_seed_profile_name(s, 1), "high-volume");
     sf_seed_free(s);
     free(yaml);
