@@ -6,8 +6,9 @@
 # resources, the environment's rows were masked, and afterwards nothing is
 # left (no env databases, roles, buckets, registrations or processes);
 # `demo.sh stop` tears down an env left behind, stops the services and
-# removes the directory. Also: the
-# shipped stack.yaml plans cleanly.
+# removes the directory. Also: the shipped stack.yaml plans cleanly, and with
+# --set profile=integration-heavy,tiny it brings up the snapshot's rows plus
+# that tenant profile's.
 set -uo pipefail
 # shellcheck source=tests/cli/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -98,7 +99,6 @@ for col in customers.email customers.phone customers.iban suppliers.contact_emai
 done
 assert_eq "$(psql_q "${PG%/*}/erp_production" -c 'select count(*) from order_lines')" \
     "$(psql_q "${PG%/*}/t_demo_restored" -c 'select count(*) from order_lines')" "snapshot: every order line there"
-psql_q "$PG" -c "drop database t_demo_restored with (force)" >/dev/null
 
 # nothing left: envs, databases, roles, buckets, registrations, processes
 assert_eq '[]' "$(sf list --json | tr -d ' \n')" "no environment listed"
@@ -130,9 +130,41 @@ else
     check "the reaper took fix/EDI-42" bash -c "grep '\"env\":\"fix-edi-42-' '$DEMO/state/events.jsonl' | grep -q '\"verb\":\"reap\"'"
 fi
 
+# a tenant profile on top of the snapshot: the shipped stack with --set profile=...
+# gets the snapshot's (masked) rows untouched plus the profile's rows, new ids after them
+export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
+PROFILE=integration-heavy,tiny
+assert_exit 0 sf up edi/profile -t distribution --ttl 1h --set "api_bin=$API" --set "profile=$PROFILE"
+assert_exit 0 sf outputs edi/profile --reveal
+ENV_DB=$(sed -n 's/^DATABASE_URL=//p' "$T_OUT")
+check "profile env: has a database URL" test -n "$ENV_DB"
+"$BIN" seed --spec "$SRC/templates/distribution/seed.yaml" --profile "$PROFILE" --to - 2>/dev/null |
+    awk '/^COPY /{t=$2; n=0; next} /^\\\.$/{print t, n; next} t{n++}' >"$T_TMP/profile.counts"
+assert_eq 15 "$(wc -l <"$T_TMP/profile.counts")" "profile: 15 tables generated"
+RESTORED=${PG%/*}/t_demo_restored
+bad=
+while read -r table rows; do
+    snap=$(psql_q "$RESTORED" -c "select count(*) from $table")
+    env=$(psql_q "$ENV_DB" -c "select count(*) from $table")
+    [[ $env == $((snap + rows)) && $rows -gt 0 && $snap -gt 0 ]] || bad+=" $table($env != $snap + $rows)"
+done <"$T_TMP/profile.counts"
+assert_eq "" "$bad" "profile env: every table holds the snapshot's rows plus the profile's"
+for table in tenants customers orders order_lines edi_partners edi_messages; do
+    max=$(psql_q "$RESTORED" -c "select max(id) from $table")
+    q="select md5(string_agg(x::text, E'\n' order by x.id)) from $table x where x.id <= $max"
+    assert_eq "$(psql_q "$RESTORED" -c "$q")" "$(psql_q "$ENV_DB" -c "$q")" "profile env: the snapshot's $table rows are untouched"
+    rows=$(awk -v t="public.$table" '$1 == t {print $2}' "$T_TMP/profile.counts")
+    assert_eq "$rows" "$(psql_q "$ENV_DB" -c "select count(*) from $table where id > $max")" "profile env: new $table ids come after the snapshot's"
+done
+assert_eq 90 "$(psql_q "$ENV_DB" -c "select count(*) from edi_partners p join tenants t on t.id = p.tenant_id
+    where t.id > (select max(id) from tenants) - 3")" "profile env: the new tenants have integration-heavy's 30 EDI partners each"
+assert_eq 2 "$(psql_q "$PG" -c "select count(*) from pg_database where datname like 'sf\_tpl\_%'")" \
+    "a second golden template: the snapshot + the profile"
+assert_exit 0 sf down edi/profile
+psql_q "$PG" -c "drop database t_demo_restored with (force)" >/dev/null
+
 # stop: an environment left behind (an interrupted demo) is torn down first, so
 # its API process does not outlive the services; services gone, directory removed
-export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
 assert_exit 0 sf up left/behind -t distribution --ttl 1h --set "api_bin=$API"
 left=
 for p in /proc/[0-9]*; do
