@@ -752,6 +752,31 @@ Test(seed, refs_must_point_at_earlier_tables)
                  SF_ECONFIG, 10, 30, "not a column of this table");
 }
 
+Test(seed, append_option_errors_name_the_position)
+{
+    expect_error(HDR "tables:\n  - table: t\n    rows: 1\n    columns: {a: {seq: {after: min}}}\n", SF_ECONFIG, 5, 32,
+                 "seq after must be 'max'");
+    expect_error(HDR "tables:\n  - table: t\n    rows: 1\n    columns: {a: {seq: {after: max, step: -1}}}\n",
+                 SF_ECONFIG, 5, 43, "needs a positive step");
+    expect_error(HDR "tables:\n  - table: t\n    rows: 1\n    columns:\n      x: {ref: p.id, from: sideways}\n",
+                 SF_ECONFIG, 6, 28, "from must be new");
+    expect_error(HDR "tables:\n  - table: t\n    rows: 1\n    columns:\n      x: {dict: city, from: existing}\n",
+                 SF_ECONFIG, 6, 23, "only applies to ref");
+    expect_error(HDR "tables:\n  - table: t\n    rows: 1\n    columns:\n      x: {ref: p.id, from: existing}\n"
+                     "      y: {ref: p.code, row_of: x, from: existing}\n",
+                 SF_ECONFIG, 7, 41, "belongs on the column named by row_of");
+    expect_error(HDR "tables:\n  - table: t\n    rows: 1\n    columns:\n      x: {ref: p.id, from: existing}\n"
+                     "      y: {ref: q.code, row_of: x}\n",
+                 SF_ECONFIG, 7, 32, "must name another column of this table that is a ref to public.q");
+    expect_error(HDR "tables:\n  - table: t\n    rows: 1\n    columns:\n      x: {ref: p.id, from: any}\n", SF_ECONFIG, 6,
+                 16, "is not in the spec");
+    expect_error(HDR "tables:\n  - table: t\n    rows: 1\n    columns:\n      q: {int: {min: 1, max: 3}}\n"
+                     "      p: {ref: products.list_price, from: existing}\n      tot: {expr: 'q * p'}\n",
+                 SF_ECONFIG, 8, 19, "add scale: N");
+    expect_error(HDR "tables:\n  - table: a\n    rows: 1\n    columns:\n      x: {ref: nowhere.id}\n", SF_ECONFIG, 6, 16,
+                 "from: existing reads the target's rows instead");
+}
+
 Test(seed, column_dependency_errors)
 {
     expect_error(HDR "tables:\n  - table: t\n    rows: 1\n    columns:\n      a: {expr: 'b + 1'}\n      b: {expr: 'a * 2'}\n",
