@@ -99,7 +99,26 @@ static int lock_tables(sf_seed *s, PGconn *conn)
     if (!rc && sf_buf_adds(&sql, " IN SHARE ROW EXCLUSIVE MODE"))
         rc = oom(s);
     if (!rc)
-        rc = exec_sql(s, conn, sql.ptr, "locking", "the seeded tables");
+        rc = exec_sql(s, conn, "SAVEPOINT sf_seed_lock", "locking", "the seeded tables");
+    if (!rc) {
+        /*
+         * The lock needs UPDATE, DELETE or TRUNCATE; a role that may only
+         * INSERT still seeds, with the checks true as of its snapshot.
+         */
+        PGresult *res = PQexec(conn, sql.ptr);
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+            PQclear(res);
+            rc = exec_sql(s, conn, "RELEASE SAVEPOINT sf_seed_lock", "locking", "the seeded tables");
+        } else if (state && strcmp(state, "42501") == 0) {
+            PQclear(res);
+            sf_log(SF_LOG_WARN, "cannot lock the seeded tables against writers (no UPDATE/DELETE/TRUNCATE "
+                                "privilege): maxima and unique checks see only rows committed before they run");
+            rc = exec_sql(s, conn, "ROLLBACK TO SAVEPOINT sf_seed_lock", "locking", "the seeded tables");
+        } else {
+            rc = db_err(s, conn, res, "locking", "the seeded tables");
+        }
+    }
     sf_buf_free(&sql);
     return rc;
 }

@@ -495,3 +495,40 @@ Test(seed_append, odd_identifiers_are_quoted_by_libpq_in_every_append_query)
     PQfinish(c);
     gone_db(db);
 }
+
+Test(seed_append, an_insert_only_role_seeds_without_the_writer_lock)
+{
+    static const char spec[] = "version: 1\n"
+                               "tables:\n"
+                               "  - table: cat\n"
+                               "    rows: 30\n"
+                               "    columns:\n"
+                               "      id: {seq: {after: max}}\n"
+                               "      code: {pattern: \"K##\", unique: true}\n";
+    char dsn[512], db[128], role[64], sql[512], rdsn[640];
+    sf_seed *s;
+    sf_error err;
+    PGconn *c;
+    fresh_db(dsn, sizeof(dsn), db, sizeof(db), "insonly");
+    snprintf(role, sizeof(role), "sf_t_insonly_%d", (int)getpid());
+    c = conn_ok(dsn);
+    snprintf(sql, sizeof(sql),
+             "CREATE TABLE cat (id int PRIMARY KEY, code text NOT NULL UNIQUE);"
+             "INSERT INTO cat SELECT g, 'K' || lpad(g::text, 2, '0') FROM generate_series(0, 9) g;"
+             "SET client_min_messages TO warning; DROP ROLE IF EXISTS %s; CREATE ROLE %s LOGIN; GRANT SELECT, INSERT ON cat TO %s",
+             role, role, role);
+    run_sql(c, sql);
+    /* the same server and database, as the role that may only read and insert */
+    snprintf(rdsn, sizeof(rdsn), "%s?user=%s", dsn, role);
+    cr_assert_eq(sf_seed_open_mem(&s, "insonly.yaml", spec, strlen(spec), &err), 0, "%s", err.msg);
+    cr_assert_eq(sf_seed_to_db(s, rdsn, NULL), 0, "%s", sf_seed_error(s)->msg);
+    cr_assert_eq(num(c, "SELECT count(*) FROM cat"), 40);
+    cr_assert_eq(num(c, "SELECT count(DISTINCT code) FROM cat"), 40, "no code collides with an existing one");
+    cr_assert_eq(num(c, "SELECT min(id) FROM cat WHERE code NOT IN (SELECT 'K' || lpad(g::text, 2, '0') "
+                        "FROM generate_series(0, 9) g)"), 10);
+    sf_seed_free(s);
+    snprintf(sql, sizeof(sql), "DROP TABLE cat; DROP ROLE %s", role);
+    run_sql(c, sql);
+    PQfinish(c);
+    gone_db(db);
+}
