@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "file.h"
 #include "golden.h"
 #include "providers/postgres.h"
 #include "providers/spec.h"
@@ -539,29 +540,12 @@ static int create_database(pgctx *p, const char *name, const char *template_db, 
     return rc;
 }
 
-static int read_file(sf_buf *out, const char *path, sf_error *err)
+static int read_sql_file(sf_buf *out, const char *path, sf_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    char chunk[65536];
-    size_t n;
-    sf_buf_clear(out);
-    if (!f)
-        return sf_error_set(err, SF_EIO, "cannot open '%s': %s", path, strerror(errno));
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        if (out->len + n > SQL_FILE_MAX || sf_buf_add(out, chunk, n) < 0) {
-            fclose(f);
-            return sf_error_set(err, SF_ENOMEM, "'%s' is larger than %zu MB", path, SQL_FILE_MAX >> 20);
-        }
-    }
-    if (ferror(f)) {
-        int e = errno;
-        fclose(f);
-        return sf_error_set(err, SF_EIO, "cannot read '%s': %s", path, strerror(e));
-    }
-    fclose(f);
-    if (memchr(out->ptr, '\0', out->len))
-        return sf_error_set(err, SF_EFORMAT, "'%s' contains a NUL byte", path);
-    return 0;
+    int rc = sf_file_read_ref(out, path, SQL_FILE_MAX, err);
+    if (rc == 0 && memchr(out->ptr, '\0', out->len))
+        rc = sf_error_set(err, SF_EFORMAT, "'%s' contains a NUL byte", path);
+    return rc;
 }
 
 /* Line and column (1-based, in characters) of the 1-based character position pos in text. */
@@ -593,7 +577,7 @@ static int run_sql_file(pgctx *p, PGconn *db, const char *file)
     else
         rc = sf_buf_sets(&path, file) < 0 ? SF_ENOMEM : 0;
     if (rc == 0)
-        rc = read_file(&text, path.ptr, &p->ctx->err);
+        rc = read_sql_file(&text, path.ptr, &p->ctx->err);
     if (rc < 0)
         goto out;
     sf_log(SF_LOG_INFO, "postgres: running '%s'", path.ptr);
