@@ -1,5 +1,4 @@
 /* stagefork snapshot create|list|restore|verify|prune */
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
@@ -53,24 +52,6 @@ typedef struct snap_opts {
     int64_t jobs, keep;
     int has_keep;
 } snap_opts;
-
-static volatile int cancel_int;
-
-static void on_signal(int sig)
-{
-    cancel_int = 1;
-    signal(sig, SIG_DFL); /* a second signal ends the process */
-}
-
-static void catch_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-}
 
 static void print_json(const json_t *v)
 {
@@ -192,8 +173,8 @@ static int do_create(sf_cli *cli, const cli_args *args, const snap_opts *o, sf_c
     co.strict = -1;
     co.jobs = (int)o->jobs;
     co.cfg = cfg;
-    co.cancel = &cancel_int;
-    catch_signals();
+    co.cancel = &cli_interrupted;
+    cli_catch_signals();
     if (sf_snapshot_create(&m, st, &co, &err) < 0) {
         rc = cli_fail(&err);
         goto out;
@@ -329,8 +310,8 @@ static int do_restore(sf_cli *cli, const cli_args *args, const snap_opts *o, sf_
     ro.jobs = (int)o->jobs;
     ro.key = key;
     ro.cfg = cfg;
-    ro.cancel = &cancel_int;
-    catch_signals();
+    ro.cancel = &cli_interrupted;
+    cli_catch_signals();
     if (sf_snapshot_restore(&m, st, &ro, &err) < 0) {
         rc = cli_fail(&err);
         goto out;
