@@ -157,17 +157,6 @@ static int emit_piece(cus_ctx *c, pga_piece *p, sf_error *err)
     return rc;
 }
 
-typedef struct zr_into {
-    pga_zr *zr;
-    pga_split *split;
-} zr_into;
-
-static int zr_sink(void *ud, const void *p, size_t n, sf_error *err)
-{
-    zr_into *z = ud;
-    return pga_zr_feed(z->zr, p, n, pga_split_feed, z->split, err);
-}
-
 /*
  * A data block's chunks (length, bytes; a zero length ends the block) from
  * in, through buf (PGA_CHUNK bytes), into sink.
@@ -201,7 +190,7 @@ static int read_masked_block(cus_ctx *c, size_t idx, const unsigned char *hdr, s
     cus_table *ct = calloc(1, sizeof(*ct));
     pga_split split;
     pga_zr zr;
-    zr_into into = {&zr, &split};
+    pga_zr_to into = {&zr, pga_split_feed, &split};
     unsigned char *buf = malloc(PGA_CHUNK);
     int rc = 0, have_zr = 0;
     char where[1024];
@@ -222,7 +211,7 @@ static int read_masked_block(cus_ctx *c, size_t idx, const unsigned char *hdr, s
             goto out;
         have_zr = 1;
     }
-    rc = have_zr ? read_chunks(in, t->int_size, buf, zr_sink, &into, err)
+    rc = have_zr ? read_chunks(in, t->int_size, buf, pga_zr_sink, &into, err)
                  : read_chunks(in, t->int_size, buf, pga_split_feed, &split, err);
     if (rc == 0 && have_zr)
         rc = pga_zr_finish(&zr, err);

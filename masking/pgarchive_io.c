@@ -650,3 +650,10 @@ void pga_zr_free(pga_zr *r)
     free(r->out);
     r->out = NULL;
 }
+
+/* Inflate into the adapter's sink; the contract is in pgarchive_io.h. */
+int pga_zr_sink(void *ud, const void *p, size_t n, sf_error *err)
+{
+    pga_zr_to *z = ud;
+    return pga_zr_feed(z->zr, p, n, z->sink, z->ud, err);
+}
