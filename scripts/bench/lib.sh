@@ -20,6 +20,27 @@ bench_services_stop() {
     if [[ ${bench_started:-0} == 1 ]]; then scripts/test-services.sh stop >/dev/null 2>&1 || true; fi
 }
 
+# bench_scratch NAME (after bench_services): a scratch dir $work and the name
+# $db / URL $url of a database, both removed at exit with the services this
+# script started; bench_db SQL then creates $db and fills it with SQL at $SCALE.
+bench_scratch() {
+    work=$(mktemp -d "${STAGEFORK_BENCH_DIR:-/tmp}/sf-bench-$1.XXXXXX")
+    db=sf_bench_$1_$$
+    url="${STAGEFORK_TEST_PG%/*}/$db"
+    trap _bench_scratch_cleanup EXIT
+}
+
+_bench_scratch_cleanup() {
+    "$BIN/psql" -X -q -d "$STAGEFORK_TEST_PG" -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
+    rm -rf "$work"
+    bench_services_stop
+}
+
+bench_db() {
+    "$BIN/psql" -X -q -d "$STAGEFORK_TEST_PG" -c "CREATE DATABASE $db"
+    "$BIN/psql" -X -q -v ON_ERROR_STOP=1 -v scale="$SCALE" -d "$url" -f "$1"
+}
+
 # now: wall clock in seconds; secs T0 T1: the difference (BENCH_SECS_FORMAT, default %.3f);
 # mbps BYTES SECS; ratio A B: A / B.
 now() { echo "$EPOCHREALTIME"; }

@@ -21,19 +21,10 @@ SF=${STAGEFORK_BIN:-$PWD/$BUILD/stagefork}
 SCALE=${STAGEFORK_BENCH_SCALE:-240}
 source scripts/bench/lib.sh
 bench_services
-work=$(mktemp -d "${STAGEFORK_BENCH_DIR:-/tmp}/sf-bench-mask.XXXXXX")
-db=sf_bench_mask_$$
-url="${STAGEFORK_TEST_PG%/*}/$db"
-cleanup() {
-    "$BIN/psql" -X -q -d "$STAGEFORK_TEST_PG" -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
-    rm -rf "$work"
-    bench_services_stop
-}
-trap cleanup EXIT
+bench_scratch mask
 
 echo "mask bench: building the distribution database at scale $SCALE ..." >&2
-"$BIN/psql" -X -q -d "$STAGEFORK_TEST_PG" -c "CREATE DATABASE $db"
-"$BIN/psql" -X -q -v ON_ERROR_STOP=1 -v scale="$SCALE" -d "$url" -f scripts/bench/mask_data.sql
+bench_db scripts/bench/mask_data.sql
 
 # the data profile: text columns, and how often the denormalised masked values repeat
 q() { "$BIN/psql" -X -q -At -F ' ' -v ON_ERROR_STOP=1 -d "$url" -c "$1"; }

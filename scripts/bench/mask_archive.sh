@@ -17,19 +17,10 @@ SF=${STAGEFORK_BIN:-$PWD/$BUILD/stagefork}
 SCALE=${STAGEFORK_BENCH_SCALE:-60}
 source scripts/bench/lib.sh
 bench_services
-work=$(mktemp -d "${STAGEFORK_BENCH_DIR:-/tmp}/sf-bench-archive.XXXXXX")
-db=sf_bench_archive_$$
-url="${STAGEFORK_TEST_PG%/*}/$db"
-cleanup() {
-    "$BIN/psql" -X -q -d "$STAGEFORK_TEST_PG" -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
-    rm -rf "$work"
-    bench_services_stop
-}
-trap cleanup EXIT
+bench_scratch archive
 
 echo "mask_archive bench: building the distribution database at scale $SCALE ..." >&2
-"$BIN/psql" -X -q -d "$STAGEFORK_TEST_PG" -c "CREATE DATABASE $db"
-"$BIN/psql" -X -q -v ON_ERROR_STOP=1 -v scale="$SCALE" -d "$url" -f tests/fixtures/masking/schema.sql
+bench_db tests/fixtures/masking/schema.sql
 
 # each measured twice, the faster run counts
 dump_s=$(best "$work/dump.custom" "$BIN/pg_dump" -Fc -d "$url" -f "$work/dump.custom")
