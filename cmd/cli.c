@@ -6,25 +6,29 @@
 #include <unistd.h>
 #include "cli.h"
 
+/* "<prefix>: <message>\n" on stderr. */
+static void vsay(const char *prefix, const char *fmt, va_list ap)
+{
+    fprintf(stderr, "%s: ", prefix);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
 int cli_error(const char *fmt, ...)
 {
     va_list ap;
-    fputs("error: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsay("error", fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
     return SF_EXIT_RUNTIME;
 }
 
 void cli_warn(const char *fmt, ...)
 {
     va_list ap;
-    fputs("warning: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsay("warning", fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
 }
 
 int cli_fail(const sf_error *err)
@@ -37,11 +41,9 @@ int cli_usage_error(const sf_cli *cli, const char *fmt, ...)
 {
     extern const char *cli_verb_usage(const char *verb);
     va_list ap;
-    fputs("error: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsay("error", fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
     fprintf(stderr, "\n%s", cli_verb_usage(cli->verb));
     return SF_EXIT_USAGE;
 }

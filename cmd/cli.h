@@ -83,4 +83,12 @@ int cli_config(sf_cli *cli, sf_config **out);
 /* Parse a duration option; on error prints and returns exit 2. */
 int cli_duration(int64_t *out, const char *opt, const char *val);
 
+/*
+ * Set to 1 by the first SIGINT/SIGTERM once cli_catch_signals() ran; a
+ * second signal ends the process. Its address is the cancel/stop flag the
+ * verbs hand to the library.
+ */
+extern volatile int cli_interrupted;
+void cli_catch_signals(void);
+
 #endif

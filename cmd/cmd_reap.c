@@ -1,6 +1,5 @@
 /* stagefork reap */
 #include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -39,24 +38,6 @@ const char cmd_reap_usage[] =
     "  -j, --jobs N           environments torn down at once (default 4)\n"
     "      --grace DUR        how long an interrupted environment must be left alone before\n"
     "                         it is resumed (default 10m)\n";
-
-static volatile int stop_flag;
-
-static void on_signal(int sig)
-{
-    stop_flag = 1;
-    signal(sig, SIG_DFL); /* a second signal ends the process; the state survives it */
-}
-
-static void catch_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-}
 
 static const char *str(const json_t *o, const char *k)
 {
@@ -141,7 +122,7 @@ static void print_summary(const sf_cli *cli, const json_t *report)
 static void nap(double secs)
 {
     double end = sf_monotonic() + secs;
-    while (!stop_flag && sf_monotonic() < end) {
+    while (!cli_interrupted && sf_monotonic() < end) {
         struct timespec ts = {0, 100 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
@@ -192,10 +173,10 @@ int cmd_reap(sf_cli *cli, const cli_args *args)
     if ((rc = cli_config(cli, &cfg)) != 0)
         return rc;
     o.interval = (double)watch;
-    o.stop = &stop_flag;
+    o.stop = &cli_interrupted;
     o.on_env = print_item;
     o.ud = &ou;
-    catch_signals();
+    cli_catch_signals();
     for (;;) {
         json_t *report = NULL;
         sf_error err = {0};
@@ -213,10 +194,10 @@ int cmd_reap(sf_cli *cli, const cli_args *args)
         if (lrc < 0)
             cli_error("%s", err.msg);
         json_decref(report);
-        if (!watch || stop_flag)
+        if (!watch || cli_interrupted)
             break;
         nap((double)watch);
-        if (stop_flag)
+        if (cli_interrupted)
             break;
     }
     return rc;

@@ -1,5 +1,4 @@
 /* stagefork snapshot create|list|restore|verify|prune */
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
@@ -54,24 +53,6 @@ typedef struct snap_opts {
     int has_keep;
 } snap_opts;
 
-static volatile int cancel_int;
-
-static void on_signal(int sig)
-{
-    cancel_int = 1;
-    signal(sig, SIG_DFL); /* a second signal ends the process */
-}
-
-static void catch_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-}
-
 static void print_json(const json_t *v)
 {
     char *s = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -79,6 +60,13 @@ static void print_json(const json_t *v)
         printf("%s\n", s);
     free(s);
     fflush(stdout);
+}
+
+/* print_json of a new value, released after. */
+static void emit_json(json_t *v)
+{
+    print_json(v);
+    json_decref(v);
 }
 
 static void human_size(char out[32], long long b)
@@ -126,11 +114,10 @@ static int parse(sf_cli *cli, const cli_args *args, snap_opts *o)
     return 0;
 }
 
-static int open_store(sf_cli *cli, const snap_opts *o, sf_config *cfg, sf_snap_store **st)
+static int open_store(const snap_opts *o, sf_config *cfg, sf_snap_store **st)
 {
     sf_error err = {0};
     const char *url = o->store ? o->store : sf_config_snapshot_store(cfg);
-    (void)cli;
     if (sf_snap_store_open(st, url, cfg, &err) < 0)
         return cli_fail(&err);
     return 0;
@@ -148,6 +135,23 @@ static int load_key(const snap_opts *o, sf_config *cfg, sf_mask_key **key, int r
         return rc == SF_ENOMEM ? SF_EXIT_RUNTIME : SF_EXIT_USAGE;
     }
     return 0;
+}
+
+/* The key and then the store, as every verb but prune needs them; on failure prints and returns the exit code. */
+static int open_keyed(const snap_opts *o, sf_config *cfg, int key_required, sf_mask_key **key, sf_snap_store **st)
+{
+    int rc;
+    if ((rc = load_key(o, cfg, key, key_required)) != 0)
+        return rc;
+    return open_store(o, cfg, st);
+}
+
+/* What the keyed verbs hold, released (each may be NULL). */
+static void release(json_t *m, sf_snap_store *st, sf_mask_key *key)
+{
+    json_decref(m);
+    sf_snap_store_free(st);
+    sf_mask_key_free(key);
 }
 
 static int want_pos(sf_cli *cli, const cli_args *args, size_t min, size_t max, const char *what)
@@ -180,9 +184,7 @@ static int do_create(sf_cli *cli, const cli_args *args, const snap_opts *o, sf_c
                                args->pos[1]);
     if (sf_mask_policy_load(&pol, policy, &err) < 0)
         return cli_fail(&err);
-    if ((rc = load_key(o, cfg, &key, 1)) != 0)
-        goto out;
-    if ((rc = open_store(cli, o, cfg, &st)) != 0)
+    if ((rc = open_keyed(o, cfg, 1, &key, &st)) != 0)
         goto out;
     memset(&co, 0, sizeof(co));
     co.name = args->pos[1];
@@ -192,22 +194,19 @@ static int do_create(sf_cli *cli, const cli_args *args, const snap_opts *o, sf_c
     co.strict = -1;
     co.jobs = (int)o->jobs;
     co.cfg = cfg;
-    co.cancel = &cancel_int;
-    catch_signals();
+    co.cancel = &cli_interrupted;
+    cli_catch_signals();
     if (sf_snapshot_create(&m, st, &co, &err) < 0) {
         rc = cli_fail(&err);
         goto out;
     }
     if (cli->json) {
-        json_t *v = json_pack("{s:O, s:O, s:s, s:O, s:I, s:O, s:O, s:O, s:O, s:f}", "name",
-                              json_object_get(m, "name"), "id", json_object_get(m, "id"), "store",
-                              sf_snap_store_url(st), "created_at", json_object_get(m, "created_at"), "tables",
-                              (json_int_t)json_array_size(json_object_get(m, "tables")), "rows",
-                              json_object_get(m, "rows"), "bytes", json_object_get(m, "bytes"), "policy_sha256",
-                              json_object_get(m, "policy_sha256"), "key_fingerprint",
-                              json_object_get(m, "key_fingerprint"), "seconds", sf_monotonic() - t0);
-        print_json(v);
-        json_decref(v);
+        emit_json(json_pack(
+            "{s:O, s:O, s:s, s:O, s:I, s:O, s:O, s:O, s:O, s:f}", "name", json_object_get(m, "name"), "id",
+            json_object_get(m, "id"), "store", sf_snap_store_url(st), "created_at", json_object_get(m, "created_at"),
+            "tables", (json_int_t)json_array_size(json_object_get(m, "tables")), "rows", json_object_get(m, "rows"),
+            "bytes", json_object_get(m, "bytes"), "policy_sha256", json_object_get(m, "policy_sha256"),
+            "key_fingerprint", json_object_get(m, "key_fingerprint"), "seconds", sf_monotonic() - t0));
     } else if (!cli->quiet) {
         char sz[32];
         human_size(sz, (long long)json_integer_value(json_object_get(m, "bytes")));
@@ -218,9 +217,7 @@ static int do_create(sf_cli *cli, const cli_args *args, const snap_opts *o, sf_c
     }
     rc = 0;
 out:
-    json_decref(m);
-    sf_snap_store_free(st);
-    sf_mask_key_free(key);
+    release(m, st, key);
     sf_mask_policy_free(pol);
     return rc;
 }
@@ -235,7 +232,7 @@ static int do_list(sf_cli *cli, const cli_args *args, const snap_opts *o, sf_con
     int rc;
     if ((rc = want_pos(cli, args, 0, 1, "at most one NAME")) != 0)
         return rc;
-    if ((rc = load_key(o, cfg, &key, 0)) != 0 || (rc = open_store(cli, o, cfg, &st)) != 0)
+    if ((rc = open_keyed(o, cfg, 0, &key, &st)) != 0)
         goto out;
     if (sf_snapshot_list(&all, st, args->npos > 1 ? args->pos[1] : NULL, key, &err) < 0) {
         rc = cli_fail(&err);
@@ -263,9 +260,7 @@ static int do_list(sf_cli *cli, const cli_args *args, const snap_opts *o, sf_con
     }
     rc = 0;
 out:
-    json_decref(all);
-    sf_snap_store_free(st);
-    sf_mask_key_free(key);
+    release(all, st, key);
     return rc;
 }
 
@@ -278,33 +273,27 @@ static int do_verify(sf_cli *cli, const cli_args *args, const snap_opts *o, sf_c
     int rc;
     if ((rc = want_pos(cli, args, 1, 1, "one NAME[@ID]")) != 0)
         return rc;
-    if ((rc = load_key(o, cfg, &key, 1)) != 0 || (rc = open_store(cli, o, cfg, &st)) != 0)
+    if ((rc = open_keyed(o, cfg, 1, &key, &st)) != 0)
         goto out;
     if (sf_snapshot_verify(&m, st, args->pos[1], key, &err) < 0) {
         if (cli->json) {
-            json_t *v = json_pack("{s:s, s:b, s:s}", "snapshot", args->pos[1], "ok", 0, "error", err.msg);
-            print_json(v);
-            json_decref(v);
+            emit_json(json_pack("{s:s, s:b, s:s}", "snapshot", args->pos[1], "ok", 0, "error", err.msg));
         }
         rc = cli_fail(&err);
         goto out;
     }
     if (cli->json) {
-        json_t *v = json_pack("{s:O, s:O, s:b, s:I, s:O}", "name", json_object_get(m, "name"), "id",
-                              json_object_get(m, "id"), "ok", 1, "members",
-                              (json_int_t)json_array_size(json_object_get(m, "members")) + 1, "key_fingerprint",
-                              json_object_get(m, "key_fingerprint"));
-        print_json(v);
-        json_decref(v);
+        emit_json(json_pack("{s:O, s:O, s:b, s:I, s:O}", "name", json_object_get(m, "name"), "id",
+                            json_object_get(m, "id"), "ok", 1, "members",
+                            (json_int_t)json_array_size(json_object_get(m, "members")) + 1, "key_fingerprint",
+                            json_object_get(m, "key_fingerprint")));
     } else if (!cli->quiet) {
         printf("%s@%s: signature and %zu member checksums verified\n", json_string_value(json_object_get(m, "name")),
                json_string_value(json_object_get(m, "id")), json_array_size(json_object_get(m, "members")));
     }
     rc = 0;
 out:
-    json_decref(m);
-    sf_snap_store_free(st);
-    sf_mask_key_free(key);
+    release(m, st, key);
     return rc;
 }
 
@@ -321,7 +310,7 @@ static int do_restore(sf_cli *cli, const cli_args *args, const snap_opts *o, sf_
         return rc;
     if (!o->to)
         return cli_usage_error(cli, "snapshot restore needs --to DSN");
-    if ((rc = load_key(o, cfg, &key, 1)) != 0 || (rc = open_store(cli, o, cfg, &st)) != 0)
+    if ((rc = open_keyed(o, cfg, 1, &key, &st)) != 0)
         goto out;
     memset(&ro, 0, sizeof(ro));
     ro.ref = args->pos[1];
@@ -329,19 +318,17 @@ static int do_restore(sf_cli *cli, const cli_args *args, const snap_opts *o, sf_
     ro.jobs = (int)o->jobs;
     ro.key = key;
     ro.cfg = cfg;
-    ro.cancel = &cancel_int;
-    catch_signals();
+    ro.cancel = &cli_interrupted;
+    cli_catch_signals();
     if (sf_snapshot_restore(&m, st, &ro, &err) < 0) {
         rc = cli_fail(&err);
         goto out;
     }
     if (cli->json) {
-        json_t *v = json_pack("{s:O, s:O, s:I, s:O, s:f}", "name", json_object_get(m, "name"), "id",
-                              json_object_get(m, "id"), "tables",
-                              (json_int_t)json_array_size(json_object_get(m, "tables")), "rows",
-                              json_object_get(m, "rows"), "seconds", sf_monotonic() - t0);
-        print_json(v);
-        json_decref(v);
+        emit_json(json_pack("{s:O, s:O, s:I, s:O, s:f}", "name", json_object_get(m, "name"), "id",
+                            json_object_get(m, "id"), "tables",
+                            (json_int_t)json_array_size(json_object_get(m, "tables")), "rows",
+                            json_object_get(m, "rows"), "seconds", sf_monotonic() - t0));
     } else if (!cli->quiet) {
         printf("%s@%s restored: %zu tables, %lld rows (%.1fs)\n", json_string_value(json_object_get(m, "name")),
                json_string_value(json_object_get(m, "id")), json_array_size(json_object_get(m, "tables")),
@@ -349,9 +336,7 @@ static int do_restore(sf_cli *cli, const cli_args *args, const snap_opts *o, sf_
     }
     rc = 0;
 out:
-    json_decref(m);
-    sf_snap_store_free(st);
-    sf_mask_key_free(key);
+    release(m, st, key);
     return rc;
 }
 
@@ -366,16 +351,14 @@ static int do_prune(sf_cli *cli, const cli_args *args, const snap_opts *o, sf_co
         return rc;
     if (!o->has_keep)
         return cli_usage_error(cli, "snapshot prune needs --keep N");
-    if ((rc = open_store(cli, o, cfg, &st)) != 0)
+    if ((rc = open_store(o, cfg, &st)) != 0)
         goto out;
     if (sf_snapshot_prune(&removed, st, args->pos[1], (int)o->keep, &err) < 0) {
         rc = cli_fail(&err);
         goto out;
     }
     if (cli->json) {
-        json_t *v = json_pack("{s:s, s:O}", "name", args->pos[1], "removed", removed);
-        print_json(v);
-        json_decref(v);
+        emit_json(json_pack("{s:s, s:O}", "name", args->pos[1], "removed", removed));
     } else if (!cli->quiet) {
         json_array_foreach(removed, i, e) printf("removed %s@%s\n", args->pos[1], json_string_value(e));
         if (json_array_size(removed) == 0)

@@ -1,27 +1,13 @@
 /* Helpers shared by the environment verbs: engine setup, signals, printing records. */
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include "envcli.h"
 #include "stagefork/reap.h"
 
-static volatile int cancel_flag;
-
-static void on_signal(int sig)
-{
-    cancel_flag = 1;
-    signal(sig, SIG_DFL); /* a second signal ends the process */
-}
-
 void envcli_catch_signals(sf_engine *e)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sf_engine_set_cancel(e, &cancel_flag);
+    cli_catch_signals();
+    sf_engine_set_cancel(e, &cli_interrupted);
 }
 
 int envcli_open(sf_cli *cli, sf_engine **out)

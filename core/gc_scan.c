@@ -3,14 +3,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <libpq-fe.h>
-#include <libxml/parser.h>
 #include <libxml/tree.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include "gc_impl.h"
+#include "s3_rest.h"
 #include "stagefork/guard.h"
 #include "stagefork/http.h"
 #include "stagefork/util.h"
@@ -162,9 +161,6 @@ out:
     return rc;
 }
 
-static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
-static void xml_init(void) { xmlInitParser(); }
-
 static const char *spec_str(const json_t *spec, const char *key)
 {
     const char *v = json_string_value(json_object_get(spec, key));
@@ -174,14 +170,8 @@ static const char *spec_str(const json_t *spec, const char *key)
 /* The <Name> of every <Bucket> in a ListAllMyBucketsResult, appended to names. */
 static int parse_buckets(json_t *names, const sf_buf *body)
 {
-    xmlDocPtr d;
-    xmlNodePtr root, n;
-    pthread_once(&xml_once, xml_init);
-    if (body->len == 0 || body->len > INT32_MAX)
-        return SF_EFORMAT;
-    d = xmlReadMemory(body->ptr, (int)body->len, "buckets.xml", NULL,
-                      XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-    root = d ? xmlDocGetRootElement(d) : NULL;
+    xmlDocPtr d = sf_s3_xml_parse(body);
+    xmlNodePtr root = d ? xmlDocGetRootElement(d) : NULL, n;
     if (!root || strcmp((const char *)root->name, "ListAllMyBucketsResult") != 0) {
         xmlFreeDoc(d);
         return SF_EFORMAT;

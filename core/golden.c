@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "file.h"
 #include "golden.h"
 #include "snapshot_impl.h"
 #include "stagefork/guard.h"
@@ -66,29 +67,6 @@ int sf_golden_path(char **out, const char *base_dir, const char *path)
     return *out ? 0 : SF_ENOMEM;
 }
 
-static int read_file(sf_buf *out, const char *path, sf_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    char chunk[65536];
-    size_t n;
-    sf_buf_clear(out);
-    if (!f)
-        return sf_error_set(err, SF_EIO, "cannot open '%s': %s", path, strerror(errno));
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        if (out->len + n > FILE_MAX || sf_buf_add(out, chunk, n) < 0) {
-            fclose(f);
-            return sf_error_set(err, SF_ENOMEM, "'%s' is larger than %zu MB", path, FILE_MAX >> 20);
-        }
-    }
-    if (ferror(f)) {
-        int e = errno;
-        fclose(f);
-        return sf_error_set(err, SF_EIO, "cannot read '%s': %s", path, strerror(e));
-    }
-    fclose(f);
-    return 0;
-}
-
 /* sql: a string or an array of strings → array (new reference). */
 static json_t *sql_list(const json_t *sql)
 {
@@ -141,7 +119,8 @@ static int content_key(char out[65], const sf_golden_req *req, const char *name,
     sf_buf_addf(&in, "stagefork-golden-v1\nsnapshot %s@%s\n", name, id);
     if (sf_golden_seeds(req->seed_spec, req->profiles)) { /* nothing seeded: the same template as without a spec */
         char *p = NULL;
-        if ((rc = sf_golden_path(&p, req->base_dir, req->seed_spec)) == 0 && (rc = read_file(&file, p, err)) == 0) {
+        if ((rc = sf_golden_path(&p, req->base_dir, req->seed_spec)) == 0 &&
+            (rc = sf_file_read_ref(&file, p, FILE_MAX, err)) == 0) {
             sf_sha256_hex(hex, file.ptr, file.len);
             sf_buf_addf(&in, "seed %s\n", hex);
         }
@@ -156,7 +135,7 @@ static int content_key(char out[65], const sf_golden_req *req, const char *name,
         if (rc < 0)
             break;
         if ((rc = sf_golden_path(&p, req->base_dir, json_string_value(v))) == 0 &&
-            (rc = read_file(&file, p, err)) == 0) {
+            (rc = sf_file_read_ref(&file, p, FILE_MAX, err)) == 0) {
             sf_sha256_hex(hex, file.ptr, file.len);
             sf_buf_addf(&in, "sql %s\n", hex);
         }
@@ -339,7 +318,7 @@ static int populate(const sf_golden_req *req, const char *tpl, sf_error *err)
             rc = sf_error_set(err, SF_ENOMEM, "out of memory");
             goto out;
         }
-        if ((rc = read_file(&text, p, err)) == 0)
+        if ((rc = sf_file_read_ref(&text, p, FILE_MAX, err)) == 0)
             rc = sf_pq_script(c, &text, p, err);
         free(p);
         if (rc < 0)

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "file.h"
 #include "seed_internal.h"
 #include "stagefork/util.h"
 
@@ -40,29 +41,10 @@ static int open_text(sf_seed **out, const char *name, const char *data, size_t l
 int sf_seed_open(sf_seed **out, const char *path, sf_error *err)
 {
     sf_buf b = SF_BUF_INIT;
-    char chunk[65536];
-    size_t n;
     int rc;
-    FILE *f = fopen(path, "rb");
     *out = NULL;
-    if (!f)
-        return sf_error_set(err, errno == ENOENT ? SF_ENOTFOUND : SF_EIO, "cannot open '%s': %s", path,
-                            strerror(errno));
-    b.max = SPEC_MAX;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        if (sf_buf_add(&b, chunk, n) < 0) {
-            fclose(f);
-            sf_buf_free(&b);
-            return sf_error_set(err, SF_ENOMEM, "'%s': file too large (limit 64 MiB)", path);
-        }
-    if (ferror(f)) {
-        int e = errno;
-        fclose(f);
-        sf_buf_free(&b);
-        return sf_error_set(err, SF_EIO, "cannot read '%s': %s", path, strerror(e));
-    }
-    fclose(f);
-    rc = open_text(out, path, b.ptr, b.len, err);
+    if ((rc = sf_file_read(&b, path, SPEC_MAX, err)) == 0)
+        rc = open_text(out, path, b.ptr, b.len, err);
     sf_buf_free(&b);
     return rc;
 }

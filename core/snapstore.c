@@ -9,15 +9,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libxml/parser.h>
 #include <libxml/tree.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "s3_rest.h"
 #include "snapstore.h"
 #include "stagefork/buf.h"
 #include "stagefork/guard.h"
@@ -350,55 +349,6 @@ static int mkdir_p(const char *path, sf_error *err)
 
 /* ------------------------------------------------------------------- S3 --- */
 
-static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
-static void xml_init(void)
-{
-    xmlInitParser();
-}
-
-static xmlNodePtr xchild(xmlNodePtr n, const char *name)
-{
-    for (xmlNodePtr c = n ? n->children : NULL; c; c = c->next)
-        if (c->type == XML_ELEMENT_NODE && strcmp((const char *)c->name, name) == 0)
-            return c;
-    return NULL;
-}
-
-static int xtext(sf_buf *out, xmlNodePtr n, const char *name)
-{
-    xmlNodePtr c = xchild(n, name);
-    xmlChar *t;
-    int rc;
-    sf_buf_clear(out);
-    if (!c)
-        return SF_ENOTFOUND;
-    t = xmlNodeGetContent(c);
-    rc = sf_buf_sets(out, t ? (const char *)t : "") < 0 ? SF_ENOMEM : 0;
-    xmlFree(t);
-    return rc;
-}
-
-static xmlDocPtr xparse(const sf_buf *b)
-{
-    pthread_once(&xml_once, xml_init);
-    if (b->len == 0 || b->len > INT32_MAX)
-        return NULL;
-    return xmlReadMemory(b->ptr, (int)b->len, "s3.xml", NULL,
-                         XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-}
-
-static int uri_encode(sf_buf *out, const char *s, int keep_slash)
-{
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        int plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-                    c == '.' || c == '_' || c == '~' || (keep_slash && c == '/');
-        if ((plain ? sf_buf_addc(out, (char)c) : sf_buf_addf(out, "%%%02X", c)) < 0)
-            return SF_ENOMEM;
-    }
-    return 0;
-}
-
 /* A connection to the S3 endpoint, signing with the store's credentials. */
 static int s3_http(sf_http **out, const sf_snap_store *s, sf_error *err)
 {
@@ -426,45 +376,10 @@ static int s3_key_path(sf_buf *path, const sf_snap_store *s, const char *name, c
     sf_buf_clear(path);
     sf_buf_addf(&key, "%s%s/%s.tar.zst", s->prefix, name, id);
     sf_buf_addc(path, '/');
-    uri_encode(path, s->bucket, 0);
+    sf_s3_uri_encode(path, s->bucket, 0);
     sf_buf_addc(path, '/');
-    rc = uri_encode(path, key.ptr, 1);
+    rc = sf_s3_uri_encode(path, key.ptr, 1);
     sf_buf_free(&key);
-    return rc;
-}
-
-/* One request; unexpected statuses are for the caller. */
-static int s3_do(sf_http *h, sf_http_response *resp, const sf_snap_store *s, const char *method, const char *path,
-                 const char *const *headers, const void *body, size_t body_len, sf_error *err)
-{
-    sf_buf url = SF_BUF_INIT;
-    sf_http_request req;
-    int rc;
-    memset(&req, 0, sizeof(req));
-    if (sf_buf_addf(&url, "%s%s", s->endpoint, path) < 0)
-        return sf_error_set(err, SF_ENOMEM, "out of memory");
-    req.method = method;
-    req.url = url.ptr;
-    req.headers = headers;
-    req.body = body;
-    req.body_len = body_len;
-    rc = sf_http_do(h, resp, &req, err);
-    sf_buf_free(&url);
-    return rc;
-}
-
-static int s3_status(sf_error *err, const sf_snap_store *s, const char *method, const char *path,
-                     const sf_http_response *resp)
-{
-    sf_buf url = SF_BUF_INIT;
-    sf_http_request req;
-    int rc;
-    memset(&req, 0, sizeof(req));
-    sf_buf_addf(&url, "%s%s", s->endpoint, path);
-    req.method = method;
-    req.url = url.ptr;
-    rc = sf_http_status_error(err, &req, resp);
-    sf_buf_free(&url);
     return rc;
 }
 
@@ -487,19 +402,19 @@ static int s3_list(json_t *arr, const sf_snap_store *s, const char *name, sf_err
         xmlNodePtr root, c;
         sf_buf_clear(&path);
         sf_buf_addc(&path, '/');
-        uri_encode(&path, s->bucket, 0);
+        sf_s3_uri_encode(&path, s->bucket, 0);
         sf_buf_adds(&path, "?");
         if (token.len) {
             sf_buf_adds(&path, "continuation-token=");
-            uri_encode(&path, token.ptr, 0);
+            sf_s3_uri_encode(&path, token.ptr, 0);
             sf_buf_adds(&path, "&");
         }
         sf_buf_adds(&path, "list-type=2&max-keys=1000");
         if (lp.len) {
             sf_buf_adds(&path, "&prefix=");
-            uri_encode(&path, lp.ptr, 0);
+            sf_s3_uri_encode(&path, lp.ptr, 0);
         }
-        if ((rc = s3_do(h, &resp, s, "GET", path.ptr, NULL, NULL, 0, err)) < 0)
+        if ((rc = sf_s3_do(h, &resp, s->endpoint, "GET", path.ptr, NULL, NULL, 0, err)) < 0)
             break;
         if (resp.status == 404) {
             rc = sf_error_set(err, SF_ENOTFOUND, "snapshot store '%s': bucket '%s' does not exist", s->url,
@@ -507,23 +422,23 @@ static int s3_list(json_t *arr, const sf_snap_store *s, const char *name, sf_err
             break;
         }
         if (resp.status / 100 != 2) {
-            rc = s3_status(err, s, "GET", path.ptr, &resp);
+            rc = sf_s3_status_error(err, s->endpoint, "GET", path.ptr, &resp);
             break;
         }
-        d = xparse(&resp.body);
+        d = sf_s3_xml_parse(&resp.body);
         root = d ? xmlDocGetRootElement(d) : NULL;
         if (!root || strcmp((const char *)root->name, "ListBucketResult") != 0) {
             xmlFreeDoc(d);
             rc = sf_error_set(err, SF_EFORMAT, "snapshot store '%s': unexpected ListObjectsV2 response", s->url);
             break;
         }
-        for (c = xchild(root, "Contents"); c && rc == 0; c = c->next) {
+        for (c = sf_s3_xml_child(root, "Contents"); c && rc == 0; c = c->next) {
             const char *rel, *sl;
             char nm[128], id[SF_SNAP_ID_LEN + 1];
             int64_t size = 0;
             if (c->type != XML_ELEMENT_NODE || strcmp((const char *)c->name, "Contents") != 0)
                 continue;
-            if (xtext(&k, c, "Key") < 0 || strncmp(k.ptr, s->prefix, strlen(s->prefix)) != 0)
+            if (sf_s3_xml_text(&k, c, "Key") < 0 || strncmp(k.ptr, s->prefix, strlen(s->prefix)) != 0)
                 continue;
             rel = k.ptr + strlen(s->prefix);
             if (!(sl = strchr(rel, '/')) || (size_t)(sl - rel) >= sizeof(nm))
@@ -532,14 +447,14 @@ static int s3_list(json_t *arr, const sf_snap_store *s, const char *name, sf_err
             nm[sl - rel] = '\0';
             if (!sf_snapshot_name_valid(nm) || !archive_file_id(sl + 1, id) || (name && strcmp(nm, name) != 0))
                 continue;
-            if (xtext(&sz, c, "Size") == 0)
+            if (sf_s3_xml_text(&sz, c, "Size") == 0)
                 sf_parse_i64(&size, sz.ptr, 0, INT64_MAX);
             if (add_entry(arr, nm, id, (long long)size) < 0)
                 rc = sf_error_set(err, SF_ENOMEM, "out of memory");
         }
         sf_buf_clear(&token);
-        if (rc == 0 && xtext(&k, root, "IsTruncated") == 0 && strcmp(k.ptr, "true") == 0 &&
-            xtext(&k, root, "NextContinuationToken") == 0 && k.len > 0)
+        if (rc == 0 && sf_s3_xml_text(&k, root, "IsTruncated") == 0 && strcmp(k.ptr, "true") == 0 &&
+            sf_s3_xml_text(&k, root, "NextContinuationToken") == 0 && k.len > 0)
             sf_buf_sets(&token, k.ptr);
         xmlFreeDoc(d);
         if (rc < 0 || token.len == 0)
@@ -609,9 +524,9 @@ int sf_store_delete(sf_snap_store *s, const char *name, const char *id, sf_error
         sf_http_response resp;
         sf_http_response_init(&resp);
         if ((rc = s3_http(&h, s, err)) == 0 && (rc = s3_key_path(&path, s, name, id)) == 0 &&
-            (rc = s3_do(h, &resp, s, "DELETE", path.ptr, NULL, NULL, 0, err)) == 0 && resp.status / 100 != 2 &&
-            resp.status != 404)
-            rc = s3_status(err, s, "DELETE", path.ptr, &resp);
+            (rc = sf_s3_do(h, &resp, s->endpoint, "DELETE", path.ptr, NULL, NULL, 0, err)) == 0 &&
+            resp.status / 100 != 2 && resp.status != 404)
+            rc = sf_s3_status_error(err, s->endpoint, "DELETE", path.ptr, &resp);
         sf_http_response_free(&resp);
         sf_http_free(h);
     }
@@ -717,15 +632,15 @@ static int s3_begin_upload(sf_store_writer *w)
     xmlNodePtr root;
     int rc;
     sf_buf_addf(&path, "%s?uploads=", w->path.ptr);
-    if ((rc = s3_do(w->http, &w->resp, w->s, "POST", path.ptr, NULL, NULL, 0, &w->err)) < 0)
+    if ((rc = sf_s3_do(w->http, &w->resp, w->s->endpoint, "POST", path.ptr, NULL, NULL, 0, &w->err)) < 0)
         goto out;
     if (w->resp.status / 100 != 2) {
-        rc = s3_status(&w->err, w->s, "POST", path.ptr, &w->resp);
+        rc = sf_s3_status_error(&w->err, w->s->endpoint, "POST", path.ptr, &w->resp);
         goto out;
     }
-    d = xparse(&w->resp.body);
+    d = sf_s3_xml_parse(&w->resp.body);
     root = d ? xmlDocGetRootElement(d) : NULL;
-    if (!root || xtext(&id, root, "UploadId") < 0 || id.len == 0) {
+    if (!root || sf_s3_xml_text(&id, root, "UploadId") < 0 || id.len == 0) {
         rc = sf_error_set(&w->err, SF_EFORMAT, "snapshot store '%s': no UploadId in the CreateMultipartUpload answer",
                           w->s->url);
         goto out;
@@ -746,11 +661,11 @@ static int s3_send_part(sf_store_writer *w)
     if (!w->upload_id && (rc = s3_begin_upload(w)) < 0)
         return rc;
     w->nparts++;
-    uri_encode(&qid, w->upload_id, 0);
+    sf_s3_uri_encode(&qid, w->upload_id, 0);
     sf_buf_addf(&path, "%s?partNumber=%d&uploadId=%s", w->path.ptr, w->nparts, qid.ptr);
-    rc = s3_do(w->http, &w->resp, w->s, "PUT", path.ptr, NULL, w->part.ptr, w->part.len, &w->err);
+    rc = sf_s3_do(w->http, &w->resp, w->s->endpoint, "PUT", path.ptr, NULL, w->part.ptr, w->part.len, &w->err);
     if (rc == 0 && w->resp.status / 100 != 2)
-        rc = s3_status(&w->err, w->s, "PUT", path.ptr, &w->resp);
+        rc = sf_s3_status_error(&w->err, w->s->endpoint, "PUT", path.ptr, &w->resp);
     if (rc == 0 && (sf_http_response_header(&etag, &w->resp, "ETag") < 0 || etag.len == 0))
         rc = sf_error_set(&w->err, SF_EFORMAT, "snapshot store '%s': UploadPart answered without an ETag",
                           w->s->url);
@@ -855,21 +770,22 @@ int sf_store_writer_commit(sf_store_writer *w, sf_error *err)
     }
     if (!w->upload_id) {
         /* small archive: one PUT */
-        rc = s3_do(w->http, &w->resp, w->s, "PUT", w->path.ptr, NULL, w->part.ptr, w->part.len, &w->err);
+        rc = sf_s3_do(w->http, &w->resp, w->s->endpoint, "PUT", w->path.ptr, NULL, w->part.ptr, w->part.len, &w->err);
         if (rc == 0 && w->resp.status / 100 != 2)
-            rc = s3_status(&w->err, w->s, "PUT", w->path.ptr, &w->resp);
+            rc = sf_s3_status_error(&w->err, w->s->endpoint, "PUT", w->path.ptr, &w->resp);
     } else {
         sf_buf path = SF_BUF_INIT, qid = SF_BUF_INIT;
         if (w->part.len > 0)
             rc = s3_send_part(w);
         if (rc == 0) {
             sf_buf_adds(&w->etags, "</CompleteMultipartUpload>");
-            uri_encode(&qid, w->upload_id, 0);
+            sf_s3_uri_encode(&qid, w->upload_id, 0);
             sf_buf_addf(&path, "%s?uploadId=%s", w->path.ptr, qid.ptr);
-            rc = s3_do(w->http, &w->resp, w->s, "POST", path.ptr, NULL, w->etags.ptr, w->etags.len, &w->err);
+            rc = sf_s3_do(w->http, &w->resp, w->s->endpoint, "POST", path.ptr, NULL, w->etags.ptr, w->etags.len,
+                          &w->err);
             /* S3 may answer 200 with an <Error> body */
             if (rc == 0 && (w->resp.status / 100 != 2 || (w->resp.body.len && strstr(w->resp.body.ptr, "<Error>"))))
-                rc = s3_status(&w->err, w->s, "POST", path.ptr, &w->resp);
+                rc = sf_s3_status_error(&w->err, w->s->endpoint, "POST", path.ptr, &w->resp);
         }
         sf_buf_free(&path);
         sf_buf_free(&qid);
@@ -901,9 +817,10 @@ void sf_store_writer_abort(sf_store_writer *w)
     } else if (w->upload_id) {
         sf_buf path = SF_BUF_INIT, qid = SF_BUF_INIT;
         sf_error e;
-        uri_encode(&qid, w->upload_id, 0);
+        sf_s3_uri_encode(&qid, w->upload_id, 0);
         sf_buf_addf(&path, "%s?uploadId=%s", w->path.ptr, qid.ptr);
-        if (s3_do(w->http, &w->resp, w->s, "DELETE", path.ptr, NULL, NULL, 0, &e) < 0 || w->resp.status / 100 != 2)
+        if (sf_s3_do(w->http, &w->resp, w->s->endpoint, "DELETE", path.ptr, NULL, NULL, 0, &e) < 0 ||
+            w->resp.status / 100 != 2)
             sf_log(SF_LOG_WARN, "snapshot store '%s': could not abort the multipart upload of %s@%s", w->s->url,
                    w->name, w->id);
         sf_buf_free(&path);
@@ -957,11 +874,11 @@ int sf_store_reader_open(sf_store_reader **out, sf_snap_store *s, const char *na
         sf_buf len = SF_BUF_INIT;
         int64_t v = 0;
         sf_http_response_init(&head);
-        rc = s3_do(r->http, &head, s, "HEAD", r->path.ptr, NULL, NULL, 0, err);
+        rc = sf_s3_do(r->http, &head, s->endpoint, "HEAD", r->path.ptr, NULL, NULL, 0, err);
         if (rc == 0 && head.status == 404)
             rc = sf_error_set(err, SF_ENOTFOUND, "snapshot %s@%s is not in '%s'", name, id, s->url);
         else if (rc == 0 && head.status / 100 != 2)
-            rc = s3_status(err, s, "HEAD", r->path.ptr, &head);
+            rc = sf_s3_status_error(err, s->endpoint, "HEAD", r->path.ptr, &head);
         else if (rc == 0 && (sf_http_response_header(&len, &head, "Content-Length") < 0 ||
                              sf_parse_i64(&v, len.ptr, 0, INT64_MAX) < 0))
             rc = sf_error_set(err, SF_EFORMAT, "snapshot store '%s': HEAD without a Content-Length", s->url);
@@ -987,11 +904,11 @@ static int s3_fetch(sf_store_reader *r)
     if (end >= r->size)
         end = r->size - 1;
     snprintf(range, sizeof(range), "Range: bytes=%lld-%lld", r->off, end);
-    rc = s3_do(r->http, &r->resp, r->s, "GET", r->path.ptr, hdrs, NULL, 0, &r->err);
+    rc = sf_s3_do(r->http, &r->resp, r->s->endpoint, "GET", r->path.ptr, hdrs, NULL, 0, &r->err);
     if (rc < 0)
         return rc;
     if (r->resp.status != 206 && !(r->resp.status == 200 && r->off == 0 && (long long)r->resp.body.len == r->size))
-        return s3_status(&r->err, r->s, "GET", r->path.ptr, &r->resp);
+        return sf_s3_status_error(&r->err, r->s->endpoint, "GET", r->path.ptr, &r->resp);
     if ((long long)r->resp.body.len != end - r->off + 1)
         return sf_error_set(&r->err, SF_EHTTP, "snapshot store '%s': short ranged read (%zu of %lld bytes)",
                             r->s->url, r->resp.body.len, end - r->off + 1);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 #include <yaml.h>
+#include "file.h"
 #include "stagefork/buf.h"
 #include "stagefork/yaml.h"
 
@@ -253,29 +254,10 @@ int sf_yaml_load_mem(sf_yaml_doc **out, const char *name, const char *data, size
 int sf_yaml_load_file(sf_yaml_doc **out, const char *path, sf_error *err)
 {
     sf_buf b = SF_BUF_INIT;
-    char chunk[65536];
-    size_t n;
     int rc;
-    FILE *f = fopen(path, "rb");
     *out = NULL;
-    if (!f)
-        return sf_error_set(err, errno == ENOENT ? SF_ENOTFOUND : SF_EIO, "cannot open '%s': %s", path,
-                            strerror(errno));
-    b.max = 64u << 20;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        if (sf_buf_add(&b, chunk, n) < 0) {
-            fclose(f);
-            sf_buf_free(&b);
-            return sf_error_set(err, SF_ENOMEM, "'%s': file too large (limit 64 MiB)", path);
-        }
-    if (ferror(f)) {
-        int e = errno;
-        fclose(f);
-        sf_buf_free(&b);
-        return sf_error_set(err, SF_EIO, "cannot read '%s': %s", path, strerror(e));
-    }
-    fclose(f);
-    rc = load(out, path, b.ptr, b.len, err);
+    if ((rc = sf_file_read(&b, path, 64u << 20, err)) == 0)
+        rc = load(out, path, b.ptr, b.len, err);
     sf_buf_free(&b);
     return rc;
 }

@@ -255,21 +255,31 @@ void pga_outfile_discard(pga_outfile *f)
 
 /* ---- dispatch ----------------------------------------------------------- */
 
+/* A fresh one-worker job reading `in`, its format detected from the file when *fmt is auto. */
+static int job_begin(pga_job *j, sf_mask_format *fmt, const pga_ops *ops, const char *in, sf_error *err)
+{
+    int rc;
+    if (*fmt == SF_MASK_FORMAT_AUTO) {
+        if (strcmp(in, "-") == 0)
+            return sf_error_set(err, SF_EUSAGE, "cannot detect the archive format of standard input; "
+                                "name the format with --format");
+        if ((rc = sf_mask_detect_path(fmt, in, err)) < 0)
+            return rc;
+    }
+    memset(j, 0, sizeof(*j));
+    j->ops = ops;
+    j->in = in;
+    j->jobs = 1;
+    return 0;
+}
+
 int pga_rewrite(const pga_ops *ops, sf_mask_format fmt, const char *in, const char *out, int jobs,
                 pga_stats *stats, sf_error *err)
 {
     pga_job j;
     int rc;
-    if (fmt == SF_MASK_FORMAT_AUTO) {
-        if (strcmp(in, "-") == 0)
-            return sf_error_set(err, SF_EUSAGE, "cannot detect the archive format of standard input; "
-                                "name the format with --format");
-        if ((rc = sf_mask_detect_path(&fmt, in, err)) < 0)
-            return rc;
-    }
-    memset(&j, 0, sizeof(j));
-    j.ops = ops;
-    j.in = in;
+    if ((rc = job_begin(&j, &fmt, ops, in, err)) < 0)
+        return rc;
     j.out = out;
     j.jobs = jobs < 1 ? 1 : jobs;
     switch (fmt) {
@@ -297,17 +307,8 @@ int pga_learn(const pga_ops *ops, sf_mask_format fmt, const char *in, sf_error *
     pga_job j;
     char where[600];
     int rc;
-    if (fmt == SF_MASK_FORMAT_AUTO) {
-        if (strcmp(in, "-") == 0)
-            return sf_error_set(err, SF_EUSAGE, "cannot detect the archive format of standard input; "
-                                "name the format with --format");
-        if ((rc = sf_mask_detect_path(&fmt, in, err)) < 0)
-            return rc;
-    }
-    memset(&j, 0, sizeof(j));
-    j.ops = ops;
-    j.in = in;
-    j.jobs = 1;
+    if ((rc = job_begin(&j, &fmt, ops, in, err)) < 0)
+        return rc;
     switch (fmt) {
     case SF_MASK_FORMAT_CUSTOM:
         rc = pga_custom_load_toc(&j, err);

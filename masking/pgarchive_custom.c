@@ -157,15 +157,27 @@ static int emit_piece(cus_ctx *c, pga_piece *p, sf_error *err)
     return rc;
 }
 
-typedef struct zr_into {
-    pga_zr *zr;
-    pga_split *split;
-} zr_into;
-
-static int zr_sink(void *ud, const void *p, size_t n, sf_error *err)
+/*
+ * A data block's chunks (length, bytes; a zero length ends the block) from
+ * in, through buf (PGA_CHUNK bytes), into sink.
+ */
+static int read_chunks(pga_in *in, int int_size, unsigned char *buf, pga_sink_fn sink, void *ud, sf_error *err)
 {
-    zr_into *z = ud;
-    return pga_zr_feed(z->zr, p, n, pga_split_feed, z->split, err);
+    int rc;
+    for (;;) {
+        int32_t len;
+        if ((rc = pga_read_int(in, int_size, &len, "a chunk length", err)) < 0 || len == 0)
+            return rc;
+        if (len < 0)
+            return pga_in_fail(in, in->pos - (uint64_t)int_size - 1, SF_EFORMAT, err, "negative chunk length %d",
+                               len);
+        while (len > 0) {
+            size_t k = (size_t)len < PGA_CHUNK ? (size_t)len : PGA_CHUNK;
+            if ((rc = pga_in_need(in, buf, k, "chunk data", err)) < 0 || (rc = sink(ud, buf, k, err)) < 0)
+                return rc;
+            len -= (int32_t)k;
+        }
+    }
 }
 
 /* Coordinator: read a masked table's block, inflate it and hand it to workers in pieces. */
@@ -178,7 +190,7 @@ static int read_masked_block(cus_ctx *c, size_t idx, const unsigned char *hdr, s
     cus_table *ct = calloc(1, sizeof(*ct));
     pga_split split;
     pga_zr zr;
-    zr_into into = {&zr, &split};
+    pga_zr_to into = {&zr, pga_split_feed, &split};
     unsigned char *buf = malloc(PGA_CHUNK);
     int rc = 0, have_zr = 0;
     char where[1024];
@@ -199,24 +211,8 @@ static int read_masked_block(cus_ctx *c, size_t idx, const unsigned char *hdr, s
             goto out;
         have_zr = 1;
     }
-    for (;;) {
-        int32_t len;
-        if ((rc = pga_read_int(in, t->int_size, &len, "a chunk length", err)) < 0 || len == 0)
-            break;
-        if (len < 0) {
-            rc = pga_in_fail(in, in->pos - (uint64_t)t->int_size - 1, SF_EFORMAT, err, "negative chunk length %d",
-                             len);
-            break;
-        }
-        while (len > 0 && rc == 0) {
-            size_t k = (size_t)len < PGA_CHUNK ? (size_t)len : PGA_CHUNK;
-            if ((rc = pga_in_need(in, buf, k, "chunk data", err)) == 0)
-                rc = have_zr ? zr_sink(&into, buf, k, err) : pga_split_feed(&split, buf, k, err);
-            len -= (int32_t)k;
-        }
-        if (rc < 0)
-            break;
-    }
+    rc = have_zr ? read_chunks(in, t->int_size, buf, pga_zr_sink, &into, err)
+                 : read_chunks(in, t->int_size, buf, pga_split_feed, &split, err);
     if (rc == 0 && have_zr)
         rc = pga_zr_finish(&zr, err);
     if (rc == 0)
@@ -247,24 +243,7 @@ static int count_block(cus_ctx *c, cus_unit *cu, pga_in *in, sf_error *err)
         free(buf);
         return rc;
     }
-    for (;;) {
-        int32_t len;
-        if ((rc = pga_read_int(in, t->int_size, &len, "a chunk length", err)) < 0 || len == 0)
-            break;
-        if (len < 0) {
-            rc = pga_in_fail(in, in->pos - (uint64_t)t->int_size - 1, SF_EFORMAT, err, "negative chunk length %d",
-                             len);
-            break;
-        }
-        while (len > 0 && rc == 0) {
-            size_t k = (size_t)len < PGA_CHUNK ? (size_t)len : PGA_CHUNK;
-            if ((rc = pga_in_need(in, buf, k, "chunk data", err)) == 0)
-                rc = pga_rows_feed(&rows, buf, k, err);
-            len -= (int32_t)k;
-        }
-        if (rc < 0)
-            break;
-    }
+    rc = read_chunks(in, t->int_size, buf, pga_rows_feed, &rows, err);
     if (rc == 0)
         rc = pga_rows_finish(&rows, err);
     cu->rows = rows.rows;

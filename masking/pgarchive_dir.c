@@ -160,17 +160,6 @@ static int emit_piece(dir_ctx *c, pga_piece *p, sf_error *err)
     return 0;
 }
 
-typedef struct zr_into {
-    pga_zr *zr;
-    pga_split *split;
-} zr_into;
-
-static int zr_sink(void *ud, const void *p, size_t n, sf_error *err)
-{
-    zr_into *z = ud;
-    return pga_zr_feed(z->zr, p, n, pga_split_feed, z->split, err);
-}
-
 /* Coordinator: read (gunzip) a masked table's file and hand it to workers in pieces. */
 static int read_masked_file(dir_ctx *c, size_t idx, const char *file, sf_error *err)
 {
@@ -180,7 +169,7 @@ static int read_masked_file(dir_ctx *c, size_t idx, const char *file, sf_error *
     unsigned char *buf = malloc(PGA_CHUNK);
     pga_split split;
     pga_zr zr;
-    zr_into into = {&zr, &split};
+    pga_zr_to into = {&zr, pga_split_feed, &split};
     char name[1024];
     pga_in in;
     int ifd = -1, rc = 0, have_zr = 0, have_in = 0;
@@ -212,7 +201,7 @@ static int read_masked_file(dir_ctx *c, size_t idx, const char *file, sf_error *
         size_t got;
         if ((rc = pga_in_read(&in, buf, PGA_CHUNK, &got, err)) < 0 || got == 0)
             break;
-        rc = have_zr ? zr_sink(&into, buf, got, err) : pga_split_feed(&split, buf, got, err);
+        rc = have_zr ? pga_zr_sink(&into, buf, got, err) : pga_split_feed(&split, buf, got, err);
         if (rc < 0)
             break;
     }

@@ -458,13 +458,14 @@ int pga_zw_write(pga_zw *w, const void *p, size_t n, sf_error *err)
     return 0;
 }
 
-int pga_zw_finish(pga_zw *w, sf_error *err)
+/* Flush the compressor with `flush` (Z_FINISH or Z_SYNC_FLUSH), then hand what is buffered to the sink. */
+static int zw_flush(pga_zw *w, int flush, sf_error *err)
 {
     int rc;
     if (w->mode != PGA_Z_NONE) {
         w->z.next_in = NULL;
         w->z.avail_in = 0;
-        if ((rc = zw_run(w, Z_FINISH, err)) < 0)
+        if ((rc = zw_run(w, flush, err)) < 0)
             return rc;
     }
     if (w->outlen) {
@@ -475,21 +476,14 @@ int pga_zw_finish(pga_zw *w, sf_error *err)
     return 0;
 }
 
+int pga_zw_finish(pga_zw *w, sf_error *err)
+{
+    return zw_flush(w, Z_FINISH, err);
+}
+
 int pga_zw_finish_open(pga_zw *w, sf_error *err)
 {
-    int rc;
-    if (w->mode != PGA_Z_NONE) {
-        w->z.next_in = NULL;
-        w->z.avail_in = 0;
-        if ((rc = zw_run(w, Z_SYNC_FLUSH, err)) < 0)
-            return rc;
-    }
-    if (w->outlen) {
-        if ((rc = w->sink(w->ud, w->out, w->outlen, err)) < 0)
-            return rc;
-        w->outlen = 0;
-    }
-    return 0;
+    return zw_flush(w, Z_SYNC_FLUSH, err);
 }
 
 /* ---- stream containers ------------------------------------------------- */
@@ -655,4 +649,11 @@ void pga_zr_free(pga_zr *r)
     r->active = 0;
     free(r->out);
     r->out = NULL;
+}
+
+/* Inflate into the adapter's sink; the contract is in pgarchive_io.h. */
+int pga_zr_sink(void *ud, const void *p, size_t n, sf_error *err)
+{
+    pga_zr_to *z = ud;
+    return pga_zr_feed(z->zr, p, n, z->sink, z->ud, err);
 }

@@ -133,5 +133,12 @@ int pga_zr_feed(pga_zr *r, const void *p, size_t n, pga_sink_fn sink, void *ud, 
 /* The stream must have ended (a truncated stream is SF_EFORMAT). */
 int pga_zr_finish(pga_zr *r, sf_error *err);
 void pga_zr_free(pga_zr *r);
+/* pga_sink_fn adapter: ud is a pga_zr_to; its input is inflated by zr into sink(ud). */
+typedef struct pga_zr_to {
+    pga_zr *zr;
+    pga_sink_fn sink;
+    void *ud;
+} pga_zr_to;
+int pga_zr_sink(void *ud, const void *p, size_t n, sf_error *err);
 
 #endif

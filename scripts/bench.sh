@@ -11,4 +11,6 @@ if [[ ${#benches[@]} -eq 0 ]]; then
   echo "bench: no benchmarks yet"
   exit 0
 fi
-for b in "${benches[@]}"; do bash "$b"; done
+for b in "${benches[@]}"; do
+  [[ $b == scripts/bench/lib.sh ]] || bash "$b"  # lib.sh: sourced by the others
+done

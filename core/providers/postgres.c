@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "file.h"
 #include "golden.h"
 #include "providers/postgres.h"
 #include "providers/spec.h"
@@ -374,6 +375,26 @@ static int pg_lookup(pgctx *p, const char *name, pg_found *f)
                   &f->role_comment, &f->role, &p->ctx->err);
 }
 
+/*
+ * What every operation starts with: the checked name, an admin session and
+ * what already exists under the name (errors in ctx->err). pg_finish
+ * releases all three whether this succeeded or not.
+ */
+static int pg_begin(pgctx *p, sf_buf *name, pg_found *f, sf_resource_ctx *ctx)
+{
+    int rc;
+    if ((rc = pg_name_checked(name, ctx)) < 0 || (rc = pg_open(p, ctx, name->ptr)) < 0)
+        return rc;
+    return pg_lookup(p, name->ptr, f);
+}
+
+static void pg_finish(pgctx *p, sf_buf *name, pg_found *f)
+{
+    found_free(f);
+    pg_close(p);
+    sf_buf_free(name);
+}
+
 static int marker_is(const pgctx *p, const char *comment)
 {
     return comment && strncmp(comment, p->marker.ptr, p->marker.len) == 0 &&
@@ -539,29 +560,12 @@ static int create_database(pgctx *p, const char *name, const char *template_db, 
     return rc;
 }
 
-static int read_file(sf_buf *out, const char *path, sf_error *err)
+static int read_sql_file(sf_buf *out, const char *path, sf_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    char chunk[65536];
-    size_t n;
-    sf_buf_clear(out);
-    if (!f)
-        return sf_error_set(err, SF_EIO, "cannot open '%s': %s", path, strerror(errno));
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        if (out->len + n > SQL_FILE_MAX || sf_buf_add(out, chunk, n) < 0) {
-            fclose(f);
-            return sf_error_set(err, SF_ENOMEM, "'%s' is larger than %zu MB", path, SQL_FILE_MAX >> 20);
-        }
-    }
-    if (ferror(f)) {
-        int e = errno;
-        fclose(f);
-        return sf_error_set(err, SF_EIO, "cannot read '%s': %s", path, strerror(e));
-    }
-    fclose(f);
-    if (memchr(out->ptr, '\0', out->len))
-        return sf_error_set(err, SF_EFORMAT, "'%s' contains a NUL byte", path);
-    return 0;
+    int rc = sf_file_read_ref(out, path, SQL_FILE_MAX, err);
+    if (rc == 0 && memchr(out->ptr, '\0', out->len))
+        rc = sf_error_set(err, SF_EFORMAT, "'%s' contains a NUL byte", path);
+    return rc;
 }
 
 /* Line and column (1-based, in characters) of the 1-based character position pos in text. */
@@ -593,7 +597,7 @@ static int run_sql_file(pgctx *p, PGconn *db, const char *file)
     else
         rc = sf_buf_sets(&path, file) < 0 ? SF_ENOMEM : 0;
     if (rc == 0)
-        rc = read_file(&text, path.ptr, &p->ctx->err);
+        rc = read_sql_file(&text, path.ptr, &p->ctx->err);
     if (rc < 0)
         goto out;
     sf_log(SF_LOG_INFO, "postgres: running '%s'", path.ptr);
@@ -837,11 +841,7 @@ static int pg_create(sf_resource_ctx *ctx)
     memset(&p, 0, sizeof(p));
     if ((rc = pg_validate(ctx)) < 0)
         return rc;
-    if ((rc = pg_name_checked(&name, ctx)) < 0)
-        goto out;
-    if ((rc = pg_open(&p, ctx, name.ptr)) < 0)
-        goto out;
-    if ((rc = pg_lookup(&p, name.ptr, &f)) < 0)
+    if ((rc = pg_begin(&p, &name, &f, ctx)) < 0)
         goto out;
     if ((f.db || f.role) && !is_ours(&p, name.ptr, &f)) {
         rc = sf_error_set(&ctx->err, SF_EEXIST,
@@ -905,9 +905,7 @@ out:
     }
     sf_golden_release(golden);
     OPENSSL_cleanse(password, sizeof(password));
-    found_free(&f);
-    pg_close(&p);
-    sf_buf_free(&name);
+    pg_finish(&p, &name, &f);
     return rc;
 }
 
@@ -918,11 +916,7 @@ static int pg_destroy(sf_resource_ctx *ctx)
     pg_found f = {0};
     int rc;
     memset(&p, 0, sizeof(p));
-    if ((rc = pg_name_checked(&name, ctx)) < 0)
-        goto out;
-    if ((rc = pg_open(&p, ctx, name.ptr)) < 0)
-        goto out;
-    if ((rc = pg_lookup(&p, name.ptr, &f)) < 0)
+    if ((rc = pg_begin(&p, &name, &f, ctx)) < 0)
         goto out;
     if (!f.db && !f.role) {
         rc = 0;
@@ -939,9 +933,7 @@ static int pg_destroy(sf_resource_ctx *ctx)
     if (f.role)
         rc = drop_role(&p, name.ptr);
 out:
-    found_free(&f);
-    pg_close(&p);
-    sf_buf_free(&name);
+    pg_finish(&p, &name, &f);
     return rc;
 }
 
@@ -952,18 +944,12 @@ static int pg_check(sf_resource_ctx *ctx)
     pg_found f = {0};
     int rc;
     memset(&p, 0, sizeof(p));
-    if ((rc = pg_name_checked(&name, ctx)) < 0)
-        goto out;
-    if ((rc = pg_open(&p, ctx, name.ptr)) < 0)
-        goto out;
-    if ((rc = pg_lookup(&p, name.ptr, &f)) < 0)
+    if ((rc = pg_begin(&p, &name, &f, ctx)) < 0)
         goto out;
     if (!f.db || !f.role)
         rc = sf_error_set(&ctx->err, SF_ENOTFOUND, "postgres '%s': database '%s' does not exist", p.host, name.ptr);
 out:
-    found_free(&f);
-    pg_close(&p);
-    sf_buf_free(&name);
+    pg_finish(&p, &name, &f);
     return rc;
 }
 
@@ -1087,8 +1073,7 @@ int sf_postgres_refresh(sf_resource_ctx *ctx, const char *snapshot, json_t **rep
     if (!snapshot && !(snapshot = with_str(ctx, "from", "snapshot")))
         return sf_error_set(&ctx->err, SF_EUSAGE, "postgres.database '%s' is not built from a snapshot",
                             ctx->resource ? ctx->resource : "?");
-    if ((rc = pg_name_checked(&name, ctx)) < 0 || (rc = pg_open(&p, ctx, name.ptr)) < 0 ||
-        (rc = pg_lookup(&p, name.ptr, &f)) < 0)
+    if ((rc = pg_begin(&p, &name, &f, ctx)) < 0)
         goto out;
     if (!f.db || !marker_is(&p, f.db_comment)) {
         rc = sf_error_set(&ctx->err, f.db ? SF_EEXIST : SF_ENOTFOUND,
@@ -1161,9 +1146,7 @@ out:
     }
     sf_golden_release(golden);
     PQfinish(db);
-    found_free(&f);
-    pg_close(&p);
-    sf_buf_free(&name);
+    pg_finish(&p, &name, &f);
     sf_buf_free(&fresh);
     sf_buf_free(&old);
     sf_buf_free(&mark);

@@ -248,6 +248,24 @@ static int recorded(const sf_resource_ctx *ctx, const char *pidpath, pid_t *pid,
     return pidfile_read(pidpath, pid, st, port);
 }
 
+/* recorded(), and the recorded process is still that process (same start time). */
+static int still_running(const sf_resource_ctx *ctx, const char *pidpath, pid_t *pid, unsigned long long *st,
+                         int *port)
+{
+    return recorded(ctx, pidpath, pid, st, port) && *st && start_time_of(*pid) == *st;
+}
+
+/* The resource's name and the paths of its pid file and (when logpath) log; errors in ctx->err. */
+static int proc_paths(sf_buf *name, sf_buf *pidpath, sf_buf *logpath, sf_resource_ctx *ctx)
+{
+    int rc;
+    if ((rc = proc_name(name, ctx)) < 0)
+        return sf_error_set(&ctx->err, rc, "process.service: cannot derive a name");
+    if ((rc = pidfile_path(pidpath, ctx, name->ptr, "pid")) < 0 || !logpath)
+        return rc;
+    return pidfile_path(logpath, ctx, name->ptr, "log");
+}
+
 /*
  * SIGTERM the group, wait `grace`, SIGKILL, verify it is gone. The leader's
  * start time must match `st` (pid-reuse guard); a leader that is gone while
@@ -509,12 +527,9 @@ static int proc_prepare(sf_resource_ctx *ctx)
     char b[64];
     if ((rc = proc_validate(ctx)) < 0)
         return rc;
-    if ((rc = proc_name(&name, ctx)) < 0)
-        return sf_error_set(&ctx->err, rc, "process.service: cannot derive a name");
-    if ((rc = pidfile_path(&pidpath, ctx, name.ptr, "pid")) < 0 ||
-        (rc = pidfile_path(&logpath, ctx, name.ptr, "log")) < 0)
+    if ((rc = proc_paths(&name, &pidpath, &logpath, ctx)) < 0)
         goto out;
-    if (!(recorded(ctx, pidpath.ptr, &pid, &st, &port) && st && start_time_of(pid) == st) &&
+    if (!still_running(ctx, pidpath.ptr, &pid, &st, &port) &&
         (!port || tcp_open(port)) && (rc = free_port(&port, &ctx->err)) < 0)
         goto out;
     snprintf(b, sizeof(b), "%d", port);
@@ -547,15 +562,11 @@ static int proc_create(sf_resource_ctx *ctx)
     if ((rc = proc_validate(ctx)) < 0)
         return rc;
     sf_spec_duration(&grace, ctx->spec, "grace", 10, NULL);
-    if ((rc = proc_name(&name, ctx)) < 0)
-        return sf_error_set(&ctx->err, rc, "process.service: cannot derive a name");
-    if ((rc = sf_guard_check(ctx->cfg, NULL, name.ptr, &ctx->err)) < 0)
-        goto out;
-    if ((rc = pidfile_path(&pidpath, ctx, name.ptr, "pid")) < 0 ||
-        (rc = pidfile_path(&logpath, ctx, name.ptr, "log")) < 0)
+    if ((rc = proc_paths(&name, &pidpath, &logpath, ctx)) < 0 ||
+        (rc = sf_guard_check(ctx->cfg, NULL, name.ptr, &ctx->err)) < 0)
         goto out;
     /* adopt the process an earlier run started, if it is still that process */
-    if (recorded(ctx, pidpath.ptr, &pid, &st, &port) && start_time_of(pid) == st && st) {
+    if (still_running(ctx, pidpath.ptr, &pid, &st, &port)) {
         sf_log(SF_LOG_INFO, "process.service %s: adopting running pid %ld", ctx->resource, (long)pid);
         rc = set_outputs(ctx, pid, st, port, logpath.ptr);
         goto out;
@@ -627,11 +638,8 @@ static int proc_destroy(sf_resource_ctx *ctx)
     if ((rc = proc_validate(ctx)) < 0)
         return rc;
     sf_spec_duration(&grace, ctx->spec, "grace", 10, NULL);
-    if ((rc = proc_name(&name, ctx)) < 0)
-        return sf_error_set(&ctx->err, rc, "process.service: cannot derive a name");
-    if ((rc = sf_guard_check(ctx->cfg, NULL, name.ptr, &ctx->err)) < 0)
-        goto out;
-    if ((rc = pidfile_path(&pidpath, ctx, name.ptr, "pid")) < 0)
+    if ((rc = proc_paths(&name, &pidpath, NULL, ctx)) < 0 ||
+        (rc = sf_guard_check(ctx->cfg, NULL, name.ptr, &ctx->err)) < 0)
         goto out;
     if (recorded(ctx, pidpath.ptr, &pid, &st, &port) && (rc = stop_group(ctx, pid, st, grace)) < 0)
         goto out;
@@ -648,10 +656,7 @@ static int proc_check(sf_resource_ctx *ctx)
     pid_t pid = 0;
     unsigned long long st = 0;
     int port = 0, rc;
-    if ((rc = proc_name(&name, ctx)) < 0)
-        return sf_error_set(&ctx->err, rc, "process.service: cannot derive a name");
-    pidfile_path(&pidpath, ctx, name.ptr, "pid");
-    if (!recorded(ctx, pidpath.ptr, &pid, &st, &port) || start_time_of(pid) != st || !st)
+    if ((rc = proc_paths(&name, &pidpath, NULL, ctx)) == 0 && !still_running(ctx, pidpath.ptr, &pid, &st, &port))
         rc = sf_error_set(&ctx->err, SF_ENOTFOUND, "process.service %s: not running", ctx->resource);
     sf_buf_free(&name);
     sf_buf_free(&pidpath);

@@ -6,13 +6,12 @@
  * Responses are parsed with libxml2.
  */
 #define _GNU_SOURCE
-#include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <openssl/evp.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include "providers/spec.h"
+#include "s3_rest.h"
 #include "stagefork/guard.h"
 #include "stagefork/http.h"
 
@@ -31,19 +30,6 @@ typedef struct s3 {
 } s3;
 
 /* ------------------------------------------------------------------ utils -- */
-
-/* Percent-encode for S3 paths/queries (RFC 3986 unreserved kept; '/' kept when keep_slash). */
-static int uri_encode(sf_buf *out, const char *s, int keep_slash)
-{
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        int plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-                    c == '.' || c == '_' || c == '~' || (keep_slash && c == '/');
-        if ((plain ? sf_buf_addc(out, (char)c) : sf_buf_addf(out, "%%%02X", c)) < 0)
-            return SF_ENOMEM;
-    }
-    return 0;
-}
 
 static int xml_escape(sf_buf *out, const char *s)
 {
@@ -64,31 +50,6 @@ static int xml_escape(sf_buf *out, const char *s)
     return 0;
 }
 
-static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
-
-/* libxml2 wants one initialisation before threads use it (the engine runs providers in parallel). */
-static void xml_init(void)
-{
-    xmlInitParser();
-}
-
-static xmlDocPtr parse_xml(const sf_buf *b)
-{
-    pthread_once(&xml_once, xml_init);
-    if (b->len == 0 || b->len > INT32_MAX)
-        return NULL;
-    return xmlReadMemory(b->ptr, (int)b->len, "s3.xml", NULL, XML_PARSE_NONET | XML_PARSE_NOBLANKS |
-                                                                 XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-}
-
-static xmlNodePtr child(xmlNodePtr n, const char *name)
-{
-    for (xmlNodePtr c = n ? n->children : NULL; c; c = c->next)
-        if (c->type == XML_ELEMENT_NODE && strcmp((const char *)c->name, name) == 0)
-            return c;
-    return NULL;
-}
-
 static xmlNodePtr next_named(xmlNodePtr n, const char *name)
 {
     for (n = n ? n->next : NULL; n; n = n->next)
@@ -97,29 +58,14 @@ static xmlNodePtr next_named(xmlNodePtr n, const char *name)
     return NULL;
 }
 
-/* Text of child `name` of n into out (empty if absent). */
-static int child_text(sf_buf *out, xmlNodePtr n, const char *name)
-{
-    xmlNodePtr c = child(n, name);
-    xmlChar *t;
-    int rc;
-    sf_buf_clear(out);
-    if (!c)
-        return SF_ENOTFOUND;
-    t = xmlNodeGetContent(c);
-    rc = sf_buf_sets(out, t ? (const char *)t : "") < 0 ? SF_ENOMEM : 0;
-    xmlFree(t);
-    return rc;
-}
-
 /* The <Code> of an S3 error body, or "". */
 static void error_code(char out[64], const sf_buf *body)
 {
-    xmlDocPtr d = parse_xml(body);
+    xmlDocPtr d = sf_s3_xml_parse(body);
     xmlNodePtr root = d ? xmlDocGetRootElement(d) : NULL;
     sf_buf code = SF_BUF_INIT;
     out[0] = '\0';
-    if (root && strcmp((const char *)root->name, "Error") == 0 && child_text(&code, root, "Code") == 0)
+    if (root && strcmp((const char *)root->name, "Error") == 0 && sf_s3_xml_text(&code, root, "Code") == 0)
         snprintf(out, 64, "%s", code.ptr);
     sf_buf_free(&code);
     xmlFreeDoc(d);
@@ -252,32 +198,13 @@ static int s3_open(s3 *s, sf_resource_ctx *ctx, sf_buf *name)
  */
 static int s3_do(s3 *s, const char *method, const char *path, const char *const *headers, const sf_buf *body)
 {
-    sf_buf url = SF_BUF_INIT;
-    sf_http_request req = {0};
-    int rc;
-    if (sf_buf_addf(&url, "%s%s", s->endpoint, path) < 0)
-        return SF_ENOMEM;
-    req.method = method;
-    req.url = url.ptr;
-    req.headers = headers;
-    req.body = body ? body->ptr : NULL;
-    req.body_len = body ? body->len : 0;
-    rc = sf_http_do(s->http, &s->resp, &req, &s->ctx->err);
-    sf_buf_free(&url);
-    return rc;
+    return sf_s3_do(s->http, &s->resp, s->endpoint, method, path, headers, body ? body->ptr : NULL,
+                    body ? body->len : 0, &s->ctx->err);
 }
 
 static int s3_status_error(s3 *s, const char *method, const char *path)
 {
-    sf_buf url = SF_BUF_INIT;
-    sf_http_request req = {0};
-    int rc;
-    sf_buf_addf(&url, "%s%s", s->endpoint, path);
-    req.method = method;
-    req.url = url.ptr;
-    rc = sf_http_status_error(&s->ctx->err, &req, &s->resp);
-    sf_buf_free(&url);
-    return rc;
+    return sf_s3_status_error(&s->ctx->err, s->endpoint, method, path, &s->resp);
 }
 
 /* ------------------------------------------------------------ operations --- */
@@ -292,7 +219,7 @@ static int head_bucket(s3 *s, const char *bucket)
     sf_buf path = SF_BUF_INIT;
     int rc;
     sf_buf_addc(&path, '/');
-    uri_encode(&path, bucket, 0);
+    sf_s3_uri_encode(&path, bucket, 0);
     sf_buf_adds(&path, "?location=");
     rc = s3_do(s, "GET", path.ptr, NULL, NULL);
     if (rc == 0) {
@@ -312,7 +239,7 @@ static int put_bucket(s3 *s, const char *bucket, int *adopted)
     int rc;
     *adopted = 0;
     sf_buf_addc(&path, '/');
-    uri_encode(&path, bucket, 0);
+    sf_s3_uri_encode(&path, bucket, 0);
     if (strcmp(s->region, "us-east-1") != 0)
         sf_buf_addf(&body,
                     "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
@@ -349,17 +276,17 @@ static int list_page(s3 *s, const char *bucket, const char *prefix, const char *
     sf_buf_clear(next);
     /* parameters in canonical (sorted, encoded) order so the signature matches any signer */
     sf_buf_addc(&path, '/');
-    uri_encode(&path, bucket, 0);
+    sf_s3_uri_encode(&path, bucket, 0);
     sf_buf_adds(&path, "?");
     if (*token) {
         sf_buf_adds(&path, "continuation-token=");
-        uri_encode(&path, token, 0);
+        sf_s3_uri_encode(&path, token, 0);
         sf_buf_adds(&path, "&");
     }
     sf_buf_adds(&path, "list-type=2&max-keys=1000");
     if (prefix && *prefix) {
         sf_buf_adds(&path, "&prefix=");
-        uri_encode(&path, prefix, 0);
+        sf_s3_uri_encode(&path, prefix, 0);
     }
     if ((rc = s3_do(s, "GET", path.ptr, NULL, NULL)) < 0)
         goto out;
@@ -373,20 +300,20 @@ static int list_page(s3 *s, const char *bucket, const char *prefix, const char *
         rc = s3_status_error(s, "GET", path.ptr);
         goto out;
     }
-    d = parse_xml(&s->resp.body);
+    d = sf_s3_xml_parse(&s->resp.body);
     root = d ? xmlDocGetRootElement(d) : NULL;
     if (!root || strcmp((const char *)root->name, "ListBucketResult") != 0) {
         rc = sf_error_set(&s->ctx->err, SF_EFORMAT, "s3: unexpected ListObjectsV2 response from '%s'", bucket);
         goto out;
     }
-    for (c = child(root, "Contents"); c; c = next_named(c, "Contents")) {
-        if (child_text(&k, c, "Key") == 0 && json_array_append_new(keys, json_string(k.ptr)) < 0) {
+    for (c = sf_s3_xml_child(root, "Contents"); c; c = next_named(c, "Contents")) {
+        if (sf_s3_xml_text(&k, c, "Key") == 0 && json_array_append_new(keys, json_string(k.ptr)) < 0) {
             rc = SF_ENOMEM;
             goto out;
         }
     }
-    if (child_text(&k, root, "IsTruncated") == 0 && strcmp(k.ptr, "true") == 0 &&
-        child_text(&k, root, "NextContinuationToken") == 0 && k.len > 0)
+    if (sf_s3_xml_text(&k, root, "IsTruncated") == 0 && strcmp(k.ptr, "true") == 0 &&
+        sf_s3_xml_text(&k, root, "NextContinuationToken") == 0 && k.len > 0)
         sf_buf_sets(next, k.ptr);
 out:
     xmlFreeDoc(d);
@@ -426,7 +353,7 @@ static int delete_batch(s3 *s, const char *bucket, json_t *keys)
     sf_buf_addf(&md5h, "Content-MD5: %s", (const char *)b64);
     headers[0] = md5h.ptr;
     sf_buf_addc(&path, '/');
-    uri_encode(&path, bucket, 0);
+    sf_s3_uri_encode(&path, bucket, 0);
     sf_buf_adds(&path, "?delete=");
     if ((rc = s3_do(s, "POST", path.ptr, headers, &body)) < 0)
         goto out;
@@ -435,13 +362,13 @@ static int delete_batch(s3 *s, const char *bucket, json_t *keys)
         goto out;
     }
     /* quiet mode lists only failures */
-    d = parse_xml(&s->resp.body);
+    d = sf_s3_xml_parse(&s->resp.body);
     root = d ? xmlDocGetRootElement(d) : NULL;
-    if (root && (e = child(root, "Error"))) {
+    if (root && (e = sf_s3_xml_child(root, "Error"))) {
         sf_buf code = SF_BUF_INIT, msg = SF_BUF_INIT;
-        child_text(&k, e, "Key");
-        child_text(&code, e, "Code");
-        child_text(&msg, e, "Message");
+        sf_s3_xml_text(&k, e, "Key");
+        sf_s3_xml_text(&code, e, "Code");
+        sf_s3_xml_text(&msg, e, "Message");
         rc = sf_error_set(&s->ctx->err, SF_EHTTP, "s3: cannot delete '%s' from bucket '%s': %s %s", k.ptr, bucket,
                           code.ptr, msg.ptr);
         sf_buf_free(&code);
@@ -493,7 +420,7 @@ static int abort_uploads(s3 *s, const char *bucket, size_t *naborted)
         size_t n = 0;
         sf_buf_clear(&path);
         sf_buf_addc(&path, '/');
-        uri_encode(&path, bucket, 0);
+        sf_s3_uri_encode(&path, bucket, 0);
         sf_buf_adds(&path, "?uploads=");
         if ((rc = s3_do(s, "GET", path.ptr, NULL, NULL)) < 0)
             break;
@@ -512,23 +439,23 @@ static int abort_uploads(s3 *s, const char *bucket, size_t *naborted)
             rc = s3_status_error(s, "GET", path.ptr);
             break;
         }
-        d = parse_xml(&s->resp.body);
+        d = sf_s3_xml_parse(&s->resp.body);
         root = d ? xmlDocGetRootElement(d) : NULL;
         if (!root || strcmp((const char *)root->name, "ListMultipartUploadsResult") != 0) {
             /* servers without multipart listing answer with something else: nothing to abort */
             xmlFreeDoc(d);
             break;
         }
-        for (u = child(root, "Upload"); u && rc == 0; u = next_named(u, "Upload")) {
-            if (child_text(&key, u, "Key") < 0 || child_text(&id, u, "UploadId") < 0)
+        for (u = sf_s3_xml_child(root, "Upload"); u && rc == 0; u = next_named(u, "Upload")) {
+            if (sf_s3_xml_text(&key, u, "Key") < 0 || sf_s3_xml_text(&id, u, "UploadId") < 0)
                 continue;
             sf_buf_clear(&apath);
             sf_buf_addc(&apath, '/');
-            uri_encode(&apath, bucket, 0);
+            sf_s3_uri_encode(&apath, bucket, 0);
             sf_buf_addc(&apath, '/');
-            uri_encode(&apath, key.ptr, 1);
+            sf_s3_uri_encode(&apath, key.ptr, 1);
             sf_buf_adds(&apath, "?uploadId=");
-            uri_encode(&apath, id.ptr, 0);
+            sf_s3_uri_encode(&apath, id.ptr, 0);
             if ((rc = s3_do(s, "DELETE", apath.ptr, NULL, NULL)) < 0)
                 break;
             if (s->resp.status / 100 != 2 && s->resp.status != 404) {
@@ -584,13 +511,13 @@ static int copy_objects(s3 *s, const char *bucket, const char *from)
             sf_buf_clear(&path);
             sf_buf_clear(&hdr);
             sf_buf_addc(&path, '/');
-            uri_encode(&path, bucket, 0);
+            sf_s3_uri_encode(&path, bucket, 0);
             sf_buf_addc(&path, '/');
-            uri_encode(&path, json_string_value(v), 1);
+            sf_s3_uri_encode(&path, json_string_value(v), 1);
             sf_buf_adds(&hdr, "x-amz-copy-source: /");
-            uri_encode(&hdr, src.ptr, 0);
+            sf_s3_uri_encode(&hdr, src.ptr, 0);
             sf_buf_addc(&hdr, '/');
-            if (uri_encode(&hdr, json_string_value(v), 1) < 0) {
+            if (sf_s3_uri_encode(&hdr, json_string_value(v), 1) < 0) {
                 rc = SF_ENOMEM;
                 break;
             }
@@ -680,7 +607,7 @@ static int s3_destroy(sf_resource_ctx *ctx)
     if ((rc = s3_open(&s, ctx, &name)) < 0)
         goto out;
     sf_buf_addc(&path, '/');
-    uri_encode(&path, name.ptr, 0);
+    sf_s3_uri_encode(&path, name.ptr, 0);
     if (!sf_spec_ours(ctx, name.ptr)) {
         /* never empty a bucket this env has no record of creating */
         rc = head_bucket(&s, name.ptr);

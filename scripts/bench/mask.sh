@@ -19,33 +19,12 @@ cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 SF=${STAGEFORK_BIN:-$PWD/$BUILD/stagefork}
 SCALE=${STAGEFORK_BENCH_SCALE:-240}
-export STAGEFORK_SERVICES_STATE=${STAGEFORK_SERVICES_STATE:-$PWD/$BUILD/test-services}
-
-started=0
-if ! scripts/test-services.sh status >/dev/null 2>&1; then
-    scripts/test-services.sh start >/dev/null
-    started=1
-fi
-eval "$(scripts/test-services.sh env)"
-BIN=$STAGEFORK_TEST_PG_BINDIR
-work=$(mktemp -d "${STAGEFORK_BENCH_DIR:-/tmp}/sf-bench-mask.XXXXXX")
-db=sf_bench_mask_$$
-url="${STAGEFORK_TEST_PG%/*}/$db"
-cleanup() {
-    "$BIN/psql" -X -q -d "$STAGEFORK_TEST_PG" -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
-    rm -rf "$work"
-    if [[ $started == 1 ]]; then scripts/test-services.sh stop >/dev/null 2>&1 || true; fi
-}
-trap cleanup EXIT
-
-now() { echo "$EPOCHREALTIME"; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
-mbps() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.1f", n / 1048576 / s }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+source scripts/bench/lib.sh
+bench_services
+bench_scratch mask
 
 echo "mask bench: building the distribution database at scale $SCALE ..." >&2
-"$BIN/psql" -X -q -d "$STAGEFORK_TEST_PG" -c "CREATE DATABASE $db"
-"$BIN/psql" -X -q -v ON_ERROR_STOP=1 -v scale="$SCALE" -d "$url" -f scripts/bench/mask_data.sql
+bench_db scripts/bench/mask_data.sql
 
 # the data profile: text columns, and how often the denormalised masked values repeat
 q() { "$BIN/psql" -X -q -At -F ' ' -v ON_ERROR_STOP=1 -d "$url" -c "$1"; }
@@ -63,15 +42,7 @@ dup_orders=$(q "WITH s AS (SELECT customer_email, count(*) AS n, row_number() OV
                 SELECT sum(n), count(*), round(100.0 * sum(n) FILTER (WHERE r <= (SELECT n FROM c) / 5) / sum(n)) FROM s")
 
 # pg_dump producing the dump, also the faster of two runs
-dump_s=
-for _ in 1 2; do
-    rm -f "$work/dump.sql"
-    t0=$(now)
-    "$BIN/pg_dump" -d "$url" -f "$work/dump.sql"
-    t1=$(now)
-    s=$(secs "$t0" "$t1")
-    if [[ -z $dump_s ]] || awk -v a="$s" -v b="$dump_s" 'BEGIN { exit !(a < b) }'; then dump_s=$s; fi
-done
+dump_s=$(best "$work/dump.sql" "$BIN/pg_dump" -d "$url" -f "$work/dump.sql")
 bytes=$(stat -c %s "$work/dump.sql")
 "$BIN/psql" -X -q -d "$STAGEFORK_TEST_PG" -c "DROP DATABASE $db"
 
@@ -95,22 +66,9 @@ tables:
 EOF
 
 # each measured twice, the faster run counts (the machine is shared)
-best() { # name cmd...
-    local name=$1 b= t0 t1 s
-    shift
-    for _ in 1 2; do
-        rm -f "$work/out.sql"
-        t0=$(now)
-        "$@"
-        t1=$(now)
-        s=$(secs "$t0" "$t1")
-        if [[ -z $b ]] || awk -v a="$s" -v b="$b" 'BEGIN { exit !(a < b) }'; then b=$s; fi
-    done
-    echo "$b"
-}
-mask_s=$(best mask "$SF" mask --policy tests/fixtures/masking/policy.yaml --report "$work/report.json" "$work/dump.sql" "$work/out.sql")
-fixed_s=$(best fixed "$SF" mask --policy "$work/fixed.yaml" --key-env STAGEFORK_MASK_KEY "$work/dump.sql" "$work/out.sql")
-pass_s=$(best pass "$SF" mask --policy "$work/empty.yaml" --key-env STAGEFORK_MASK_KEY "$work/dump.sql" "$work/out.sql")
+mask_s=$(best "$work/out.sql" "$SF" mask --policy tests/fixtures/masking/policy.yaml --report "$work/report.json" "$work/dump.sql" "$work/out.sql")
+fixed_s=$(best "$work/out.sql" "$SF" mask --policy "$work/fixed.yaml" --key-env STAGEFORK_MASK_KEY "$work/dump.sql" "$work/out.sql")
+pass_s=$(best "$work/out.sql" "$SF" mask --policy "$work/empty.yaml" --key-env STAGEFORK_MASK_KEY "$work/dump.sql" "$work/out.sql")
 cmp -s "$work/dump.sql" "$work/out.sql" || { echo "mask bench: pass-through output differs from its input" >&2; exit 1; }
 
 dump_mb=$(mbps "$bytes" "$dump_s")

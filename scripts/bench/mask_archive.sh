@@ -15,48 +15,14 @@ cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 SF=${STAGEFORK_BIN:-$PWD/$BUILD/stagefork}
 SCALE=${STAGEFORK_BENCH_SCALE:-60}
-export STAGEFORK_SERVICES_STATE=${STAGEFORK_SERVICES_STATE:-$PWD/$BUILD/test-services}
-
-started=0
-if ! scripts/test-services.sh status >/dev/null 2>&1; then
-    scripts/test-services.sh start >/dev/null
-    started=1
-fi
-eval "$(scripts/test-services.sh env)"
-BIN=$STAGEFORK_TEST_PG_BINDIR
-work=$(mktemp -d "${STAGEFORK_BENCH_DIR:-/tmp}/sf-bench-archive.XXXXXX")
-db=sf_bench_archive_$$
-url="${STAGEFORK_TEST_PG%/*}/$db"
-cleanup() {
-    "$BIN/psql" -X -q -d "$STAGEFORK_TEST_PG" -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
-    rm -rf "$work"
-    if [[ $started == 1 ]]; then scripts/test-services.sh stop >/dev/null 2>&1 || true; fi
-}
-trap cleanup EXIT
-
-now() { echo "$EPOCHREALTIME"; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
-mbps() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.1f", n / 1048576 / s }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+source scripts/bench/lib.sh
+bench_services
+bench_scratch archive
 
 echo "mask_archive bench: building the distribution database at scale $SCALE ..." >&2
-"$BIN/psql" -X -q -d "$STAGEFORK_TEST_PG" -c "CREATE DATABASE $db"
-"$BIN/psql" -X -q -v ON_ERROR_STOP=1 -v scale="$SCALE" -d "$url" -f tests/fixtures/masking/schema.sql
+bench_db tests/fixtures/masking/schema.sql
 
 # each measured twice, the faster run counts
-best() { # out cmd...
-    local out=$1 b= t0 t1 s
-    shift
-    for _ in 1 2; do
-        rm -rf "$out"
-        t0=$(now)
-        "$@"
-        t1=$(now)
-        s=$(secs "$t0" "$t1")
-        if [[ -z $b ]] || awk -v a="$s" -v b="$b" 'BEGIN { exit !(a < b) }'; then b=$s; fi
-    done
-    echo "$b"
-}
 dump_s=$(best "$work/dump.custom" "$BIN/pg_dump" -Fc -d "$url" -f "$work/dump.custom")
 bytes=$(stat -c %s "$work/dump.custom")
 "$BIN/psql" -X -q -d "$STAGEFORK_TEST_PG" -c "DROP DATABASE $db"

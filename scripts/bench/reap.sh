@@ -12,13 +12,8 @@ SF=$PWD/$BUILD/stagefork
 n=${REAP_BENCH_ENVS:-100}
 nb=${REAP_BENCH_BASELINE:-20}
 [[ -x $SF ]] || make --no-print-directory -s "BUILD=$BUILD" "$BUILD/stagefork" >/dev/null
-export STAGEFORK_SERVICES_STATE=${STAGEFORK_SERVICES_STATE:-$PWD/$BUILD/test-services}
-started=0
-if ! scripts/test-services.sh status >/dev/null 2>&1; then
-  scripts/test-services.sh start >/dev/null
-  started=1
-fi
-eval "$(scripts/test-services.sh env)"
+source scripts/bench/lib.sh
+bench_services
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/sf-bench-reap.XXXXXX")
 P=rb$$
 P=${P:0:12}
@@ -26,7 +21,7 @@ psql() { "$STAGEFORK_TEST_PG_BINDIR/psql" -X -q -At "$@"; }
 cleanup() {
   psql "$STAGEFORK_TEST_PG" -c "DROP DATABASE IF EXISTS ${P}_state WITH (FORCE)" >/dev/null 2>&1 || true
   rm -rf "$tmp"
-  [[ $started == 1 ]] && scripts/test-services.sh stop >/dev/null 2>&1
+  bench_services_stop
   return 0
 }
 trap cleanup EXIT
@@ -44,7 +39,6 @@ resources:
   db: {type: postgres.database, with: {server: "${config.postgres.admin_url}"}}
   files: {type: s3.bucket, with: {endpoint: "${config.s3.endpoint}", access_key: S3RVER, secret_key: S3RVER}}
 YAML
-now() { date +%s.%N; }
 make_envs() { # PREFIX COUNT
   seq 1 "$2" | xargs -P 8 -I{} "$SF" -C "$tmp/stagefork.yaml" up "$1-{}" -t "$tmp/env.yaml" --ttl 1s -q >/dev/null
 }

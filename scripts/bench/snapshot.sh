@@ -16,15 +16,9 @@ BUILD=${BUILD:-build}
 SF=${STAGEFORK_BIN:-$PWD/$BUILD/stagefork}
 MB=${STAGEFORK_BENCH_SNAPSHOT_MB:-1024}
 ORDERS=$((MB * 2480))   # measured: ~2,480 orders per MB of plain pg_dump
-export STAGEFORK_SERVICES_STATE=${STAGEFORK_SERVICES_STATE:-$PWD/$BUILD/test-services}
-
-started=0
-if ! scripts/test-services.sh status >/dev/null 2>&1; then
-    scripts/test-services.sh start >/dev/null
-    started=1
-fi
-eval "$(scripts/test-services.sh env)"
-BIN=$STAGEFORK_TEST_PG_BINDIR
+BENCH_SECS_FORMAT=%.2f
+source scripts/bench/lib.sh
+bench_services
 export STAGEFORK_PG_BINDIR=$BIN
 export STAGEFORK_MASK_KEY=bench-snapshot-key-0123456789abcdef-0123456789
 work=$(mktemp -d "${STAGEFORK_BENCH_DIR:-/tmp}/sf-bench-snapshot.XXXXXX")
@@ -64,14 +58,9 @@ cleanup() {
     psql_q "$STAGEFORK_TEST_PG" -c "DROP DATABASE IF EXISTS $src WITH (FORCE)" -c "DROP DATABASE IF EXISTS $viapsql WITH (FORCE)" \
         >/dev/null 2>&1 || true
     rm -rf "$work"
-    if [[ $started == 1 ]]; then scripts/test-services.sh stop >/dev/null 2>&1 || true; fi
+    bench_services_stop
 }
 trap cleanup EXIT
-
-now() { echo "$EPOCHREALTIME"; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
-mbps() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.1f", n / 1048576 / s }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 echo "snapshot bench: building the distribution database (~$MB MB of pg_dump, $ORDERS orders) ..." >&2
 psql_q "$STAGEFORK_TEST_PG" -c "CREATE DATABASE $src"

@@ -10,6 +10,8 @@
 #   finish                      print "N passed, M failed"; exit 1 if M > 0
 #   at_exit CMD                 run CMD (eval'd) at exit, e.g. to clean up; use this
 #                               instead of `trap ... EXIT`, which would replace ours
+#   need_env VAR...             the script's services: fail "environment" and finish at the
+#                               first VAR that is unset or empty (integration tests never skip)
 # Counters: T_PASSED, T_FAILED. Scratch dir: $T_TMP (removed at exit).
 # Assertions return 1 on failure so they can be chained (`check ... || return`).
 # Under `set -e` a failing assertion ends the script early; the summary is still
@@ -27,6 +29,13 @@ _T_FINISHED=
 _T_AT_EXIT=()
 
 at_exit() { _T_AT_EXIT+=("$*"); }
+
+need_env() {
+    local v
+    for v in "$@"; do
+        [[ -n ${!v:-} ]] || { fail "environment" "$v is not set (run through make test)"; finish; }
+    done
+}
 
 _t_on_exit() {
     local rc=$? i

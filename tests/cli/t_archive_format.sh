@@ -13,9 +13,7 @@
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 
-for v in STAGEFORK_TEST_PG STAGEFORK_TEST_PG_BINDIR STAGEFORK_TEST_PG_HOST STAGEFORK_TEST_PG_PORT STAGEFORK_BUILD STAGEFORK_SRC; do
-  [[ -n ${!v:-} ]] || { fail "environment" "$v is not set (run through make test)"; finish; }
-done
+need_env STAGEFORK_TEST_PG STAGEFORK_TEST_PG_BINDIR STAGEFORK_TEST_PG_HOST STAGEFORK_TEST_PG_PORT STAGEFORK_BUILD STAGEFORK_SRC
 TOOL=$STAGEFORK_BUILD/tools/pgarc_rewrite
 [[ -x $TOOL ]] || { fail "environment" "$TOOL not built"; finish; }
 BIN=$STAGEFORK_TEST_PG_BINDIR

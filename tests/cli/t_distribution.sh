@@ -17,12 +17,7 @@ BUILD=${STAGEFORK_BUILD:-$SRC/build}
 DIST=$SRC/templates/distribution
 SUFFIX="$$_${RANDOM}"
 
-for v in STAGEFORK_TEST_PG STAGEFORK_TEST_PG_BINDIR; do
-    if [[ -z "${!v:-}" ]]; then
-        fail "environment" "$v is not set (run through make test)"
-        finish
-    fi
-done
+need_env STAGEFORK_TEST_PG STAGEFORK_TEST_PG_BINDIR
 PG_BIN=$STAGEFORK_TEST_PG_BINDIR
 psql_q() { "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 "$@"; }
 BASE=${STAGEFORK_TEST_PG%/*}

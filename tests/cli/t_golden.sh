@@ -14,12 +14,7 @@ SRC=${STAGEFORK_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 BIN=${STAGEFORK_BIN:-$SRC/build/stagefork}
 SUFFIX="$$_${RANDOM}"
 
-for v in STAGEFORK_TEST_PG STAGEFORK_TEST_PG_BINDIR; do
-    if [[ -z "${!v:-}" ]]; then
-        fail "environment" "$v is not set (run through make test)"
-        finish
-    fi
-done
+need_env STAGEFORK_TEST_PG STAGEFORK_TEST_PG_BINDIR
 export STAGEFORK_PG_BINDIR=$STAGEFORK_TEST_PG_BINDIR
 export STAGEFORK_MASK_KEY="cli-golden-test-key-0123456789-abcdefghijklmnopq"
 PSQL="$STAGEFORK_TEST_PG_BINDIR/psql"

@@ -14,30 +14,15 @@
 #   - the report counts rows of every table, masked or copied verbatim.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
-SF=${STAGEFORK_BIN:?}
-SRC=${STAGEFORK_SRC:?}
-PGURL=${STAGEFORK_TEST_PG:?STAGEFORK_TEST_PG is not set (run through make test)}
-BIN=${STAGEFORK_TEST_PG_BINDIR:?STAGEFORK_TEST_PG_BINDIR is not set}
-POLICY=$SRC/tests/fixtures/masking/policy.yaml
+source "$(dirname "$0")/mask_lib.sh"
 W=$T_TMP
 pfx=sf_mar_$$
 export STAGEFORK_MASK_KEY=archive-test-key-0123456789abcdef-0123456789
-dbs=()
-
-url() { echo "${PGURL%/*}/$1"; }
-psql_q() { local db=$1; shift; "$BIN/psql" -X -q -v ON_ERROR_STOP=1 -d "$(url "$db")" "$@"; }
-val() { psql_q "$1" -Atc "$2"; }
-mkdb() { "$BIN/psql" -X -q -d "$PGURL" -c "CREATE DATABASE $1" && dbs+=("$1"); }
-cleanup() { for d in "${dbs[@]}"; do "$BIN/psql" -X -q -d "$PGURL" -c "DROP DATABASE IF EXISTS $d" 2>/dev/null; done; }
-at_exit cleanup
 # pg_dump --data-only, rows sorted: heap order after a restore depends on how it ran (-j)
 data_of() { "$BIN/pg_dump" --data-only -d "$(url "$1")" | grep -v '^\\\(un\)\?restrict ' | LC_ALL=C sort; }
 no_leftovers() { # dir base: no temp file or dir named after base remains
   ! compgen -G "$1/.$2.sf-*" >/dev/null && ! compgen -G "$1/$2.sf-*" >/dev/null
 }
-
-tables=(public.customers public.suppliers 'erp."Supplier Contacts"' public.products public.price_lists
-        public.orders public.order_lines)
 
 mkdb "${pfx}_src" || { fail "create source database"; finish; }
 check "load the distribution schema" psql_q "${pfx}_src" -v scale=1 -f "$SRC/tests/fixtures/masking/schema.sql" || finish

@@ -7,28 +7,17 @@
 # qty * unit_price), and repeated values stay repeated: an order line's SKU
 # and price move with its product, an order's e-mail with its customer.
 source "$(dirname "$0")/lib.sh"
-SF=${STAGEFORK_BIN:?}
-SRC=${STAGEFORK_SRC:?}
-PGURL=${STAGEFORK_TEST_PG:?STAGEFORK_TEST_PG is not set (run through make test)}
-BIN=${STAGEFORK_TEST_PG_BINDIR:?STAGEFORK_TEST_PG_BINDIR is not set}
-POLICY=$SRC/tests/fixtures/masking/policy.yaml
+source "$(dirname "$0")/mask_lib.sh"
 tmp=$T_TMP
 src=sf_mbd_src_$$
 dst=sf_mbd_dst_$$
 export STAGEFORK_MASK_KEY=bench-data-test-key-0123456789abcdef-0123456789
 
-url() { echo "${PGURL%/*}/$1"; }
-val() { "$BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d "$(url "$1")" -c "$2"; }
-cleanup() { for d in "$src" "$dst"; do "$BIN/psql" -X -q -d "$PGURL" -c "DROP DATABASE IF EXISTS $d" 2>/dev/null; done; }
-at_exit cleanup
-
-"$BIN/psql" -X -q -d "$PGURL" -c "CREATE DATABASE $src" -c "CREATE DATABASE $dst" || { fail "create databases"; finish; }
-check "the bench data loads at scale 1" "$BIN/psql" -X -q -v ON_ERROR_STOP=1 -v scale=1 -d "$(url "$src")" \
-    -f "$SRC/scripts/bench/mask_data.sql" || finish
+{ mkdb "$src" && mkdb "$dst"; } || { fail "create databases"; finish; }
+check "the bench data loads at scale 1" psql_q "$src" -v scale=1 -f "$SRC/scripts/bench/mask_data.sql" || finish
 "$BIN/pg_dump" -d "$(url "$src")" -f "$tmp/dump.sql"
 check "the fixture policy masks it in strict mode" "$SF" mask --policy "$POLICY" "$tmp/dump.sql" "$tmp/masked.sql" || finish
-check "the masked dump loads with every constraint" "$BIN/psql" -X -q -v ON_ERROR_STOP=1 -d "$(url "$dst")" \
-    -f "$tmp/masked.sql"
+check "the masked dump loads with every constraint" psql_q "$dst" -f "$tmp/masked.sql"
 
 for t in customers orders order_lines products price_lists; do
     assert_eq "$(val "$src" "SELECT count(*) FROM public.$t")" "$(val "$dst" "SELECT count(*) FROM public.$t")" \

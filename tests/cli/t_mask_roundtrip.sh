@@ -7,25 +7,10 @@
 # columns identical, joins on masked keys intact, derived columns exact, one
 # answer whatever the dump style, determinism per key.
 source "$(dirname "$0")/lib.sh"
-SF=${STAGEFORK_BIN:?}
-SRC=${STAGEFORK_SRC:?}
-PGURL=${STAGEFORK_TEST_PG:?STAGEFORK_TEST_PG is not set (run through make test)}
-BIN=${STAGEFORK_TEST_PG_BINDIR:?STAGEFORK_TEST_PG_BINDIR is not set}
-POLICY=$SRC/tests/fixtures/masking/policy.yaml
+source "$(dirname "$0")/mask_lib.sh"
 tmp=$T_TMP
 pfx=sf_mrt_$$
 export STAGEFORK_MASK_KEY=roundtrip-test-key-0123456789abcdef-0123456789
-dbs=()
-
-url() { echo "${PGURL%/*}/$1"; }
-psql_q() { local db=$1; shift; "$BIN/psql" -X -q -v ON_ERROR_STOP=1 -d "$(url "$db")" "$@"; }
-val() { psql_q "$1" -Atc "$2"; }
-mkdb() { "$BIN/psql" -X -q -d "$PGURL" -c "CREATE DATABASE $1" && dbs+=("$1"); }
-cleanup() { for d in "${dbs[@]}"; do "$BIN/psql" -X -q -d "$PGURL" -c "DROP DATABASE IF EXISTS $d" 2>/dev/null; done; }
-at_exit cleanup
-
-tables=(public.customers public.suppliers 'erp."Supplier Contacts"' public.products public.price_lists
-        public.orders public.order_lines)
 
 # --- the source database and its dumps
 mkdb "${pfx}_src" || { fail "create source database"; finish; }

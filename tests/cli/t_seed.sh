@@ -13,12 +13,7 @@ SPEC=$SRC/templates/distribution/seed.yaml
 SCHEMA=$SRC/templates/distribution/schema.sql
 SUFFIX="$$_${RANDOM}"
 
-for v in STAGEFORK_TEST_PG STAGEFORK_TEST_PG_BINDIR; do
-    if [[ -z "${!v:-}" ]]; then
-        fail "environment" "$v is not set (run through make test)"
-        finish
-    fi
-done
+need_env STAGEFORK_TEST_PG STAGEFORK_TEST_PG_BINDIR
 PSQL="$STAGEFORK_TEST_PG_BINDIR/psql"
 psql_q() { "$PSQL" -X -q -At -v ON_ERROR_STOP=1 "$@"; }
 BASE=${STAGEFORK_TEST_PG%/*}

@@ -18,13 +18,8 @@ SCHEMA=$SRC/templates/distribution/schema.sql
 SPEC=$SRC/templates/distribution/seed.yaml
 SUFFIX="$$_${RANDOM}"
 
-for v in STAGEFORK_TEST_PG STAGEFORK_TEST_PG_BINDIR STAGEFORK_TEST_S3 STAGEFORK_TEST_S3_ACCESS_KEY \
-         STAGEFORK_TEST_S3_SECRET_KEY; do
-    if [[ -z "${!v:-}" ]]; then
-        fail "environment" "$v is not set (run through make test)"
-        finish
-    fi
-done
+need_env STAGEFORK_TEST_PG STAGEFORK_TEST_PG_BINDIR STAGEFORK_TEST_S3 STAGEFORK_TEST_S3_ACCESS_KEY \
+         STAGEFORK_TEST_S3_SECRET_KEY
 export STAGEFORK_PG_BINDIR=$STAGEFORK_TEST_PG_BINDIR
 export STAGEFORK_MASK_KEY="cli-snapshot-test-key-0123456789-abcdefghijklmnop"
 export STAGEFORK_CONFIG=$T_TMP/none.yaml   # no config of the caller leaks in

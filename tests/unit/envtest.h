@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <openssl/rand.h>
 #include "stagefork/buf.h"
+#include "stagefork/config.h"
+#include "stagefork/env.h"
 
 /* A fresh scratch directory (static buffer per call site is fine: one per test). */
 static inline void et_tmpdir(char out[128])
@@ -112,6 +114,55 @@ static inline void et_pg_dropdb(const char *name)
     snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
     PQclear(PQexec(c, sql));
     PQfinish(c);
+}
+
+/*
+ * An engine for one test: a scratch dir, config `cfgtext` written there (NULL:
+ * "prefix: sf"), and state in dir/state or, when pg, in a new database of
+ * the test server. XDG_STATE_HOME points into the dir; STAGEFORK_STATE and
+ * STAGEFORK_NOW are unset. test.resource records to `record`; `tpl` is free
+ * for a suite's template path. et_engine_down undoes all of it.
+ */
+typedef struct et_engine {
+    char dir[128];
+    char url[512];
+    char db[64];
+    char record[256];
+    char tpl[300];
+    int pg;
+    sf_config *cfg;
+    sf_engine *e;
+} et_engine;
+
+static inline void et_engine_up(et_engine *f, int pg, const char *cfgtext)
+{
+    sf_buf p = SF_BUF_INIT;
+    sf_error err = {0};
+    memset(f, 0, sizeof(*f));
+    f->pg = pg;
+    et_tmpdir(f->dir);
+    setenv("XDG_STATE_HOME", f->dir, 1);
+    unsetenv("STAGEFORK_STATE");
+    unsetenv("STAGEFORK_NOW");
+    snprintf(f->record, sizeof(f->record), "%s/record.log", f->dir);
+    if (pg)
+        et_pg_newdb(f->url, f->db);
+    else
+        snprintf(f->url, sizeof(f->url), "%s/state", f->dir);
+    et_file(&p, f->dir, "stagefork.yaml", cfgtext ? cfgtext : "prefix: sf\n");
+    cr_assert_eq(sf_config_load(&f->cfg, p.ptr, &err), 0, "%s", err.msg);
+    cr_assert_eq(sf_engine_new(&f->e, f->cfg, f->url, &err), 0, "%s", err.msg);
+    sf_buf_free(&p);
+}
+
+static inline void et_engine_down(et_engine *f)
+{
+    sf_engine_free(f->e);
+    sf_config_free(f->cfg);
+    unsetenv("STAGEFORK_NOW");
+    if (f->pg)
+        et_pg_dropdb(f->db);
+    et_rmrf(f->dir);
 }
 
 #endif

@@ -11,48 +11,8 @@
 #include "stagefork/state.h"
 #include "stagefork/util.h"
 
-struct fx {
-    char dir[128];
-    char url[512];
-    char db[64];
-    char record[256];
-    int pg;
-    sf_config *cfg;
-    sf_engine *e;
-};
-
-static void fx_up(struct fx *f, int pg, const char *cfgtext)
-{
-    sf_buf p = SF_BUF_INIT;
-    sf_error err = {0};
-    memset(f, 0, sizeof(*f));
-    f->pg = pg;
-    et_tmpdir(f->dir);
-    setenv("XDG_STATE_HOME", f->dir, 1);
-    unsetenv("STAGEFORK_STATE");
-    unsetenv("STAGEFORK_NOW");
-    snprintf(f->record, sizeof(f->record), "%s/record.log", f->dir);
-    if (pg)
-        et_pg_newdb(f->url, f->db);
-    else
-        snprintf(f->url, sizeof(f->url), "%s/state", f->dir);
-    et_file(&p, f->dir, "stagefork.yaml", cfgtext ? cfgtext : "prefix: sf\n");
-    cr_assert_eq(sf_config_load(&f->cfg, p.ptr, &err), 0, "%s", err.msg);
-    cr_assert_eq(sf_engine_new(&f->e, f->cfg, f->url, &err), 0, "%s", err.msg);
-    sf_buf_free(&p);
-}
-
-static void fx_down(struct fx *f)
-{
-    sf_engine_free(f->e);
-    sf_config_free(f->cfg);
-    if (f->pg)
-        et_pg_dropdb(f->db);
-    et_rmrf(f->dir);
-}
-
 /* Write a template (RECORD in the text is replaced by the record path); returns its path. */
-static const char *fx_tpl(struct fx *f, const char *name, const char *text)
+static const char *fx_tpl(et_engine *f, const char *name, const char *text)
 {
     static char path[300];
     sf_buf b = SF_BUF_INIT;
@@ -72,7 +32,7 @@ static const char *fx_tpl(struct fx *f, const char *name, const char *text)
     return path;
 }
 
-static int fx_up_env(struct fx *f, json_t **rec, const char *branch, const char *tpl, const char *const *set,
+static int fx_up_env(et_engine *f, json_t **rec, const char *branch, const char *tpl, const char *const *set,
                      size_t nset)
 {
     sf_up_opts o;
@@ -83,7 +43,7 @@ static int fx_up_env(struct fx *f, json_t **rec, const char *branch, const char 
     return sf_env_up(rec, f->e, branch, &o);
 }
 
-static int artifact_exists(struct fx *f, const char *name)
+static int artifact_exists(et_engine *f, const char *name)
 {
     char p[400];
     snprintf(p, sizeof(p), "%s/%s", f->dir, name);
@@ -110,12 +70,12 @@ static const char *res_status(const json_t *rec, const char *name)
 
 static void lifecycle(int pg)
 {
-    struct fx f;
+    et_engine f;
     json_t *rec = NULL, *outs;
     sf_error err = {0};
     const char *tpl;
     char *dump, web[128], dbname[128];
-    fx_up(&f, pg, NULL);
+    et_engine_up(&f, pg, NULL);
     setenv("SF_ENV_TOKEN", "env-token-VALUE-123", 1);
     tpl = fx_tpl(&f, "stack", STACK);
 
@@ -243,7 +203,7 @@ static void lifecycle(int pg)
         cr_assert_eq(json_array_size(list), 1);
         json_decref(list);
     }
-    fx_down(&f);
+    et_engine_down(&f);
 }
 
 Test(env, directory_create_reconcile_replace_destroy) { lifecycle(0); }
@@ -251,11 +211,11 @@ Test(env, postgres_create_reconcile_replace_destroy) { lifecycle(1); }
 
 static void partial_failure(int pg)
 {
-    struct fx f;
+    et_engine f;
     json_t *rec = NULL;
     const char *tpl;
     int rc;
-    fx_up(&f, pg, NULL);
+    et_engine_up(&f, pg, NULL);
     tpl = fx_tpl(&f, "broken",
                  "resources:\n"
                  "  a: {type: test.resource, with: {record: RECORD}}\n"
@@ -276,7 +236,7 @@ static void partial_failure(int pg)
     cr_assert(!artifact_exists(&f, "sf-partial-a"));
     cr_assert_eq(et_count(f.record, "destroyed sf-partial-a"), 1);
     cr_assert_eq(et_count(f.record, "destroyed sf-partial-b"), 1, "the failed one is destroyed too (idempotent)");
-    fx_down(&f);
+    et_engine_down(&f);
 }
 
 Test(env, directory_partial_failure_then_down) { partial_failure(0); }
@@ -284,10 +244,10 @@ Test(env, postgres_partial_failure_then_down) { partial_failure(1); }
 
 static void teardown_incomplete(int pg)
 {
-    struct fx f;
+    et_engine f;
     json_t *rec = NULL;
     const char *tpl;
-    fx_up(&f, pg, NULL);
+    et_engine_up(&f, pg, NULL);
     tpl = fx_tpl(&f, "sticky",
                  "resources:\n"
                  "  a: {type: test.resource, with: {record: RECORD}}\n"
@@ -313,7 +273,7 @@ static void teardown_incomplete(int pg)
     cr_assert_not_null(strstr(json_string_value(json_object_get(rec, "error")), "sf-sticky-b"));
     cr_assert(artifact_exists(&f, "sf-sticky-b"), "forced: the leftover is reported, not hidden");
     json_decref(rec);
-    fx_down(&f);
+    et_engine_down(&f);
 }
 
 Test(env, directory_teardown_incomplete_then_force) { teardown_incomplete(0); }
@@ -321,11 +281,11 @@ Test(env, postgres_teardown_incomplete_then_force) { teardown_incomplete(1); }
 
 static void adoption(int pg)
 {
-    struct fx f;
+    et_engine f;
     json_t *rec = NULL;
     const char *tpl;
     sf_up_opts o;
-    fx_up(&f, pg, NULL);
+    et_engine_up(&f, pg, NULL);
     /* hang is read from an envvar so it is not part of the spec's hash */
     tpl = fx_tpl(&f, "hangs", "resources:\n  a: {type: test.resource, with: {record: RECORD, hang: '${envvar.SF_HANG}'}}\n");
     setenv("SF_HANG", "create", 1);
@@ -353,7 +313,7 @@ static void adoption(int pg)
     }
     cr_assert_eq(fx_up_env(&f, &rec, "adopt", tpl, NULL, 0), SF_EEXIST, "%s", sf_engine_error(f.e)->msg);
     json_decref(rec);
-    fx_down(&f);
+    et_engine_down(&f);
 }
 
 Test(env, directory_crash_leftover_is_adopted_foreign_is_refused) { adoption(0); }
@@ -361,11 +321,11 @@ Test(env, postgres_crash_leftover_is_adopted_foreign_is_refused) { adoption(1); 
 
 static void guardrails(int pg)
 {
-    struct fx f;
+    et_engine f;
     json_t *rec = NULL;
     const char *tpl;
     sf_up_opts o;
-    fx_up(&f, pg,
+    et_engine_up(&f, pg,
           "limits: {max_envs: 2, default_ttl: 1h, max_ttl: 2d}\n"
           "guard: {protected: ['sf-prod-*']}\n");
     tpl = fx_tpl(&f, "one", "resources:\n  a: {type: test.resource, with: {record: RECORD}}\n");
@@ -399,7 +359,7 @@ static void guardrails(int pg)
     cr_assert_eq(fx_up_env(&f, &rec, "one", tpl, NULL, 0), SF_EGUARD, "%s", sf_engine_error(f.e)->msg);
     cr_assert_not_null(strstr(sf_engine_error(f.e)->msg, "guard.protected"), "%s", sf_engine_error(f.e)->msg);
     json_decref(rec);
-    fx_down(&f);
+    et_engine_down(&f);
 }
 
 Test(env, directory_guardrails) { guardrails(0); }
@@ -407,10 +367,10 @@ Test(env, postgres_guardrails) { guardrails(1); }
 
 static void slug_collision(int pg)
 {
-    struct fx f;
+    et_engine f;
     json_t *rec = NULL;
     const char *tpl;
-    fx_up(&f, pg, NULL);
+    et_engine_up(&f, pg, NULL);
     tpl = fx_tpl(&f, "one", "resources:\n  a: {type: test.resource, with: {record: RECORD}}\n");
     /* ASCII case folding alone is not a change, so both map to slug "main" */
     cr_assert_eq(fx_up_env(&f, &rec, "main", tpl, NULL, 0), 0, "%s", sf_engine_error(f.e)->msg);
@@ -446,7 +406,7 @@ static void slug_collision(int pg)
         json_decref(rec);
         sf_buf_free(&br);
     }
-    fx_down(&f);
+    et_engine_down(&f);
 }
 
 Test(env, directory_slug_collision_is_refused) { slug_collision(0); }
@@ -454,12 +414,12 @@ Test(env, postgres_slug_collision_is_refused) { slug_collision(1); }
 
 static void lock_busy(int pg)
 {
-    struct fx f;
+    et_engine f;
     json_t *rec = NULL;
     sf_state *st;
     sf_lock *lk;
     sf_error err = {0};
-    fx_up(&f, pg, NULL);
+    et_engine_up(&f, pg, NULL);
     cr_assert_eq(sf_state_open(&st, f.url, &err), 0, "%s", err.msg);
     cr_assert_eq(sf_state_lock(&lk, st, "busy", 1, &err), 0, "%s", err.msg);
     sf_engine_set_lock_timeout(f.e, 0.3);
@@ -470,7 +430,7 @@ static void lock_busy(int pg)
     cr_assert_eq(sf_env_extend(&rec, f.e, "busy", 3600), SF_ELOCK);
     sf_lock_free(lk);
     sf_state_free(st);
-    fx_down(&f);
+    et_engine_down(&f);
 }
 
 Test(env, directory_lock_busy_is_elock) { lock_busy(0); }
@@ -478,11 +438,11 @@ Test(env, postgres_lock_busy_is_elock) { lock_busy(1); }
 
 Test(env, independent_resources_run_four_at_a_time)
 {
-    struct fx f;
+    et_engine f;
     json_t *rec = NULL;
     double t0, took;
     sf_buf t = SF_BUF_INIT;
-    fx_up(&f, 0, NULL);
+    et_engine_up(&f, 0, NULL);
     sf_buf_adds(&t, "resources:\n");
     for (int i = 0; i < 8; i++)
         sf_buf_addf(&t, "  r%d: {type: test.resource, with: {record: RECORD, sleep: 0.4}}\n", i);
@@ -493,7 +453,7 @@ Test(env, independent_resources_run_four_at_a_time)
     cr_assert_lt(took, 2.4, "not run in parallel: %.2f s", took);
     json_decref(rec);
     sf_buf_free(&t);
-    fx_down(&f);
+    et_engine_down(&f);
 }
 
 Test(env, ttl_math)
@@ -533,11 +493,11 @@ Test(env, ttl_math)
 
 Test(env, expiry_renew_keep_and_extend_with_pinned_clock)
 {
-    struct fx f;
+    et_engine f;
     json_t *rec = NULL, *list;
     const char *tpl;
     sf_up_opts o;
-    fx_up(&f, 0, "limits: {default_ttl: 1h, max_ttl: 1d}\n");
+    et_engine_up(&f, 0, "limits: {default_ttl: 1h, max_ttl: 1d}\n");
     tpl = fx_tpl(&f, "t", "ttl: 2h\nresources: {a: {type: test.resource, with: {record: RECORD}}}\n");
     setenv("STAGEFORK_NOW", "1000000000", 1); /* 2001-09-09T01:46:40Z */
     cr_assert_eq(fx_up_env(&f, &rec, "clock", tpl, NULL, 0), 0, "%s", sf_engine_error(f.e)->msg);
@@ -562,18 +522,18 @@ Test(env, expiry_renew_keep_and_extend_with_pinned_clock)
     json_decref(list);
     cr_assert_eq(sf_env_extend(&rec, f.e, "nope", 60), SF_ENOTFOUND);
     unsetenv("STAGEFORK_NOW");
-    fx_down(&f);
+    et_engine_down(&f);
 }
 
 Test(env, view_and_dotenv_shapes)
 {
-    struct fx f;
+    et_engine f;
     json_t *rec = NULL, *view, *outs;
     sf_error err = {0};
     sf_buf b = SF_BUF_INIT;
     char path[300];
     struct stat sb;
-    fx_up(&f, 0, NULL);
+    et_engine_up(&f, 0, NULL);
     cr_assert_eq(fx_up_env(&f, &rec, "views",
                            fx_tpl(&f, "v",
                                   "resources: {a: {type: test.resource, with: {record: RECORD, outputs: "
@@ -619,14 +579,14 @@ Test(env, view_and_dotenv_shapes)
     json_decref(outs);
     json_decref(rec);
     sf_buf_free(&b);
-    fx_down(&f);
+    et_engine_down(&f);
 }
 
 Test(env, unset_envvar_is_refused_before_anything_is_created)
 {
-    struct fx f;
+    et_engine f;
     json_t *rec = NULL;
-    fx_up(&f, 0, NULL);
+    et_engine_up(&f, 0, NULL);
     unsetenv("SF_NEVER_SET_X");
     cr_assert_eq(fx_up_env(&f, &rec, "noenv",
                            fx_tpl(&f, "n", "resources: {a: {type: test.resource, with: {record: RECORD, data: "
@@ -636,5 +596,5 @@ Test(env, unset_envvar_is_refused_before_anything_is_created)
     cr_assert_not_null(strstr(sf_engine_error(f.e)->msg, "SF_NEVER_SET_X is not set"), "%s", sf_engine_error(f.e)->msg);
     cr_assert_null(rec);
     cr_assert_eq(et_count(f.record, "call-"), 0);
-    fx_down(&f);
+    et_engine_down(&f);
 }

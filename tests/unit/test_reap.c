@@ -13,36 +13,11 @@
 #include "stagefork/state.h"
 #include "stagefork/util.h"
 
-struct fx {
-    char dir[128];
-    char url[512];
-    char db[64];
-    char record[256];
-    char tpl[300];
-    int pg;
-    sf_config *cfg;
-    sf_engine *e;
-};
-
-static void fx_up(struct fx *f, int pg)
+/* The engine with a two-resource template (b depends on a) in f->tpl. */
+static void fx_up(et_engine *f, int pg)
 {
     sf_buf p = SF_BUF_INIT;
-    sf_error err = {0};
-    memset(f, 0, sizeof(*f));
-    f->pg = pg;
-    et_tmpdir(f->dir);
-    setenv("XDG_STATE_HOME", f->dir, 1);
-    unsetenv("STAGEFORK_STATE");
-    unsetenv("STAGEFORK_NOW");
-    snprintf(f->record, sizeof(f->record), "%s/record.log", f->dir);
-    if (pg)
-        et_pg_newdb(f->url, f->db);
-    else
-        snprintf(f->url, sizeof(f->url), "%s/state", f->dir);
-    et_file(&p, f->dir, "stagefork.yaml", "prefix: sf\nlimits: {max_ttl: none}\n");
-    cr_assert_eq(sf_config_load(&f->cfg, p.ptr, &err), 0, "%s", err.msg);
-    cr_assert_eq(sf_engine_new(&f->e, f->cfg, f->url, &err), 0, "%s", err.msg);
-    sf_buf_clear(&p);
+    et_engine_up(f, pg, "prefix: sf\nlimits: {max_ttl: none}\n");
     sf_buf_addf(&p, "resources:\n  a: {type: test.resource, with: {record: %s}}\n"
                     "  b: {type: test.resource, with: {record: %s, data: \"${a.url}\"}}\n",
                 f->record, f->record);
@@ -51,17 +26,7 @@ static void fx_up(struct fx *f, int pg)
     sf_buf_free(&p);
 }
 
-static void fx_down(struct fx *f)
-{
-    sf_engine_free(f->e);
-    sf_config_free(f->cfg);
-    unsetenv("STAGEFORK_NOW");
-    if (f->pg)
-        et_pg_dropdb(f->db);
-    et_rmrf(f->dir);
-}
-
-static void up_env(struct fx *f, const char *branch, const char *tpl, int64_t ttl)
+static void up_env(et_engine *f, const char *branch, const char *tpl, int64_t ttl)
 {
     sf_up_opts o;
     json_t *rec = NULL;
@@ -72,7 +37,7 @@ static void up_env(struct fx *f, const char *branch, const char *tpl, int64_t tt
     json_decref(rec);
 }
 
-static const char *status_of(struct fx *f, const char *branch)
+static const char *status_of(et_engine *f, const char *branch)
 {
     static char st[32];
     json_t *rec = NULL;
@@ -90,7 +55,7 @@ static void pin_now(int64_t t)
     setenv("STAGEFORK_NOW", v, 1);
 }
 
-static int sweep(struct fx *f, json_t **report, sf_reap_opts *o)
+static int sweep(et_engine *f, json_t **report, sf_reap_opts *o)
 {
     sf_error err = {0};
     sf_reap_opts dflt;
@@ -108,7 +73,7 @@ static json_int_t count(const json_t *report, const char *key)
 
 static void only_expired(int pg)
 {
-    struct fx f;
+    et_engine f;
     json_t *r = NULL;
     int64_t now = sf_now();
     fx_up(&f, pg);
@@ -127,14 +92,14 @@ static void only_expired(int pg)
     cr_assert_eq(et_count(f.record, "destroyed sf-new-"), 0);
     cr_assert_eq(et_count(f.record, "destroyed sf-forever-"), 0);
     json_decref(r);
-    fx_down(&f);
+    et_engine_down(&f);
 }
 Test(reap, directory_reaps_only_expired_envs) { only_expired(0); }
 Test(reap, postgres_reaps_only_expired_envs) { only_expired(1); }
 
 Test(reap, max_takes_the_most_overdue_and_defers_the_rest)
 {
-    struct fx f;
+    et_engine f;
     json_t *r = NULL;
     sf_reap_opts o;
     int64_t now = sf_now();
@@ -154,12 +119,12 @@ Test(reap, max_takes_the_most_overdue_and_defers_the_rest)
     cr_assert_str_eq(status_of(&f, "one-hour"), "deleted");
     cr_assert_str_eq(status_of(&f, "two-hours"), "ready", "the least overdue is left for the next sweep");
     json_decref(r);
-    fx_down(&f);
+    et_engine_down(&f);
 }
 
 Test(reap, dry_run_changes_nothing_and_stores_no_heartbeat)
 {
-    struct fx f;
+    et_engine f;
     json_t *r = NULL, *hb = NULL;
     sf_reap_opts o;
     int64_t now = sf_now();
@@ -176,12 +141,12 @@ Test(reap, dry_run_changes_nothing_and_stores_no_heartbeat)
     cr_assert_eq(sf_reap_heartbeat(&hb, f.e), 0);
     cr_assert_null(hb, "a dry run leaves no heartbeat");
     json_decref(r);
-    fx_down(&f);
+    et_engine_down(&f);
 }
 
 static void locked_env_skipped(int pg)
 {
-    struct fx f;
+    et_engine f;
     json_t *r = NULL;
     sf_state *other;
     sf_lock *lk;
@@ -205,14 +170,14 @@ static void locked_env_skipped(int pg)
     cr_assert_eq(count(r, "deleted"), 1, "reaped once the lock is free");
     json_decref(r);
     sf_state_free(other);
-    fx_down(&f);
+    et_engine_down(&f);
 }
 Test(reap, directory_locked_env_is_skipped_without_waiting) { locked_env_skipped(0); }
 Test(reap, postgres_locked_env_is_skipped_without_waiting) { locked_env_skipped(1); }
 
 Test(reap, incomplete_teardown_is_eincomplete_and_retried)
 {
-    struct fx f;
+    et_engine f;
     json_t *r = NULL, *e;
     sf_buf t = SF_BUF_INIT, text = SF_BUF_INIT;
     int64_t now = sf_now();
@@ -237,11 +202,11 @@ Test(reap, incomplete_teardown_is_eincomplete_and_retried)
     cr_assert_str_eq(status_of(&f, "sticky"), "deleted");
     json_decref(r);
     sf_buf_free(&t);
-    fx_down(&f);
+    et_engine_down(&f);
 }
 
 /* Make the env look left behind by a process that died during `verb`. */
-static void interrupt(struct fx *f, const char *slug, const char *status, int64_t updated)
+static void interrupt(et_engine *f, const char *slug, const char *status, int64_t updated)
 {
     json_t *rec;
     sf_error err = {0};
@@ -259,7 +224,7 @@ static void interrupt(struct fx *f, const char *slug, const char *status, int64_
 
 static void resumes_interrupted(int pg)
 {
-    struct fx f;
+    et_engine f;
     json_t *r = NULL, *rec = NULL;
     sf_reap_opts o;
     char exp[64];
@@ -288,7 +253,7 @@ static void resumes_interrupted(int pg)
     cr_assert_str_eq(json_string_value(json_object_get(rec, "expires_at")), exp, "resuming keeps the expiry");
     json_decref(rec);
     json_decref(r);
-    fx_down(&f);
+    et_engine_down(&f);
 }
 Test(reap, directory_resumes_interrupted_envs_after_the_grace_period) { resumes_interrupted(0); }
 Test(reap, postgres_resumes_interrupted_envs_after_the_grace_period) { resumes_interrupted(1); }
@@ -302,7 +267,7 @@ static int never(const json_t *rec, void *ud)
 
 Test(reap, condition_false_under_the_lock_leaves_the_env_alone)
 {
-    struct fx f;
+    et_engine f;
     json_t *rec = NULL;
     sf_up_opts o;
     int calls = 0;
@@ -320,12 +285,12 @@ Test(reap, condition_false_under_the_lock_leaves_the_env_alone)
     cr_assert_eq(sf_env_up_if(&rec, f.e, "gone", &o, &c), 0, "%s", sf_engine_error(f.e)->msg);
     cr_assert(c.skipped, "up of a missing env asks the condition (with NULL) first");
     cr_assert_str_eq(status_of(&f, "gone"), "absent");
-    fx_down(&f);
+    et_engine_down(&f);
 }
 
 static void heartbeat(int pg)
 {
-    struct fx f;
+    et_engine f;
     json_t *r = NULL, *hb = NULL;
     sf_reap_opts o;
     int64_t now = sf_now();
@@ -357,14 +322,14 @@ static void heartbeat(int pg)
     cr_assert_eq(sf_reap_heartbeat(&hb, f.e), 0);
     cr_assert(json_is_null(json_object_get(hb, "stale")), "a one-shot reaper has no expected period");
     json_decref(hb);
-    fx_down(&f);
+    et_engine_down(&f);
 }
 Test(reap, directory_heartbeat_age_and_staleness) { heartbeat(0); }
 Test(reap, postgres_heartbeat_age_and_staleness) { heartbeat(1); }
 
 Test(reap, unreadable_state_is_an_error_without_a_report)
 {
-    struct fx f;
+    et_engine f;
     json_t *r = (json_t *)1;
     sf_error err = {0};
     sf_reap_opts o;
@@ -373,12 +338,12 @@ Test(reap, unreadable_state_is_an_error_without_a_report)
     cr_assert_eq(sf_reap_sweep(&r, f.cfg, "postgres://nobody@127.0.0.1:1/none?connect_timeout=2", &o, &err), SF_EDB);
     cr_assert_null(r);
     cr_assert_not_null(strstr(err.msg, "cannot connect to the state database"), "%s", err.msg);
-    fx_down(&f);
+    et_engine_down(&f);
 }
 
 /* Many envs, several sweeps at once on one state: each env is torn down by exactly one of them. */
 struct racer {
-    struct fx *f;
+    et_engine *f;
     json_t *report;
     int rc;
 };
@@ -395,7 +360,7 @@ static void *race(void *arg)
 
 static void concurrent_sweeps(int pg)
 {
-    struct fx f;
+    et_engine f;
     struct racer rs[3];
     pthread_t th[3];
     json_int_t deleted = 0;
@@ -420,7 +385,7 @@ static void concurrent_sweeps(int pg)
     }
     cr_assert_eq(deleted, 12, "12 envs, each deleted by exactly one sweep");
     cr_assert_eq(et_count(f.record, "call-destroy "), 24, "each resource destroyed once");
-    fx_down(&f);
+    et_engine_down(&f);
 }
 Test(reap, directory_concurrent_sweeps_never_double_teardown) { concurrent_sweeps(0); }
 Test(reap, postgres_concurrent_sweeps_never_double_teardown) { concurrent_sweeps(1); }
