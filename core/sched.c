@@ -105,13 +105,32 @@ int sf_sched_run(const sf_graph *g, unsigned flags, size_t par, sf_task_fn fn, v
                 pthread_join(jobs[i].th, NULL);
                 pthread_mutex_lock(&s.mu);
             }
-        if (s.running == 0 && !started) {
-            if (waiting && !stop && !s.failed)
+        if (started)
+            continue;
+        /*
+         * The joins above let go of the lock: tasks may have finished since
+         * the scan, so a node found blocked then may be ready now. Look
+         * again before waiting, or before calling what is left a cycle.
+         */
+        stop = (flags & SF_SCHED_STOP_ON_ERROR) && (s.failed || (cancel && *cancel));
+        waiting = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (s.st[i] == FINISHED && !joined[i])
+                started = 1;
+            else if (s.st[i] == WAITING && !stop) {
+                waiting = 1;
+                if (s.running < par && ready(&s, i))
+                    started = 1;
+            }
+        }
+        if (started)
+            continue;
+        if (s.running == 0) {
+            if (waiting && !s.failed)
                 s.failed = SF_EINTERNAL; /* nothing runnable: the graph has a cycle */
             break;
         }
-        if (s.running > 0 && !started)
-            pthread_cond_wait(&s.cv, &s.mu);
+        pthread_cond_wait(&s.cv, &s.mu);
     }
     pthread_mutex_unlock(&s.mu);
     rc = s.failed;

@@ -102,3 +102,31 @@ Test(graph, sched_reverse_runs_dependents_first_and_stop_on_error_stops)
     }
     sf_graph_free(g);
 }
+
+static int instant_task(void *ud, size_t i)
+{
+    (void)ud;
+    (void)i;
+    return 0;
+}
+
+/*
+ * A task that finishes while the scheduler joins another (its lock let go)
+ * makes its dependents ready: they must run, never be taken for a cycle.
+ * Instant tasks in wide and chained graphs hit that window often.
+ */
+Test(graph, sched_never_mistakes_a_task_finished_during_a_join_for_a_cycle)
+{
+    for (int round = 0; round < 400; round++) {
+        sf_graph *g;
+        int results[16];
+        cr_assert_eq(sf_graph_new(&g, 16), 0);
+        for (size_t i = 4; i < 16; i++)
+            sf_graph_add_dep(g, i, i % 4 + (i >= 8 ? 4 : 0)); /* 4 roots, 4 children each level */
+        cr_assert_eq(sf_sched_run(g, round % 2 ? SF_SCHED_REVERSE : 0, 4, instant_task, NULL, NULL, results), 0,
+                     "round %d", round);
+        for (size_t i = 0; i < 16; i++)
+            cr_assert_eq(results[i], 0, "round %d node %zu", round, i);
+        sf_graph_free(g);
+    }
+}
