@@ -70,8 +70,12 @@ struct sf_mask_table {
     size_t *rcols, nrcols;    /* the columns the plan reads, ascending */
     sf_span *raw;             /* SF_MASK_BATCH rows of ncols: raw fields */
     sf_field *in, *out;       /* the rows' decoded values and the plan's output */
-    size_t *doff;             /* decoded value offsets in scratch, SIZE_MAX = not decoded */
-    unsigned char *decoded;   /* per row of a batch: some field was decoded */
+    size_t *ncols_used, nncols; /* the columns transformed or read, ascending: the only ones split_row fills in */
+    const char **ends;        /* split scratch: where each field of a line ends (ncols + 17) */
+    size_t *bsl;              /* split scratch: the fields of a line holding a backslash */
+    struct sf_decoded { size_t cell, off; } *dec; /* decoded values: in[cell] is at scratch + off */
+    size_t ndec;
+    size_t *pnull, npnull;    /* NULLs of untransformed columns in rows split but not yet written */
     sf_buf scratch;
     uint64_t rows;
     uint64_t *masked, *nulls;
