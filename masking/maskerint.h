@@ -111,20 +111,8 @@ int sf_mask_table_row(sf_mask_table *t, const sf_field *in, const sf_field **out
 /* Rows masked together by sf_mask_table_lines (one FF3-1 batch per column). */
 #define SF_MASK_BATCH SF_TABLEPLAN_MAX_ROWS
 
-/* A COPY data line: the line without its end, and the end's length (1 for \n, 2 for \r\n). */
-typedef struct sf_line {
-    const char *ptr;
-    size_t len;
-    size_t eol;
-} sf_line;
-
-/*
- * sf_mask_table_line for n consecutive lines (the first is input line
- * line0), each followed in out by its own line end: the same bytes,
- * counters and errors as one call per line, with up to SF_MASK_BATCH rows
- * masked together. Errors are on t.
- */
-int sf_mask_table_lines(sf_mask_table *t, const sf_line *lines, size_t n, uint64_t line0, sf_buf *out);
+/* A COPY data line (the public sf_mask_line). */
+typedef sf_mask_line sf_line;
 
 /* Count rows copied verbatim by a caller's fast path (identity tables). */
 void sf_mask_table_add_rows(sf_mask_table *t, uint64_t n);
