@@ -797,19 +797,11 @@ int sf_mask_table_line(sf_mask_table *t, const char *line, size_t len, sf_buf *o
     return emit_row(t, line, len, 0, t->raw, t->in, t->out, out);
 }
 
-int sf_mask_table_lines(sf_mask_table *t, const sf_line *lines, size_t n, uint64_t line0, sf_buf *out)
+/* sf_mask_table_lines for one batch (n <= SF_MASK_BATCH). */
+static int mask_batch(sf_mask_table *t, const sf_line *lines, size_t n, uint64_t line0, sf_buf *out)
 {
     size_t nc = t->ncols;
     sf_error err;
-    if (t->identity || n > SF_MASK_BATCH) {
-        for (size_t r = 0; r < n; r++) {
-            t->line = line0 + r;
-            if (sf_mask_table_line(t, lines[r].ptr, lines[r].len, out) < 0 ||
-                sf_buf_add(out, lines[r].ptr + lines[r].len, lines[r].eol) < 0)
-                return t->err.code ? t->err.code : sf_error_set(&t->err, SF_ENOMEM, "out of memory");
-        }
-        return 0;
-    }
     /*
      * Split and decode every line, mask all rows in one go, then count and
      * write them. Any error: the rows are masked again one at a time, which
@@ -827,7 +819,7 @@ int sf_mask_table_lines(sf_mask_table *t, const sf_line *lines, size_t n, uint64
         goto one_by_one;
     count_pending_nulls(t);
     for (size_t r = 0; r < n; r++) {
-        t->line = line0 + r;
+        t->line = line0 ? line0 + r : 0;
         if (emit_row(t, lines[r].ptr, lines[r].len, lines[r].eol, t->raw + r * nc, t->in + r * nc, t->out + r * nc,
                      out) < 0)
             return t->err.code;
@@ -835,11 +827,30 @@ int sf_mask_table_lines(sf_mask_table *t, const sf_line *lines, size_t n, uint64
     return 0;
 one_by_one:
     for (size_t r = 0; r < n; r++) {
-        t->line = line0 + r;
+        t->line = line0 ? line0 + r : 0;
         if (sf_mask_table_line(t, lines[r].ptr, lines[r].len, out) < 0)
             return t->err.code;
         if (sf_buf_add(out, lines[r].ptr + lines[r].len, lines[r].eol) < 0)
             return sf_error_set(&t->err, SF_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+int sf_mask_table_lines(sf_mask_table *t, const sf_line *lines, size_t n, uint64_t line0, sf_buf *out)
+{
+    if (t->identity) {
+        for (size_t r = 0; r < n; r++) {
+            t->line = line0 ? line0 + r : 0;
+            if (sf_mask_table_line(t, lines[r].ptr, lines[r].len, out) < 0 ||
+                sf_buf_add(out, lines[r].ptr + lines[r].len, lines[r].eol) < 0)
+                return t->err.code ? t->err.code : sf_error_set(&t->err, SF_ENOMEM, "out of memory");
+        }
+        return 0;
+    }
+    for (size_t r = 0; r < n; r += SF_MASK_BATCH) {
+        size_t k = n - r < SF_MASK_BATCH ? n - r : SF_MASK_BATCH;
+        if (mask_batch(t, lines + r, k, line0 ? line0 + r : 0, out) < 0)
+            return t->err.code;
     }
     return 0;
 }

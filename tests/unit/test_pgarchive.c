@@ -423,7 +423,7 @@ static int upper_line(void *table, uint64_t lineno, const char *line, size_t len
     return 0;
 }
 
-static const pga_ops pump_ops = {NULL, 1, NULL, NULL, upper_line, NULL, NULL, NULL};
+static const pga_ops pump_ops = {NULL, 1, NULL, NULL, upper_line, NULL, NULL, NULL, NULL};
 
 Test(pgarchive_copy, splits_lines_across_pieces_and_passes_the_terminator)
 {
@@ -689,7 +689,7 @@ static void cap_drop(void *ctx, pga_unit *u)
 Test(pgarchive_piece, splitter_cuts_at_lines_and_keeps_the_terminator_whole)
 {
     capture cp = {SF_BUF_INIT, 1, 0, 0};
-    pga_ops ops = {&cp, 1, NULL, cap_begin, cap_line, NULL, cap_end, cap_abort};
+    pga_ops ops = {&cp, 1, NULL, cap_begin, cap_line, NULL, cap_end, cap_abort, NULL};
     pga_job j;
     pga_plan plan = {&cp, 0, 1, 0};
     pga_entry e;
