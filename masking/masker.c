@@ -709,6 +709,19 @@ static void count_pending_nulls(sf_mask_table *t)
 }
 
 /*
+ * Copy src[0..c) to w: short runs (most are a few fields) as one 16-byte
+ * move when 16 bytes can be read at src and written at w, else memcpy.
+ */
+static inline char *copy_run(char *w, const char *wlim, const char *src, size_t c, const char *slim)
+{
+    if (c <= 16 && wlim - w >= 16 && slim - src >= 16)
+        memcpy(w, src, 16);
+    else
+        memcpy(w, src, c);
+    return w + c;
+}
+
+/*
  * Count a masked row and append it to out with its line end (line[len ..
  * len + eol)): untouched fields, the tabs between them and the line end
  * are copied as runs of the original bytes, and only the transformed
@@ -721,7 +734,6 @@ static int emit_row(sf_mask_table *t, const char *line, size_t len, size_t eol, 
 {
     const char *run = line, *lend = line + len + eol;
     char *w, *lim;
-    size_t c;
     t->rows++;
     if ((out->max || out->cap - out->len <= len + eol) && sf_buf_grow(out, len + eol) < 0)
         return sf_error_set(&t->err, SF_ENOMEM, "out of memory");
@@ -751,9 +763,7 @@ static int emit_row(sf_mask_table *t, const char *line, size_t len, size_t eol, 
             w = out->ptr + out->len;
             lim = out->ptr + out->cap;
         }
-        c = (size_t)(raw[i].ptr - run);
-        memcpy(w, run, c);
-        w += c;
+        w = copy_run(w, lim, run, (size_t)(raw[i].ptr - run), lend);
         if (v->null) {
             *w++ = '\\';
             *w++ = 'N';
@@ -766,9 +776,7 @@ static int emit_row(sf_mask_table *t, const char *line, size_t len, size_t eol, 
         }
         run = raw[i].ptr + raw[i].len;
     }
-    c = (size_t)(lend - run);
-    memcpy(w, run, c);
-    w += c;
+    w = copy_run(w, lim, run, (size_t)(lend - run), lend);
     *w = '\0';
     out->len = (size_t)(w - out->ptr);
     return 0;
