@@ -526,6 +526,7 @@ static size_t split_line(splitout *s, const char *line, size_t len, size_t *bad)
     s->nbsl = 0;
 #if defined(__SSE2__)
     if (len >= 16) {
+        int over = 0; /* more than max fields: ends no longer stored */
         const __m128i vt = _mm_set1_epi8('\t'), vb = _mm_set1_epi8('\\');
         for (;;) {
             const char *q = p;
@@ -568,22 +569,32 @@ static size_t split_line(splitout *s, const char *line, size_t len, size_t *bad)
                     m &= m - 1;
                 }
             }
-            if (mt)
-                fs = q + 32 - __builtin_clz(mt);
             if (n <= max) {
                 while (mt) {
                     ends[n++] = q + __builtin_ctz(mt);
                     mt &= mt - 1;
                 }
             } else {
+                /* too many fields (an error): only counted; fs tracked for split_slow */
+                if (!over) {
+                    over = 1;
+                    fs = ends[n - 1] + 1;
+                }
+                if (mt)
+                    fs = q + 32 - __builtin_clz(mt);
                 n += popcount16(mt);
             }
             if (hard)
-                return split_slow(s, n, line, fs, end, bad);
+                return split_slow(s, n, line, over ? fs : n ? ends[n - 1] + 1 : line, end, bad);
             if (tail)
                 break;
-            /* a harmless backslash in the last byte escapes the next chunk's first: never a tab */
-            p += 16 + ((mb >> 15) & 1);
+            /*
+             * A harmless backslash in the last byte escapes the next chunk's
+             * first, which is then neither a tab nor a backslash: it can be
+             * scanned again as an ordinary byte. (Stepping over it would make
+             * each load wait for the previous chunk's masks.)
+             */
+            p += 16;
         }
         if (n <= max)
             ends[n] = end;
