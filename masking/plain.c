@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include "insert.h"
 #include "maskerint.h"
 #include "sqlident.h"
@@ -23,6 +25,8 @@
 typedef struct reader {
     FILE *f;
     char *buf;
+    size_t mapped;   /* > 0: buf is the whole input file mapped (read-only), this long; no reads */
+    size_t released; /* mapped bytes before this have been dropped from memory (MADV_DONTNEED) */
     size_t cap;
     size_t start; /* the unit being read begins here; bytes before it are consumed */
     size_t end;   /* valid bytes end here */
@@ -97,9 +101,54 @@ static int rd_fill(plain *p)
     return 1;
 }
 
+/*
+ * A regular input file is mapped instead of read: no copy from the page
+ * cache, no window to compact. 0 = mapped, -1 = read it the usual way.
+ * Only when the stream is exactly at npre (the sniffed bytes are the
+ * file's first bytes, as the map holds them).
+ */
+static int rd_map(reader *r)
+{
+    struct stat st;
+    off_t pos;
+    void *m;
+    int fd = fileno(r->f);
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
+        (uint64_t)st.st_size > (uint64_t)SIZE_MAX / 2)
+        return -1;
+    if ((pos = ftello(r->f)) < 0 || (uint64_t)pos != (uint64_t)r->npre || r->npre > (size_t)st.st_size)
+        return -1;
+    m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (m == MAP_FAILED)
+        return -1;
+    madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL);
+    r->buf = m;
+    r->mapped = r->cap = r->end = (size_t)st.st_size;
+    r->bytes = (uint64_t)st.st_size;
+    r->eof = 1;
+    r->pre = NULL;
+    r->npre = 0;
+    return 0;
+}
+
+/* Drop the mapped input well behind the read position from memory (it stays correct if touched again). */
+static void rd_release(reader *r)
+{
+    const size_t step = (size_t)32 << 20;
+    size_t upto;
+    if (!r->mapped || r->start < r->released + 2 * step)
+        return;
+    upto = (r->start - step) & ~(step - 1);
+    if (upto > r->released) {
+        madvise(r->buf + r->released, upto - r->released, MADV_DONTNEED);
+        r->released = upto;
+    }
+}
+
 static int wr_flush(plain *p)
 {
     writer *w = &p->wr;
+    rd_release(&p->rd);
     if (w->buf.len && w->f && fwrite(w->buf.ptr, 1, w->buf.len, w->f) != w->buf.len)
         return sf_error_set(&p->err, SF_EIO, "cannot write the masked dump: %s", strerror(errno));
     w->bytes += w->buf.len;
@@ -687,6 +736,7 @@ int sf_plain_run(sf_masker *m, FILE *in, const unsigned char *pre, size_t npre, 
     p->rd.pre = pre;
     p->rd.npre = npre;
     p->wr.f = check ? NULL : out;
+    rd_map(&p->rd);
     sf_buf_init(&p->wr.buf, 0);
     sf_buf_init(&p->it_key, 0);
     sf_buf_init(&p->tmp, 0);
@@ -715,7 +765,10 @@ int sf_plain_run(sf_masker *m, FILE *in, const unsigned char *pre, size_t npre, 
     sf_buf_free(&p->wr.buf);
     sf_buf_free(&p->it_key);
     sf_buf_free(&p->tmp);
-    free(p->rd.buf);
+    if (p->rd.mapped)
+        munmap(p->rd.buf, p->rd.mapped);
+    else
+        free(p->rd.buf);
     free(p);
     return rc;
 }
