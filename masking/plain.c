@@ -11,6 +11,9 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/mman.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <sys/stat.h>
 #include "insert.h"
 #include "maskerint.h"
@@ -395,6 +398,54 @@ static int do_insert(plain *p, const char *prefix, size_t plen, const char *s, s
 
 /* ---- COPY ------------------------------------------------------------- */
 
+#if defined(__SSE2__)
+static inline unsigned popcount16(unsigned x)
+{
+    x = x - ((x >> 1) & 0x5555u);
+    x = (x & 0x3333u) + ((x >> 2) & 0x3333u);
+    x = (x + (x >> 4)) & 0x0F0Fu;
+    return (x + (x >> 8)) & 0x1Fu;
+}
+#endif
+
+/*
+ * memmem(b, n, "\n\\.", 3) (the newline before a line starting with \.),
+ * counting in *nls the newlines up to and including it, or all of them
+ * when there is none: one pass, 16 bytes at a time where SSE2 is there.
+ */
+static const char *find_end(const char *b, size_t n, uint64_t *nls)
+{
+    size_t i = 0;
+    uint64_t c = 0;
+#if defined(__SSE2__)
+    const __m128i vn = _mm_set1_epi8('\n'), vb = _mm_set1_epi8('\\'), vd = _mm_set1_epi8('.');
+    for (; i + 18 <= n; i += 16) {
+        __m128i v0 = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
+        __m128i v1 = _mm_loadu_si128((const __m128i *)(const void *)(b + i + 1));
+        __m128i v2 = _mm_loadu_si128((const __m128i *)(const void *)(b + i + 2));
+        unsigned mn = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v0, vn));
+        unsigned hit = mn & (unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(v1, vb), _mm_cmpeq_epi8(v2, vd)));
+        if (hit) {
+            unsigned k = (unsigned)__builtin_ctz(hit);
+            *nls = c + popcount16(mn & ((2u << k) - 1));
+            return b + i + k;
+        }
+        c += popcount16(mn);
+    }
+#endif
+    for (; i < n; i++) {
+        if (b[i] != '\n')
+            continue;
+        c++;
+        if (i + 2 < n && b[i + 1] == '\\' && b[i + 2] == '.') {
+            *nls = c;
+            return b + i;
+        }
+    }
+    *nls = c;
+    return NULL;
+}
+
 /* Copy an identity table's data verbatim up to and including its \. line. */
 static int copy_verbatim(plain *p, sf_mask_table *t, const char *tname)
 {
@@ -404,6 +455,7 @@ static int copy_verbatim(plain *p, sf_mask_table *t, const char *tname)
         char *b = r->buf + r->start;
         size_t avail = r->end - r->start;
         const char *q;
+        uint64_t nls;
         if (avail < 4 && !r->eof) {
             if (rd_fill(p) < 0)
                 return p->err.code;
@@ -418,14 +470,14 @@ static int copy_verbatim(plain *p, sf_mask_table *t, const char *tname)
             break;
         }
         /* up to the newline before the next line starting with \. (or the last newline we have) */
-        q = memmem(b, avail, "\n\\.", 3);
+        q = find_end(b, avail, &nls);
         if (!q)
             q = memrchr(b, '\n', avail);
         if (q) {
             size_t n = (size_t)(q - b) + 1;
             if (wr_add(p, b, n) < 0)
                 return p->err.code;
-            rows += count_nl(b, n);
+            rows += nls;
             r->start += n;
             continue;
         }
