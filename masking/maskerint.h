@@ -73,6 +73,7 @@ struct sf_mask_table {
     size_t *ncols_used, nncols; /* the columns transformed or read, ascending: the only ones split_row fills in */
     const char **ends;        /* split scratch: where each field of a line ends (ncols + 17) */
     size_t *bsl;              /* split scratch: the fields of a line holding a backslash */
+    int simd;                 /* the line splitter: 2 = AVX2, 1 = SSE2, 0 = scalar */
     struct sf_decoded { size_t cell, off; } *dec; /* decoded values: in[cell] is at scratch + off */
     size_t ndec;
     size_t *pnull, npnull;    /* NULLs of untransformed columns in rows split but not yet written */
@@ -116,6 +117,13 @@ typedef sf_mask_line sf_line;
 
 /* Count rows copied verbatim by a caller's fast path (identity tables). */
 void sf_mask_table_add_rows(sf_mask_table *t, uint64_t n);
+
+/*
+ * The COPY line splitter new table handles use: -1 (default) = the best the
+ * CPU has (AVX2, else SSE2), 0 = scalar, 1 = at most SSE2, 2 = at most
+ * AVX2. For tests, which compare the three; set it before opening tables.
+ */
+extern int sf_masker_simd;
 
 /* Set the input line of the next row (for messages). */
 static inline void sf_mask_table_set_line(sf_mask_table *t, uint64_t line)
