@@ -858,8 +858,9 @@ static inline char *copy_run(char *w, const char *wlim, const char *src, size_t 
  * len at w: a value of up to 16 bytes is read as one 16-byte vector,
  * checked for bytes to escape in one compare and stored whole (most need
  * no escape), instead of byte by byte. The load may read past the value's
- * end, but never past its 4 KiB page (so it cannot fault); the bytes past
- * the end are masked off and never used. Hence no AddressSanitizer here.
+ * end, but never past the 4 KiB page of its first byte (so it cannot
+ * fault); the bytes past the end are masked off and never used. Hence no
+ * AddressSanitizer here.
  */
 #if defined(__SSE2__)
 #if defined(__clang__) || defined(__GNUC__)
@@ -867,6 +868,8 @@ __attribute__((no_sanitize_address))
 #endif
 static inline char *encode_value(char *w, const char *v, size_t len)
 {
+    if (len == 0)
+        return w; /* v may be NULL or point past its buffer */
     if (len <= 16 && ((uintptr_t)v & 4095) <= 4096 - 16) {
         __m128i x = _mm_loadu_si128((const __m128i *)(const void *)v);
         /* bytes <= 13 (NUL, \b .. \r and a few that need nothing) or a backslash: the byte loop decides */

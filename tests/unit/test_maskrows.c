@@ -32,13 +32,17 @@ static const char POLICY[] = "version: 1\n"
                              "  public.one:\n"
                              "    v: email\n"
                              "  public.tail:\n"
-                             "    z: {fixed: \"\"}\n";
+                             "    z: {fixed: \"\"}\n"
+                             "  public.tok:\n"
+                             "    v: token\n";
 static const char DDL[] = "CREATE TABLE public.t (a text, b text, c text, d text, e text, f text, g text, h text);\n"
                           "CREATE TABLE public.one (v text);\n"
-                          "CREATE TABLE public.tail (k text, z text);\n";
+                          "CREATE TABLE public.tail (k text, z text);\n"
+                          "CREATE TABLE public.tok (k text, v text);\n";
 static const char COPY_T[] = "COPY public.t (a, b, c, d, e, f, g, h) FROM stdin;";
 static const char COPY_ONE[] = "COPY public.one (v) FROM stdin;";
 static const char COPY_TAIL[] = "COPY public.tail (k, z) FROM stdin;";
+static const char COPY_TOK[] = "COPY public.tok (k, v) FROM stdin;";
 
 typedef struct outcome {
     int rc;
@@ -344,6 +348,16 @@ Test(maskrows, one_field_rows_and_masked_last_field)
     assert_paths_agree(COPY_TAIL, e.ptr, e.len, 0);
     sf_buf_free(&d);
     sf_buf_free(&e);
+}
+
+/* Masked values that come out empty (a rule may give them no storage at all) and short ones at the end of the output. */
+Test(maskrows, empty_and_short_masked_values)
+{
+    sf_buf d = SF_BUF_INIT;
+    for (int r = 0; r < 300; r++)
+        sf_buf_addf(&d, "%d\t%s\n", r, r % 3 == 0 ? "" : r % 3 == 1 ? "\\N" : "v");
+    assert_paths_agree(COPY_TOK, d.ptr, d.len, 0);
+    sf_buf_free(&d);
 }
 
 /* Rows of several MB, masked fields before and after the long one, in the middle of a batch. */
