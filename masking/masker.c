@@ -430,7 +430,7 @@ static void count_masked(sf_mask_table *t, const sf_field *in, const sf_field *o
         if (o[i].null)
             t->nulls[i]++;
         if (!in[i].null &&
-            (o[i].null || o[i].len != in[i].len || (o[i].ptr != in[i].ptr && memcmp(o[i].ptr, in[i].ptr, in[i].len))))
+            (o[i].null || o[i].len != in[i].len || (o[i].ptr != in[i].ptr && in[i].len && memcmp(o[i].ptr, in[i].ptr, in[i].len))))
             t->masked[i]++;
     }
 }
@@ -920,7 +920,7 @@ static int emit_row(sf_mask_table *t, const char *line, size_t len, size_t eol, 
                 t->masked[i]++;
             else if (v->ptr == f->ptr)
                 continue;
-            else if (memcmp(v->ptr, f->ptr, f->len) != 0)
+            else if (f->len && memcmp(v->ptr, f->ptr, f->len) != 0) /* an empty value may have no pointer */
                 t->masked[i]++;
         }
         need = (size_t)(lend - run) + (v->null ? 2 : 2 * v->len) + 17; /* 16: encode_value's slack */
