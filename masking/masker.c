@@ -15,12 +15,12 @@
 #else
 #define SF_HAVE_AVX2 0
 #endif
-
-static int simd_level(void);
 #include "maskerint.h"
 #include "pgarchive.h"
 #include "sqlident.h"
 #include "stagefork/util.h"
+
+static int simd_level(void);
 
 int sf_mask_format_parse(const char *name)
 {
@@ -277,7 +277,7 @@ int sf_masker_open_table(sf_masker *m, sf_mask_table **out, const char *schema, 
     t->in = calloc(n1 * SF_MASK_BATCH, sizeof(*t->in));
     t->out = calloc(n1 * SF_MASK_BATCH, sizeof(*t->out));
     t->bsl = calloc(n1, sizeof(*t->bsl));
-    t->ends = calloc(n1 + 17, sizeof(*t->ends));
+    t->ends = calloc(n1 + 33, sizeof(*t->ends));
     t->ncols_used = calloc(n1, sizeof(*t->ncols_used));
     t->dec = calloc(n1 * SF_MASK_BATCH, sizeof(*t->dec));
     t->pnull = calloc(n1 * SF_MASK_BATCH, sizeof(*t->pnull));
@@ -462,7 +462,7 @@ static long field_at(const char *line, size_t at)
 
 /* Where split_line puts a line's fields: where each ends, and the ones holding a backslash. */
 typedef struct splitout {
-    const char **ends; /* ends[i]: the tab (or line end) after field i; room for max + 17 */
+    const char **ends; /* ends[i]: the tab (or line end) after field i; room for max + 33 (a 32-byte step past max) */
     size_t *bsl;       /* fields (< max) holding a backslash, ascending; room for max */
     size_t nbsl;
     size_t max;

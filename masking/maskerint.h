@@ -71,7 +71,7 @@ struct sf_mask_table {
     sf_span *raw;             /* SF_MASK_BATCH rows of ncols: raw fields */
     sf_field *in, *out;       /* the rows' decoded values and the plan's output */
     size_t *ncols_used, nncols; /* the columns transformed or read, ascending: the only ones split_row fills in */
-    const char **ends;        /* split scratch: where each field of a line ends (ncols + 17) */
+    const char **ends;        /* split scratch: where each field of a line ends (ncols + 33) */
     size_t *bsl;              /* split scratch: the fields of a line holding a backslash */
     int simd;                 /* the line splitter: 2 = AVX2, 1 = SSE2, 0 = scalar */
     struct sf_decoded { size_t cell, off; } *dec; /* decoded values: in[cell] is at scratch + off */

@@ -346,6 +346,12 @@ Test(maskrows, one_field_rows_and_masked_last_field)
     }
     assert_paths_agree(COPY_ONE, d.ptr, d.len, 0);
     assert_paths_agree(COPY_TAIL, e.ptr, e.len, 0);
+    /* a one-column table given rows of many fields */
+    sf_buf_clear(&d);
+    for (int r = 0; r < 80; r++)
+        sf_buf_adds(&d, r == 33 ? "x\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\ty\n"
+                                : "x@y.z\n");
+    assert_paths_agree(COPY_ONE, d.ptr, d.len, SF_EFORMAT);
     sf_buf_free(&d);
     sf_buf_free(&e);
 }
@@ -389,6 +395,11 @@ Test(maskrows, errors_agree_between_paths)
         "a\tb\tc\\x\td\te\tf\tg\th\n",                  /* \x without a hex digit in a read field */
         "a\tb\tc\td\te\tf\tg\\0\th\n",                  /* an escape giving NUL in a read field */
         "a\tb\tc\td\te\tf\tg\t0123456789abcdef0123456789\\\n", /* broken escape in a long line's tail */
+        /* far too many fields, in 16- and 32-byte steps full of tabs */
+        "a\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t"
+        "\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\tz\n",
+        "\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t"
+        "\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\\\\\t\\\n", /* ... then a hard escape and a broken one */
     };
     for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
         sf_buf d = SF_BUF_INIT;
