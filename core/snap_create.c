@@ -24,6 +24,7 @@
 
 #define SPILL_FLUSH ((size_t)1 << 20)
 #define COPY_CHUNK ((size_t)1 << 20)
+#define MASK_BATCH 64 /* rows per sf_mask_table_lines call */
 
 typedef struct ctable {
     char *schema, *name;
@@ -250,8 +251,9 @@ static int dump_table(crun *r, PGconn *c, ctable *t, sf_error *err)
     unsigned int mdlen;
     sf_buf out = SF_BUF_INIT;
     PGresult *res;
-    char *row = NULL;
-    int n, rc = 0;
+    char *row = NULL, *rows[MASK_BATCH];
+    sf_mask_line lines[MASK_BATCH];
+    int n = 0, rc = 0;
     if (!h || EVP_DigestInit_ex(h, EVP_sha256(), NULL) != 1) {
         EVP_MD_CTX_free(h);
         return sf_error_set(err, SF_ECRYPTO, "cannot start SHA-256");
@@ -270,29 +272,42 @@ static int dump_table(crun *r, PGconn *c, ctable *t, sf_error *err)
     PQclear(res);
     if (sf_buf_grow(&out, SPILL_FLUSH + 65536) < 0)
         rc = sf_error_set(err, SF_ENOMEM, "out of memory");
-    while (rc == 0 && (n = PQgetCopyData(c, &row, 0)) > 0) {
-        size_t len = (size_t)n;
-        if (row[len - 1] == '\n')
-            len--;
-        if (sf_mask_table_line(t->mt, row, len, &out) < 0) {
-            rc = sf_error_copy(err, sf_mask_table_error(t->mt));
-        } else if (sf_buf_addc(&out, '\n') < 0) {
-            rc = sf_error_set(err, SF_ENOMEM, "out of memory");
-        } else {
-            t->rows++;
-            if (out.len >= SPILL_FLUSH) {
-                if (write_all(t->fd, out.ptr, out.len) < 0)
-                    rc = sf_error_set(err, SF_EIO, "cannot write a temp file in '%s': %s", r->tmpdir,
-                                      strerror(errno));
-                EVP_DigestUpdate(h, out.ptr, out.len);
-                t->bytes += out.len;
-                sf_buf_clear(&out);
-                if (rc == 0 && stopped(r))
-                    rc = SF_ETIMEOUT; /* another worker failed, or cancelled: stop quietly */
-            }
+    /* rows are masked in batches (held as libpq gave them until the batch is masked) */
+    for (;;) {
+        size_t nb = 0;
+        int unended = 0; /* the last row came without its newline: one is added */
+        while (nb < MASK_BATCH && (n = PQgetCopyData(c, &row, 0)) > 0) {
+            size_t len = (size_t)n;
+            unended = row[len - 1] != '\n';
+            rows[nb] = row;
+            lines[nb].ptr = row;
+            lines[nb].len = len - !unended;
+            lines[nb].eol = !unended; /* the row's own newline */
+            nb++;
+            row = NULL;
+            if (unended)
+                break;
         }
-        PQfreemem(row);
-        row = NULL;
+        if (nb && sf_mask_table_lines(t->mt, lines, nb, 0, &out) < 0)
+            rc = sf_error_copy(err, sf_mask_table_error(t->mt));
+        else if (unended && sf_buf_addc(&out, '\n') < 0)
+            rc = sf_error_set(err, SF_ENOMEM, "out of memory");
+        for (size_t i = 0; i < nb; i++)
+            PQfreemem(rows[i]);
+        if (rc < 0)
+            break;
+        t->rows += nb;
+        if (out.len >= SPILL_FLUSH) {
+            if (write_all(t->fd, out.ptr, out.len) < 0)
+                rc = sf_error_set(err, SF_EIO, "cannot write a temp file in '%s': %s", r->tmpdir, strerror(errno));
+            EVP_DigestUpdate(h, out.ptr, out.len);
+            t->bytes += out.len;
+            sf_buf_clear(&out);
+            if (rc == 0 && stopped(r))
+                rc = SF_ETIMEOUT; /* another worker failed, or cancelled: stop quietly */
+        }
+        if (rc < 0 || (nb < MASK_BATCH && !unended))
+            break;
     }
     if (rc == 0 && n == -2)
         rc = sf_pq_error(err, c, NULL, "cannot read table %s.%s", t->schema, t->name);

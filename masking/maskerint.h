@@ -70,8 +70,13 @@ struct sf_mask_table {
     size_t *rcols, nrcols;    /* the columns the plan reads, ascending */
     sf_span *raw;             /* SF_MASK_BATCH rows of ncols: raw fields */
     sf_field *in, *out;       /* the rows' decoded values and the plan's output */
-    size_t *doff;             /* decoded value offsets in scratch, SIZE_MAX = not decoded */
-    unsigned char *decoded;   /* per row of a batch: some field was decoded */
+    size_t *ncols_used, nncols; /* the columns transformed or read, ascending: the only ones split_row fills in */
+    const char **ends;        /* split scratch: where each field of a line ends (ncols + 33) */
+    size_t *bsl;              /* split scratch: the fields of a line holding a backslash */
+    int simd;                 /* the line splitter: 2 = AVX2, 1 = SSE2, 0 = scalar */
+    struct sf_decoded { size_t cell, off; } *dec; /* decoded values: in[cell] is at scratch + off */
+    size_t ndec;
+    size_t *pnull, npnull;    /* NULLs of untransformed columns in rows split but not yet written */
     sf_buf scratch;
     uint64_t rows;
     uint64_t *masked, *nulls;
@@ -107,23 +112,18 @@ int sf_mask_table_row(sf_mask_table *t, const sf_field *in, const sf_field **out
 /* Rows masked together by sf_mask_table_lines (one FF3-1 batch per column). */
 #define SF_MASK_BATCH SF_TABLEPLAN_MAX_ROWS
 
-/* A COPY data line: the line without its end, and the end's length (1 for \n, 2 for \r\n). */
-typedef struct sf_line {
-    const char *ptr;
-    size_t len;
-    size_t eol;
-} sf_line;
-
-/*
- * sf_mask_table_line for n consecutive lines (the first is input line
- * line0), each followed in out by its own line end: the same bytes,
- * counters and errors as one call per line, with up to SF_MASK_BATCH rows
- * masked together. Errors are on t.
- */
-int sf_mask_table_lines(sf_mask_table *t, const sf_line *lines, size_t n, uint64_t line0, sf_buf *out);
+/* A COPY data line (the public sf_mask_line). */
+typedef sf_mask_line sf_line;
 
 /* Count rows copied verbatim by a caller's fast path (identity tables). */
 void sf_mask_table_add_rows(sf_mask_table *t, uint64_t n);
+
+/*
+ * The COPY line splitter new table handles use: -1 (default) = the best the
+ * CPU has (AVX2, else SSE2), 0 = scalar, 1 = at most SSE2, 2 = at most
+ * AVX2. For tests, which compare the three; set it before opening tables.
+ */
+extern int sf_masker_simd;
 
 /* Set the input line of the next row (for messages). */
 static inline void sf_mask_table_set_line(sf_mask_table *t, uint64_t line)

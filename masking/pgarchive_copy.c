@@ -39,6 +39,24 @@ static int one_line(pga_copy *c, const char *p, size_t n, sf_error *err)
     return rc;
 }
 
+/* Run the queued rows through ops->lines (they point into the piece being fed). */
+static int flush_batch(pga_copy *c, sf_error *err)
+{
+    int rc;
+    size_t n = c->nbatch;
+    if (!n)
+        return 0;
+    c->nbatch = 0;
+    if ((rc = c->ops->lines(c->table, c->lineno + 1, c->batch, n, &c->out, err)) < 0)
+        return rc;
+    c->lineno += n;
+    if (c->out.len >= PGA_CHUNK) {
+        rc = c->sink(c->ud, c->out.ptr, c->out.len, err);
+        sf_buf_clear(&c->out);
+    }
+    return rc;
+}
+
 int pga_copy_feed(void *ud, const void *data, size_t n, sf_error *err)
 {
     pga_copy *c = ud;
@@ -48,6 +66,8 @@ int pga_copy_feed(void *ud, const void *data, size_t n, sf_error *err)
         const char *nl = memchr(p, '\n', n);
         size_t k;
         if (!nl) {
+            if ((rc = flush_batch(c, err)) < 0)
+                return rc;
             if (sf_buf_add(&c->part, p, n) < 0)
                 return sf_error_set(err, SF_ENOMEM, "line %llu is longer than %zu bytes",
                                     (unsigned long long)c->lineno + 1, LINE_MAX_BYTES);
@@ -60,15 +80,23 @@ int pga_copy_feed(void *ud, const void *data, size_t n, sf_error *err)
                                     (unsigned long long)c->lineno + 1, LINE_MAX_BYTES);
             rc = one_line(c, c->part.ptr, c->part.len, err);
             sf_buf_clear(&c->part);
+        } else if (c->ops->lines && !c->ended && !(k == 2 && p[0] == '\\' && p[1] == '.')) {
+            /* a row: queued, masked with the rows after it in this piece */
+            c->batch[c->nbatch].ptr = p;
+            c->batch[c->nbatch].len = k;
+            c->batch[c->nbatch].eol = 1;
+            rc = ++c->nbatch == PGA_COPY_BATCH ? flush_batch(c, err) : 0;
         } else {
-            rc = one_line(c, p, k, err);
+            rc = flush_batch(c, err);
+            if (rc == 0)
+                rc = one_line(c, p, k, err);
         }
         if (rc < 0)
             return rc;
         p += k + 1;
         n -= k + 1;
     }
-    return 0;
+    return flush_batch(c, err);
 }
 
 int pga_copy_finish(pga_copy *c, sf_error *err)

@@ -35,6 +35,10 @@ typedef struct pga_ops {
     void (*rows)(void *table, uint64_t n);
     int (*end)(void *ud, void *table, sf_error *err);
     void (*abort)(void *ud, void *table);
+    /* Optional, instead of line for consecutive rows: append each transformed
+       line followed by its own end (lines[i].eol bytes); the first line is
+       lineno. Same bytes and errors as line once per row, rows in batches. */
+    int (*lines)(void *table, uint64_t lineno, const sf_mask_line *lines, size_t n, sf_buf *out, sf_error *err);
 } pga_ops;
 
 typedef struct pga_plan {
@@ -91,6 +95,8 @@ int pga_open_input(const char *path, int *fd, int *seekable, uint64_t *size, sf_
 
 /* ---- COPY text pump (pgarchive_copy.c) ---------------------------------- */
 
+#define PGA_COPY_BATCH 64 /* rows handed to ops->lines at a time */
+
 typedef struct pga_copy {
     const pga_ops *ops;
     void *table;
@@ -99,6 +105,8 @@ typedef struct pga_copy {
     sf_buf part, out;
     int ended;           /* the "\." line has passed */
     uint64_t lineno;
+    sf_mask_line batch[PGA_COPY_BATCH]; /* rows of the piece being fed, waiting for ops->lines */
+    size_t nbatch;
 } pga_copy;
 
 void pga_copy_init(pga_copy *c, const pga_ops *ops, void *table, pga_sink_fn sink, void *ud);

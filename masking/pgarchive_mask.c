@@ -33,6 +33,14 @@ static int m_line(void *table, uint64_t lineno, const char *line, size_t len, sf
     return 0;
 }
 
+static int m_lines(void *table, uint64_t lineno, const sf_mask_line *lines, size_t n, sf_buf *out, sf_error *err)
+{
+    sf_mask_table *t = table;
+    if (sf_mask_table_lines(t, lines, n, lineno, out) < 0)
+        return sf_error_copy(err, sf_mask_table_error(t));
+    return 0;
+}
+
 static void m_rows(void *table, uint64_t n)
 {
     sf_mask_table_add_rows(table, n);
@@ -54,7 +62,7 @@ static void m_abort(void *ud, void *table)
 int sf_mask_archive(sf_masker *m, sf_mask_format fmt, const char *in, const char *out, int jobs,
                     sf_error *err)
 {
-    pga_ops ops = {m, 0, m_ddl, m_begin, m_line, m_rows, m_end, m_abort};
+    pga_ops ops = {m, 0, m_ddl, m_begin, m_line, m_rows, m_end, m_abort, m_lines};
     pga_stats st = {0, 0};
     int rc = pga_rewrite(&ops, fmt, in, out, jobs, &st, err);
     if (rc == 0) { /* sf_mask_run warns about absent policy tables afterwards */
@@ -101,6 +109,6 @@ static int l_begin(void *ud, const char *copy_stmt, size_t len, void **table, in
 
 int sf_mask_archive_learn(sf_masker *m, sf_mask_format fmt, const char *in, sf_error *err)
 {
-    pga_ops ops = {m, 0, m_ddl, l_begin, m_line, m_rows, m_end, m_abort};
+    pga_ops ops = {m, 0, m_ddl, l_begin, m_line, m_rows, m_end, m_abort, m_lines};
     return pga_learn(&ops, fmt, in, err);
 }

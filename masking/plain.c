@@ -10,6 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+#include <sys/stat.h>
 #include "insert.h"
 #include "maskerint.h"
 #include "sqlident.h"
@@ -23,6 +28,8 @@
 typedef struct reader {
     FILE *f;
     char *buf;
+    size_t mapped;   /* > 0: buf is the whole input file mapped (read-only), this long; no reads */
+    size_t released; /* mapped bytes before this have been dropped from memory (MADV_DONTNEED) */
     size_t cap;
     size_t start; /* the unit being read begins here; bytes before it are consumed */
     size_t end;   /* valid bytes end here */
@@ -97,9 +104,54 @@ static int rd_fill(plain *p)
     return 1;
 }
 
+/*
+ * A regular input file is mapped instead of read: no copy from the page
+ * cache, no window to compact. 0 = mapped, -1 = read it the usual way.
+ * Only when the stream is exactly at npre (the sniffed bytes are the
+ * file's first bytes, as the map holds them).
+ */
+static int rd_map(reader *r)
+{
+    struct stat st;
+    off_t pos;
+    void *m;
+    int fd = fileno(r->f);
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
+        (uint64_t)st.st_size > (uint64_t)SIZE_MAX / 2)
+        return -1;
+    if ((pos = ftello(r->f)) < 0 || (uint64_t)pos != (uint64_t)r->npre || r->npre > (size_t)st.st_size)
+        return -1;
+    m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (m == MAP_FAILED)
+        return -1;
+    madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL);
+    r->buf = m;
+    r->mapped = r->cap = r->end = (size_t)st.st_size;
+    r->bytes = (uint64_t)st.st_size;
+    r->eof = 1;
+    r->pre = NULL;
+    r->npre = 0;
+    return 0;
+}
+
+/* Drop the mapped input well behind the read position from memory (it stays correct if touched again). */
+static void rd_release(reader *r)
+{
+    const size_t step = (size_t)32 << 20;
+    size_t upto;
+    if (!r->mapped || r->start < r->released + 2 * step)
+        return;
+    upto = (r->start - step) & ~(step - 1);
+    if (upto > r->released) {
+        madvise(r->buf + r->released, upto - r->released, MADV_DONTNEED);
+        r->released = upto;
+    }
+}
+
 static int wr_flush(plain *p)
 {
     writer *w = &p->wr;
+    rd_release(&p->rd);
     if (w->buf.len && w->f && fwrite(w->buf.ptr, 1, w->buf.len, w->f) != w->buf.len)
         return sf_error_set(&p->err, SF_EIO, "cannot write the masked dump: %s", strerror(errno));
     w->bytes += w->buf.len;
@@ -346,6 +398,54 @@ static int do_insert(plain *p, const char *prefix, size_t plen, const char *s, s
 
 /* ---- COPY ------------------------------------------------------------- */
 
+#if defined(__SSE2__)
+static inline unsigned popcount16(unsigned x)
+{
+    x = x - ((x >> 1) & 0x5555u);
+    x = (x & 0x3333u) + ((x >> 2) & 0x3333u);
+    x = (x + (x >> 4)) & 0x0F0Fu;
+    return (x + (x >> 8)) & 0x1Fu;
+}
+#endif
+
+/*
+ * memmem(b, n, "\n\\.", 3) (the newline before a line starting with \.),
+ * counting in *nls the newlines up to and including it, or all of them
+ * when there is none: one pass, 16 bytes at a time where SSE2 is there.
+ */
+static const char *find_end(const char *b, size_t n, uint64_t *nls)
+{
+    size_t i = 0;
+    uint64_t c = 0;
+#if defined(__SSE2__)
+    const __m128i vn = _mm_set1_epi8('\n'), vb = _mm_set1_epi8('\\'), vd = _mm_set1_epi8('.');
+    for (; i + 18 <= n; i += 16) {
+        __m128i v0 = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
+        __m128i v1 = _mm_loadu_si128((const __m128i *)(const void *)(b + i + 1));
+        __m128i v2 = _mm_loadu_si128((const __m128i *)(const void *)(b + i + 2));
+        unsigned mn = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v0, vn));
+        unsigned hit = mn & (unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(v1, vb), _mm_cmpeq_epi8(v2, vd)));
+        if (hit) {
+            unsigned k = (unsigned)__builtin_ctz(hit);
+            *nls = c + popcount16(mn & ((2u << k) - 1));
+            return b + i + k;
+        }
+        c += popcount16(mn);
+    }
+#endif
+    for (; i < n; i++) {
+        if (b[i] != '\n')
+            continue;
+        c++;
+        if (i + 2 < n && b[i + 1] == '\\' && b[i + 2] == '.') {
+            *nls = c;
+            return b + i;
+        }
+    }
+    *nls = c;
+    return NULL;
+}
+
 /* Copy an identity table's data verbatim up to and including its \. line. */
 static int copy_verbatim(plain *p, sf_mask_table *t, const char *tname)
 {
@@ -355,6 +455,7 @@ static int copy_verbatim(plain *p, sf_mask_table *t, const char *tname)
         char *b = r->buf + r->start;
         size_t avail = r->end - r->start;
         const char *q;
+        uint64_t nls;
         if (avail < 4 && !r->eof) {
             if (rd_fill(p) < 0)
                 return p->err.code;
@@ -369,14 +470,14 @@ static int copy_verbatim(plain *p, sf_mask_table *t, const char *tname)
             break;
         }
         /* up to the newline before the next line starting with \. (or the last newline we have) */
-        q = memmem(b, avail, "\n\\.", 3);
+        q = find_end(b, avail, &nls);
         if (!q)
             q = memrchr(b, '\n', avail);
         if (q) {
             size_t n = (size_t)(q - b) + 1;
             if (wr_add(p, b, n) < 0)
                 return p->err.code;
-            rows += count_nl(b, n);
+            rows += nls;
             r->start += n;
             continue;
         }
@@ -687,6 +788,7 @@ int sf_plain_run(sf_masker *m, FILE *in, const unsigned char *pre, size_t npre, 
     p->rd.pre = pre;
     p->rd.npre = npre;
     p->wr.f = check ? NULL : out;
+    rd_map(&p->rd);
     sf_buf_init(&p->wr.buf, 0);
     sf_buf_init(&p->it_key, 0);
     sf_buf_init(&p->tmp, 0);
@@ -715,7 +817,10 @@ int sf_plain_run(sf_masker *m, FILE *in, const unsigned char *pre, size_t npre, 
     sf_buf_free(&p->wr.buf);
     sf_buf_free(&p->it_key);
     sf_buf_free(&p->tmp);
-    free(p->rd.buf);
+    if (p->rd.mapped)
+        munmap(p->rd.buf, p->rd.mapped);
+    else
+        free(p->rd.buf);
     free(p);
     return rc;
 }

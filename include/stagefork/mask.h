@@ -11,8 +11,8 @@
  *
  * Archive readers and `snapshot create` drive a masker table by table:
  * sf_masker_ddl() for each CREATE TABLE / CREATE DOMAIN text, then
- * sf_masker_table_begin() per COPY block, sf_mask_table_line() per row,
- * sf_mask_table_end(). Different sf_mask_table handles of one masker may be
+ * sf_masker_table_begin() per COPY block, sf_mask_table_lines() per batch
+ * of rows (or sf_mask_table_line() per row), sf_mask_table_end(). Different sf_mask_table handles of one masker may be
  * used concurrently from different threads; everything else is
  * single-threaded.
  */
@@ -105,6 +105,24 @@ int sf_mask_table_identity(const sf_mask_table *t);
  * SF_EFORMAT; the message names the table and the field.
  */
 int sf_mask_table_line(sf_mask_table *t, const char *line, size_t len, sf_buf *out);
+
+/* A COPY text line for sf_mask_table_lines: the line without its end, and the end's length (1 for \n, 2 for \r\n). */
+typedef struct sf_mask_line {
+    const char *ptr;
+    size_t len;
+    size_t eol;
+} sf_mask_line;
+
+/*
+ * sf_mask_table_line for n lines, each followed in out by its own line end
+ * (the eol bytes after it): the same bytes, counters and errors as one
+ * call per line, but rows are masked in batches (digits/alnum encrypt a
+ * batch's values of a column together), which is much faster. line0 is
+ * the input line number of the first line (errors say "line N"), or 0 when
+ * unknown (errors say "row N"). On an error the lines before the failing
+ * one have been appended to out.
+ */
+int sf_mask_table_lines(sf_mask_table *t, const sf_mask_line *lines, size_t n, uint64_t line0, sf_buf *out);
 /* Finish: fold the table's counters into the masker's report; frees t. */
 int sf_mask_table_end(sf_mask_table *t);
 /* Abandon a table (error path); frees t. */

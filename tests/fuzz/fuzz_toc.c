@@ -43,7 +43,7 @@ static void f_abort(void *ud, void *table)
     (void)ud, (void)table;
 }
 
-static const pga_ops ops = {NULL, 0, f_ddl, f_begin, f_line, NULL, f_end, f_abort};
+static const pga_ops ops = {NULL, 0, f_ddl, f_begin, f_line, NULL, f_end, f_abort, NULL};
 
 static char dir[64];
 

@@ -120,7 +120,7 @@ static int list(const char *path)
 int main(int argc, char **argv)
 {
     hooks h = {0};
-    pga_ops ops = {&h, 1, h_ddl, h_begin, h_line, h_rows, h_end, h_abort};
+    pga_ops ops = {&h, 1, h_ddl, h_begin, h_line, h_rows, h_end, h_abort, NULL};
     sf_error err = {0};
     int i = 1, fmt, jobs = 1;
     if (argc == 3 && strcmp(argv[1], "--list") == 0)

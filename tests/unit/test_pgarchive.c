@@ -423,7 +423,7 @@ static int upper_line(void *table, uint64_t lineno, const char *line, size_t len
     return 0;
 }
 
-static const pga_ops pump_ops = {NULL, 1, NULL, NULL, upper_line, NULL, NULL, NULL};
+static const pga_ops pump_ops = {NULL, 1, NULL, NULL, upper_line, NULL, NULL, NULL, NULL};
 
 Test(pgarchive_copy, splits_lines_across_pieces_and_passes_the_terminator)
 {
@@ -441,6 +441,69 @@ Test(pgarchive_copy, splits_lines_across_pieces_and_passes_the_terminator)
         pga_copy_free(&c);
         sf_buf_free(&out);
     }
+}
+
+/* The batched hook: each line upper-cased, then its own end; records the line numbers it was given. */
+static uint64_t lines_seen[256];
+static size_t nlines_seen;
+static int upper_lines(void *table, uint64_t lineno, const sf_mask_line *lines, size_t n, sf_buf *out, sf_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc = upper_line(table, lineno + i, lines[i].ptr, lines[i].len, out, err);
+        if (rc < 0)
+            return rc;
+        if (nlines_seen < 256)
+            lines_seen[nlines_seen++] = lineno + i;
+        sf_buf_add(out, lines[i].ptr + lines[i].len, lines[i].eol);
+    }
+    return 0;
+}
+
+static const pga_ops batch_ops = {NULL, 1, NULL, NULL, upper_line, NULL, NULL, NULL, upper_lines};
+
+/* With a lines hook, rows go in batches (at most PGA_COPY_BATCH, never past a piece) with the same bytes and line numbers. */
+Test(pgarchive_copy, batched_rows_equal_line_at_a_time)
+{
+    sf_buf in = SF_BUF_INIT;
+    for (int i = 1; i <= 150; i++)
+        sf_buf_addf(&in, "row %d\tx%s\n", i, i % 17 ? "" : "\r");
+    sf_buf_adds(&in, "\\.\nafter\n");
+    for (size_t step = 1; step <= in.len; step += step < 40 ? 1 : 97) {
+        sf_buf a = SF_BUF_INIT, b = SF_BUF_INIT;
+        sf_error err = {0};
+        pga_copy c;
+        pga_copy_init(&c, &pump_ops, NULL, buf_sink, &a);
+        for (size_t off = 0; off < in.len; off += step)
+            cr_assert_eq(pga_copy_feed(&c, in.ptr + off, in.len - off < step ? in.len - off : step, &err), 0);
+        cr_assert_eq(pga_copy_finish(&c, &err), 0);
+        pga_copy_free(&c);
+        nlines_seen = 0;
+        pga_copy_init(&c, &batch_ops, NULL, buf_sink, &b);
+        for (size_t off = 0; off < in.len; off += step)
+            cr_assert_eq(pga_copy_feed(&c, in.ptr + off, in.len - off < step ? in.len - off : step, &err), 0);
+        cr_assert_eq(pga_copy_finish(&c, &err), 0);
+        pga_copy_free(&c);
+        cr_assert_str_eq(b.ptr, a.ptr, "step %zu", step);
+        for (size_t i = 0; i < nlines_seen; i++)
+            cr_assert(lines_seen[i] >= 1 && lines_seen[i] <= 150 && (i == 0 || lines_seen[i] > lines_seen[i - 1]),
+                      "step %zu: line numbers out of order", step);
+        if (step >= in.len)
+            cr_assert_eq(nlines_seen, 150, "one piece: every row through the batched hook");
+        sf_buf_free(&a);
+        sf_buf_free(&b);
+    }
+    /* an error in a batch names its line */
+    {
+        sf_buf out = SF_BUF_INIT;
+        sf_error err = {0};
+        pga_copy c;
+        pga_copy_init(&c, &batch_ops, NULL, buf_sink, &out);
+        cr_assert_eq(pga_copy_feed(&c, "a\nb\nc\nFAIL\n", 11, &err), SF_EFORMAT);
+        cr_assert_str_eq(err.msg, "line 4: refused");
+        pga_copy_free(&c);
+        sf_buf_free(&out);
+    }
+    sf_buf_free(&in);
 }
 
 Test(pgarchive_copy, errors_name_the_line)
@@ -689,7 +752,7 @@ static void cap_drop(void *ctx, pga_unit *u)
 Test(pgarchive_piece, splitter_cuts_at_lines_and_keeps_the_terminator_whole)
 {
     capture cp = {SF_BUF_INIT, 1, 0, 0};
-    pga_ops ops = {&cp, 1, NULL, cap_begin, cap_line, NULL, cap_end, cap_abort};
+    pga_ops ops = {&cp, 1, NULL, cap_begin, cap_line, NULL, cap_end, cap_abort, NULL};
     pga_job j;
     pga_plan plan = {&cp, 0, 1, 0};
     pga_entry e;
