@@ -595,30 +595,32 @@ static inline u128 p10_128(int k)
 
 int sf_sdec_parse(sf_sdec *out, const char *s, size_t len)
 {
-    /* what parse_short takes, without the 256-bit result */
-    size_t i = 0, ndig = 0;
+    /* what parse_short takes, without the 256-bit result: integer digits, then at most one '.' and fraction digits */
+    const char *p = s, *end = s + len, *d0, *f0;
     uint64_t v = 0;
-    int neg = 0, frac = -1;
+    size_t nint, nfrac = 0;
+    int neg = 0;
     if (len == 0 || len > 20)
         return 0;
-    if (s[0] == '-' || s[0] == '+')
-        neg = s[i++] == '-';
-    for (; i < len; i++) {
-        unsigned c = (unsigned char)s[i] - '0';
-        if (c <= 9) {
-            v = v * 10 + c;
-            ndig++;
-            frac += frac >= 0;
-        } else if (s[i] == '.' && frac < 0) {
-            frac = 0;
-        } else {
+    if (*p == '-' || *p == '+')
+        neg = *p++ == '-';
+    for (d0 = p; p < end && (unsigned)(*p - '0') <= 9; p++)
+        v = v * 10 + (unsigned)(*p - '0');
+    nint = (size_t)(p - d0);
+    if (p < end) {
+        if (*p != '.')
             return 0;
-        }
+        for (f0 = ++p; p < end && (unsigned)(*p - '0') <= 9; p++)
+            v = v * 10 + (unsigned)(*p - '0');
+        if (p != end)
+            return 0;
+        nfrac = (size_t)(p - f0);
     }
-    if (ndig == 0 || ndig > 18)
+    /* at most 20 bytes: a value of more than 18 digits may have wrapped, and is refused here */
+    if (nint + nfrac == 0 || nint + nfrac > 18)
         return 0;
     out->mag = v;
-    out->scale = frac < 0 ? 0 : frac;
+    out->scale = (int)nfrac;
     out->neg = neg && v != 0;
     return 1;
 }
@@ -766,4 +768,91 @@ size_t sf_sdec_format(const sf_sdec *d, char out[SF_DEC_TEXT_MAX + 1])
     }
     out[o] = 0;
     return o;
+}
+
+/* ---- word-sized fast path: one product, rounded, fitted and formatted ------- */
+
+int sf_dec_fast_paths = 1;
+
+/*
+ * v with `scale` decimals as text ("-12.50", "0.003", never "-0"), the
+ * same text sf_dec_format gives; returns the length.
+ */
+static size_t fmt_u64_scaled(char *out, uint64_t v, int neg, size_t scale)
+{
+    /* digits right-aligned at e, zeros before them; copies of a fixed 24 bytes (out has room for them) */
+    char tmp[96], *e = tmp + 48, *p = e;
+    size_t nd, o;
+    memset(tmp + 24, '0', 48);
+    while (v >= 100) {
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
+        p -= 2;
+        memcpy(p, digit_pairs + 2 * r, 2);
+    }
+    if (v >= 10) {
+        p -= 2;
+        memcpy(p, digit_pairs + 2 * v, 2);
+    } else {
+        *--p = (char)('0' + v);
+    }
+    nd = (size_t)(e - p);
+    if (nd < scale + 1) {
+        nd = scale + 1;
+        p = e - nd;
+    }
+    out[0] = '-';
+    o = neg ? 1 : 0;
+    memcpy(out + o, p, 24);
+    o += nd - scale;
+    if (scale) {
+        out[o++] = '.';
+        memcpy(out + o, e - scale, 24);
+        o += scale;
+    }
+    out[o] = 0;
+    return o;
+}
+
+size_t sf_sdec_mul_text(char out[SF_DEC_TEXT_MAX + 1], const sf_sdec *a, const sf_sdec *b, const sf_dec_fit *fit)
+{
+    int k = a->scale + b->scale - fit->scale, neg;
+    uint64_t q, r;
+    u128 p;
+    /* results of up to 20 digits and 20 decimals: the zero padding of fmt_u64_scaled suffices */
+    if (((a->mag | b->mag) >> 64) || k < 0 || k > 38 || fit->scale > 20)
+        return 0;
+    p = (u128)(uint64_t)a->mag * (uint64_t)b->mag;
+    if (k == 0) {
+        if (p >> 64)
+            return 0;
+        q = (uint64_t)p;
+    } else if (k <= 19) {
+        /* round half away from zero on the magnitude: the remainder against half of 10^k */
+        uint64_t d = p10[k];
+        if ((uint64_t)(p >> 64) >= d)
+            return 0; /* the quotient needs more than 64 bits */
+        q = div128_64((uint64_t)(p >> 64), (uint64_t)p, d, &r);
+        if (r >= d / 2) {
+            if (q == UINT64_MAX)
+                return 0;
+            q++;
+        }
+    } else {
+        u128 d = p10_128(k), qq = p / d;
+        if (p % d >= d / 2)
+            qq++;
+        if (qq >> 64)
+            return 0;
+        q = (uint64_t)qq;
+    }
+    neg = a->neg != b->neg && q != 0;
+    if (fit->int_range) {
+        uint64_t lim = neg ? (fit->min >= 0 ? 0 : (uint64_t)0 - (uint64_t)fit->min) : (fit->max < 0 ? 0 : (uint64_t)fit->max);
+        if (q > lim)
+            q = lim;
+    } else if (fit->digits >= 0 && fit->digits < 20 && q > p10[fit->digits] - 1) {
+        q = p10[fit->digits] - 1;
+    }
+    return fmt_u64_scaled(out, q, neg && q != 0, (size_t)fit->scale);
 }
