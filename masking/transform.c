@@ -847,18 +847,27 @@ static int crypto_failed(const mctx *m)
 
 static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
 
-/* n base32 characters of the PRF blocks blk (5 bits each, 25 per block). */
+/*
+ * n base32 characters of the PRF blocks blk (5 bits each, 25 per block):
+ * character i is bits [5i, 5i + 5) of the blocks' bytes, most significant
+ * first, so every 5 bytes give 8 characters.
+ */
 static void base32(const unsigned char *blk, int n, char *out)
 {
-    int bits = 0, used = 0;
-    uint32_t acc = 0;
-    for (int i = 0; i < n; i++) {
-        if (bits < 5) {
-            acc = (acc << 8) | blk[used++];
-            bits += 8;
-        }
-        out[i] = b32[(acc >> (bits - 5)) & 31];
-        bits -= 5;
+    int i = 0;
+    for (; i + 8 <= n; i += 8, blk += 5) {
+        uint64_t v = (uint64_t)blk[0] << 32 | (uint64_t)blk[1] << 24 | (uint64_t)blk[2] << 16 | (uint64_t)blk[3] << 8 | blk[4];
+        for (int j = 0; j < 8; j++)
+            out[i + j] = b32[(v >> (35 - 5 * j)) & 31];
+    }
+    if (i < n) {
+        /* the last characters read only the bytes they need */
+        size_t need = (size_t)(5 * (n - i) + 7) / 8;
+        uint64_t v = 0;
+        for (size_t j = 0; j < 5; j++)
+            v = v << 8 | (j < need ? blk[j] : 0);
+        for (int j = 0; i + j < n; j++)
+            out[i + j] = b32[(v >> (35 - 5 * j)) & 31];
     }
 }
 
@@ -886,12 +895,19 @@ static int fmt_prf(const mctx *m, const unsigned char *blk, sf_buf *dst)
         rc = c->rule->prefix ? sf_buf_adds(dst, c->rule->prefix) : 0;
         rc = rc ? rc : sf_buf_add(dst, tok, (size_t)c->toklen);
         break;
-    case SF_RULE_EMAIL:
-        base32(blk, SF_EMAIL_TOKEN_LEN, tok);
-        rc = sf_buf_add(dst, tok, SF_EMAIL_TOKEN_LEN);
-        rc = rc ? rc : sf_buf_addc(dst, '@');
-        rc = rc ? rc : sf_buf_adds(dst, c->domain);
+    case SF_RULE_EMAIL: {
+        /* token '@' domain, written in place */
+        size_t dl = strlen(c->domain);
+        char *o;
+        if ((rc = sf_buf_grow(dst, SF_EMAIL_TOKEN_LEN + 1 + dl)) < 0)
+            break;
+        o = dst->ptr + dst->len;
+        base32(blk, SF_EMAIL_TOKEN_LEN, o);
+        o[SF_EMAIL_TOKEN_LEN] = '@';
+        memcpy(o + SF_EMAIL_TOKEN_LEN + 1, c->domain, dl + 1);
+        dst->len += SF_EMAIL_TOKEN_LEN + 1 + dl;
         break;
+    }
     case SF_RULE_NAME:
         rc = sf_buf_adds(dst, sf_dict_get(SF_DICT_FIRST_NAME, idx % sf_dict_size(SF_DICT_FIRST_NAME)));
         rc = rc ? rc : sf_buf_addc(dst, ' ');
