@@ -857,8 +857,15 @@ static void base32(const unsigned char *blk, int n, char *out)
     int i = 0;
     for (; i + 8 <= n; i += 8, blk += 5) {
         uint64_t v = (uint64_t)blk[0] << 32 | (uint64_t)blk[1] << 24 | (uint64_t)blk[2] << 16 | (uint64_t)blk[3] << 8 | blk[4];
-        for (int j = 0; j < 8; j++)
-            out[i + j] = b32[(v >> (35 - 5 * j)) & 31];
+        char *o = out + i;
+        o[0] = b32[v >> 35 & 31];
+        o[1] = b32[v >> 30 & 31];
+        o[2] = b32[v >> 25 & 31];
+        o[3] = b32[v >> 20 & 31];
+        o[4] = b32[v >> 15 & 31];
+        o[5] = b32[v >> 10 & 31];
+        o[6] = b32[v >> 5 & 31];
+        o[7] = b32[v & 31];
     }
     if (i < n) {
         /* the last characters read only the bytes they need */
