@@ -404,6 +404,56 @@ Test(transform, cache_hits_equal_fresh_computation)
     sf_mask_policy_free(pol);
 }
 
+Test(transform, prf_memo_hits_in_batches_equal_fresh_single_rows, .timeout = 120)
+{
+    /* repeated values through the PRF rules' memo, in batches, against a fresh context one row at a time */
+    sf_mask_policy *pol = policy("version: 1\ntables:\n  t:\n    a: email\n    b: {token: {length: 64, prefix: \"t_\"}}\n"
+                                 "    c: city\n    d: name\n    e: email\n    f: {token: {length: 20}}\n");
+    sf_mask_key *key = key_n(22);
+    sf_rowctx *warm = rowctx(key);
+    tbl t = plan(pol, "t", "a:text;b:text;c:character(12);d:citext;e:character varying(40);f:text");
+    static char vals[64][6][48];
+    for (int batch = 0; batch < 400; batch++) {
+        sf_field in[64 * MAXC], out[64 * MAXC];
+        size_t nrows = 1 + (size_t)(batch * 37 % 64);
+        sf_error e = {0};
+        for (size_t r = 0; r < nrows; r++) {
+            unsigned x = (unsigned)(batch * 131 + r * 17) % 997, hot = x % 5 ? x % 40 : x;
+            snprintf(vals[r][0], 48, "user.%u@corp.example", hot);
+            snprintf(vals[r][1], 48, "token input %u", hot);
+            if (hot % 11 == 0)
+                vals[r][1][0] = 0; /* empty stays empty */
+            snprintf(vals[r][2], 48, "%-12.*s", (int)(hot % 9), "Porto Alegre");
+            snprintf(vals[r][3], 48, "%s Person %u", hot % 2 ? "ANNA" : "anna", hot);
+            snprintf(vals[r][4], 48, "%u.contact@example.org", hot % 7);
+            snprintf(vals[r][5], 48, "id-%u", x);
+            for (size_t c = 0; c < 6; c++) {
+                in[r * 6 + c].ptr = vals[r][c];
+                in[r * 6 + c].len = strlen(vals[r][c]);
+                in[r * 6 + c].null = (x + c) % 23 == 0;
+            }
+        }
+        cr_assert_eq(sf_tableplan_mask_rows(t.plan, warm, in, out, nrows, &e), 0, "%s", e.msg);
+        for (size_t r = 0; r < nrows; r += 3) {
+            sf_rowctx *fresh = rowctx(key);
+            sf_field o1[MAXC];
+            cr_assert_eq(sf_tableplan_mask(t.plan, fresh, in + r * 6, o1, &e), 0, "%s", e.msg);
+            for (size_t c = 0; c < 6; c++) {
+                const sf_field *w = &out[r * 6 + c];
+                cr_assert_eq(w->null, o1[c].null);
+                cr_assert(w->null || (w->len == o1[c].len && memcmp(w->ptr, o1[c].ptr, w->len) == 0),
+                          "column %zu of '%s': batch '%.*s', fresh '%.*s'", c, vals[r][c], (int)w->len, w->ptr,
+                          (int)o1[c].len, o1[c].ptr);
+            }
+            sf_rowctx_free(fresh);
+        }
+    }
+    sf_tableplan_free(t.plan);
+    sf_rowctx_free(warm);
+    sf_mask_key_free(key);
+    sf_mask_policy_free(pol);
+}
+
 Test(transform, a_batch_of_rows_masks_like_one_row_at_a_time)
 {
     /* every kind of rule, by:, expr, integer digits (cycle walking), numeric digits, NULLs, NaN, repeats,
