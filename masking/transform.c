@@ -1350,13 +1350,11 @@ static int keyed_column(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *
 
 /*
  * token, email and the dictionary rules for rows [0, nrows) of column
- * m->col: memo hits are copied; the other values' PRF blocks are computed
- * in batches, their outputs written and remembered. Inputs are compared as
- * the database compares them: character(n) ignores trailing spaces
- * (pg_dump writes them padded) and citext ignores case (ASCII folded
- * here), so the same value in a text column gives the same output. An
- * empty string stays empty. The memo pays where values repeat (an
- * orders.customer_email column); on unique columns it goes cold.
+ * m->col: every value's PRF blocks in batches, then the outputs in row
+ * order. Inputs are compared as the database compares them: character(n)
+ * ignores trailing spaces (pg_dump writes them padded) and citext ignores
+ * case (ASCII folded here), so the same value in a text column gives the
+ * same output. An empty string stays empty.
  */
 static int prf_column(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in, size_t nrows)
 {
@@ -1365,17 +1363,15 @@ static int prf_column(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in
     int nblk = c->rule->kind == SF_RULE_TOKEN ? token_blocks(c->toklen) : 1;
     unsigned char tag = c->rule->kind == SF_RULE_TOKEN || c->rule->kind == SF_RULE_EMAIL ? 'T' : 'D';
     sf_buf_clear(&ctx->tmp);
-    /* the messages (normalised values) of every row, their hashes, the memo's lines fetched */
     for (size_t r = 0; r < nrows; r++) {
         const sf_field *v = &in[r * nc + m->col];
         size_t len = v->len;
-        ctx->mrow[r] = SIZE_MAX;
-        ctx->use[r] = 0;
         if (v->null)
             continue;
         if (c->type.kind == SF_T_CHAR)
             while (len > 0 && v->ptr[len - 1] == ' ')
                 len--;
+        ctx->mrow[r] = SIZE_MAX;
         if (len == 0)
             continue;
         ctx->mptr[n] = v->ptr;
@@ -1395,80 +1391,33 @@ static int prf_column(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in
     if (c->type.kind == SF_T_CITEXT)
         for (size_t k = 0; k < n; k++)
             ctx->mptr[k] = ctx->tmp.ptr + ctx->moff[k];
-    for (size_t r = 0; r < nrows; r++) {
-        size_t k = ctx->mrow[r];
-        if (k == SIZE_MAX || sf_memo_skip(&s->memo))
-            continue;
-        ctx->use[r] = 1;
-        ctx->hash[r] = sf_memo_hash(ctx->mptr[k], ctx->mlen[k], 11);
-        sf_memo_prefetch_tags(&s->memo, ctx->hash[r]);
-    }
-    for (size_t r = 0; r < nrows; r++)
-        if (ctx->use[r])
-            sf_memo_prefetch_entry(&s->memo, ctx->hash[r]);
-    /* hits go to scratch now; misses are compacted to the front of the message list */
-    {
-        size_t nm = 0;
-        for (size_t r = 0; r < nrows; r++) {
-            size_t k = ctx->mrow[r], cell = r * nc + m->col, vlen;
-            const unsigned char *e;
-            ctx->off[cell] = SIZE_MAX;
-            if (in[cell].null)
-                continue;
-            if (k == SIZE_MAX) {
-                ctx->off[cell] = ctx->scratch.len; /* empty stays empty */
-                ctx->len[cell] = 0;
-                continue;
-            }
-            if (ctx->use[r] && (e = sf_memo_get(&s->memo, ctx->hash[r], ctx->mptr[k], ctx->mlen[k], &vlen))) {
-                ctx->off[cell] = ctx->scratch.len;
-                ctx->len[cell] = vlen;
-                if (sf_buf_add(&ctx->scratch, e, vlen) < 0)
-                    return sf_error_set(m->err, SF_ENOMEM, "out of memory");
-                ctx->mrow[r] = SIZE_MAX;
-                continue;
-            }
-            ctx->mptr[nm] = ctx->mptr[k];
-            ctx->mlen[nm] = ctx->mlen[k];
-            ctx->mrow[r] = nm++;
-        }
-        n = nm;
-    }
     /* block b of every value at prfout[(k * nblk + b) * 16] */
-    if (n && sf_prf_eval_many(&s->rs->prf, ctx->mtag, ctx->mptr, ctx->mlen, n, ctx->prfblk) < 0)
+    if (sf_prf_eval_many(&s->rs->prf, ctx->mtag, ctx->mptr, ctx->mlen, n, ctx->prfblk) < 0)
         return crypto_failed(m);
     for (size_t k = 0; k < n; k++)
         memcpy(ctx->prfout + (size_t)nblk * k * SF_PRF_LEN, ctx->prfblk + k * SF_PRF_LEN, SF_PRF_LEN);
-    for (int b = 1; b < nblk && n; b++) {
-        /* keys of the memo are the messages of block 0: mptr/mlen are rebuilt from the rows afterwards */
-        const void *kp[SF_TABLEPLAN_MAX_ROWS];
-        size_t kl[SF_TABLEPLAN_MAX_ROWS];
-        unsigned char tg[SF_TABLEPLAN_MAX_ROWS];
+    for (int b = 1; b < nblk; b++) {
         for (size_t k = 0; k < n; k++) {
-            tg[k] = (unsigned char)('U' + b - 1);
-            kp[k] = ctx->prfout + ((size_t)nblk * k + (size_t)b - 1) * SF_PRF_LEN;
-            kl[k] = SF_PRF_LEN;
+            ctx->mtag[k] = (unsigned char)('U' + b - 1);
+            ctx->mptr[k] = ctx->prfout + ((size_t)nblk * k + (size_t)b - 1) * SF_PRF_LEN;
+            ctx->mlen[k] = SF_PRF_LEN;
         }
-        if (sf_prf_eval_many(&s->rs->prf, tg, kp, kl, n, ctx->prfblk) < 0)
+        if (sf_prf_eval_many(&s->rs->prf, ctx->mtag, ctx->mptr, ctx->mlen, n, ctx->prfblk) < 0)
             return crypto_failed(m);
         for (size_t k = 0; k < n; k++)
             memcpy(ctx->prfout + ((size_t)nblk * k + (size_t)b) * SF_PRF_LEN, ctx->prfblk + k * SF_PRF_LEN, SF_PRF_LEN);
     }
     for (size_t r = 0; r < nrows; r++) {
-        size_t k = ctx->mrow[r], cell = r * nc + m->col, at = ctx->scratch.len;
+        size_t cell = r * nc + m->col, at = ctx->scratch.len;
         int rc;
-        if (k == SIZE_MAX)
+        ctx->off[cell] = SIZE_MAX;
+        if (in[cell].null)
             continue;
-        if ((rc = fmt_prf(m, ctx->prfout + (size_t)nblk * k * SF_PRF_LEN, &ctx->scratch)))
+        if (ctx->mrow[r] != SIZE_MAX &&
+            (rc = fmt_prf(m, ctx->prfout + (size_t)nblk * ctx->mrow[r] * SF_PRF_LEN, &ctx->scratch)))
             return rc;
         ctx->off[cell] = at;
         ctx->len[cell] = ctx->scratch.len - at;
-    }
-    for (size_t r = 0; r < nrows; r++) {
-        size_t k = ctx->mrow[r], cell = r * nc + m->col;
-        if (k != SIZE_MAX && ctx->use[r])
-            sf_memo_put(&s->memo, ctx->hash[r], ctx->mptr[k], ctx->mlen[k], ctx->scratch.ptr + ctx->off[cell],
-                        ctx->len[cell]);
     }
     return 0;
 }
