@@ -775,15 +775,92 @@ size_t sf_sdec_format(const sf_sdec *d, char out[SF_DEC_TEXT_MAX + 1])
 int sf_dec_fast_paths = 1;
 
 /*
- * v with `scale` decimals as text ("-12.50", "0.003", never "-0"), the
- * same text sf_dec_format gives; returns the length.
+ * Division by 10^k (1 <= k <= 19) without a division instruction
+ * (N. Möller, T. Granlund, "Improved division by invariant integers",
+ * 2011): 10^k shifted up to its top bit, floor((2^128 - 1) / that) - 2^64,
+ * and the shift.
+ */
+static const struct {
+    uint64_t d, v;
+    unsigned s;
+} p10inv[20] = {
+    {0, 0, 0},
+    {0xa000000000000000ull, 0x9999999999999999ull, 60}, /* 10^1 */
+    {0xc800000000000000ull, 0x47ae147ae147ae14ull, 57}, /* 10^2 */
+    {0xfa00000000000000ull, 0x0624dd2f1a9fbe76ull, 54}, /* 10^3 */
+    {0x9c40000000000000ull, 0xa36e2eb1c432ca57ull, 50}, /* 10^4 */
+    {0xc350000000000000ull, 0x4f8b588e368f0846ull, 47}, /* 10^5 */
+    {0xf424000000000000ull, 0x0c6f7a0b5ed8d36bull, 44}, /* 10^6 */
+    {0x9896800000000000ull, 0xad7f29abcaf48578ull, 40}, /* 10^7 */
+    {0xbebc200000000000ull, 0x5798ee2308c39df9ull, 37}, /* 10^8 */
+    {0xee6b280000000000ull, 0x12e0be826d694b2eull, 34}, /* 10^9 */
+    {0x9502f90000000000ull, 0xb7cdfd9d7bdbab7dull, 30}, /* 10^10 */
+    {0xba43b74000000000ull, 0x5fd7fe17964955fdull, 27}, /* 10^11 */
+    {0xe8d4a51000000000ull, 0x19799812dea11197ull, 24}, /* 10^12 */
+    {0x9184e72a00000000ull, 0xc25c268497681c26ull, 20}, /* 10^13 */
+    {0xb5e620f480000000ull, 0x6849b86a12b9b01eull, 17}, /* 10^14 */
+    {0xe35fa931a0000000ull, 0x203af9ee756159b2ull, 14}, /* 10^15 */
+    {0x8e1bc9bf04000000ull, 0xcd2b297d889bc2b6ull, 10}, /* 10^16 */
+    {0xb1a2bc2ec5000000ull, 0x70ef54646d496892ull, 7}, /* 10^17 */
+    {0xde0b6b3a76400000ull, 0x2725dd1d243aba0eull, 4}, /* 10^18 */
+    {0x8ac7230489e80000ull, 0xd83c94fb6d2ac34aull, 0}, /* 10^19 */
+};
+
+/* (hi:lo) / 10^k with hi < 10^k: the quotient, *rem the remainder. */
+static inline uint64_t div_p10(uint64_t hi, uint64_t lo, int k, uint64_t *rem)
+{
+    uint64_t d = p10inv[k].d, v = p10inv[k].v, q1, q0, r;
+    unsigned s = p10inv[k].s;
+    uint64_t u1 = s ? hi << s | lo >> (64 - s) : hi, u0 = lo << s;
+    u128 q = (u128)v * u1 + ((u128)(u1 + 1) << 64 | u0);
+    q1 = (uint64_t)(q >> 64);
+    q0 = (uint64_t)q;
+    r = u0 - q1 * d;
+    if (r > q0) {
+        q1--;
+        r += d;
+    }
+    if (r >= d) {
+        q1++;
+        r -= d;
+    }
+    *rem = r >> s;
+    return q1;
+}
+
+/* Number of decimal digits of v (1..20; 0 for v = 0, which callers print as one "0"). */
+static inline size_t u64_ndigits(uint64_t v)
+{
+    /* log10 from the bit length, corrected by one comparison */
+    size_t t = (size_t)(64 - __builtin_clzll(v | 1)) * 1233 >> 12;
+    return t + (t < 20 && v >= p10[t]);
+}
+
+/*
+ * v with `scale` (<= 20) decimals as text ("-12.50", "0.003", never "-0"),
+ * the same text sf_dec_format gives; returns the length. Written backwards
+ * straight into out, two digits per step (no staging buffer: reloading
+ * freshly stored bytes stalls store forwarding).
  */
 static size_t fmt_u64_scaled(char *out, uint64_t v, int neg, size_t scale)
 {
-    /* digits right-aligned at e, zeros before them; copies of a fixed 24 bytes (out has room for them) */
-    char tmp[96], *e = tmp + 48, *p = e;
-    size_t nd, o;
-    memset(tmp + 24, '0', 48);
+    size_t nd = u64_ndigits(v), ni = nd > scale ? nd - scale : 1, len = (neg ? 1 : 0) + ni + (scale ? scale + 1 : 0);
+    char *p = out + len;
+    size_t k = scale;
+    *p = 0;
+    out[0] = '-';
+    for (; k >= 2; k -= 2) {
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
+        p -= 2;
+        memcpy(p, digit_pairs + 2 * r, 2);
+    }
+    if (k) {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    }
+    if (scale)
+        *--p = '.';
     while (v >= 100) {
         unsigned r = (unsigned)(v % 100);
         v /= 100;
@@ -796,22 +873,7 @@ static size_t fmt_u64_scaled(char *out, uint64_t v, int neg, size_t scale)
     } else {
         *--p = (char)('0' + v);
     }
-    nd = (size_t)(e - p);
-    if (nd < scale + 1) {
-        nd = scale + 1;
-        p = e - nd;
-    }
-    out[0] = '-';
-    o = neg ? 1 : 0;
-    memcpy(out + o, p, 24);
-    o += nd - scale;
-    if (scale) {
-        out[o++] = '.';
-        memcpy(out + o, e - scale, 24);
-        o += scale;
-    }
-    out[o] = 0;
-    return o;
+    return len;
 }
 
 size_t sf_sdec_mul_text(char out[SF_DEC_TEXT_MAX + 1], const sf_sdec *a, const sf_sdec *b, const sf_dec_fit *fit)
@@ -832,7 +894,7 @@ size_t sf_sdec_mul_text(char out[SF_DEC_TEXT_MAX + 1], const sf_sdec *a, const s
         uint64_t d = p10[k];
         if ((uint64_t)(p >> 64) >= d)
             return 0; /* the quotient needs more than 64 bits */
-        q = div128_64((uint64_t)(p >> 64), (uint64_t)p, d, &r);
+        q = div_p10((uint64_t)(p >> 64), (uint64_t)p, k, &r);
         if (r >= d / 2) {
             if (q == UINT64_MAX)
                 return 0;
