@@ -175,6 +175,60 @@ static inline void last_block(const sf_prf *p, unsigned char m[16], unsigned cha
     xor16(m, last == 16 ? p->k1 : p->k2);
 }
 
+#if defined(__SIZEOF_INT128__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define PRF_WORDS 1
+typedef unsigned __int128 u128;
+
+/* s[0..n) (n <= 16) as a little-endian 128-bit number, in at most two loads (no staging buffer). */
+static inline u128 load_partial(const unsigned char *s, size_t n)
+{
+    uint64_t lo, hi;
+    if (n >= 8) {
+        memcpy(&lo, s, 8);
+        if (n == 8)
+            return lo;
+        memcpy(&hi, s + n - 8, 8);
+        return (u128)(hi >> (8 * (16 - n))) << 64 | lo;
+    }
+    if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        return (uint64_t)a | (uint64_t)b << (8 * (n - 4));
+    }
+    if (n)
+        return (uint64_t)s[0] | (uint64_t)s[n / 2] << (8 * (n / 2)) | (uint64_t)s[n - 1] << (8 * (n - 1));
+    return 0;
+}
+
+/*
+ * Message block b of tag || d[0..len) (nb blocks in all; the last one
+ * padded and xored with K1 or K2) as a 128-bit number: built in registers,
+ * because assembling it in memory and reloading it stalls store forwarding.
+ */
+static inline u128 block_word(const sf_prf *p, unsigned char tag, const unsigned char *d, size_t len, size_t nb, size_t b)
+{
+    u128 m, k;
+    size_t last;
+    if (b + 1 < nb) {
+        uint64_t w0, w1;
+        if (b == 0) {
+            memcpy(&w0, d, 8);
+            memcpy(&w1, d + 7, 8);
+            return (u128)w1 << 64 | (w0 << 8 | tag);
+        }
+        memcpy(&m, d + 16 * b - 1, 16);
+        return m;
+    }
+    last = len + 1 - 16 * (nb - 1);
+    m = nb == 1 ? load_partial(d, len) << 8 | tag : load_partial(d + 16 * (nb - 1) - 1, last);
+    if (last < 16)
+        m |= (u128)0x80 << (8 * last);
+    memcpy(&k, last == 16 ? p->k1 : p->k2, 16);
+    return m ^ k;
+}
+#endif
+
 int sf_prf_eval_many(sf_prf *p, const unsigned char *tags, const void *const *data, const size_t *len, size_t count,
                      unsigned char *out)
 {
@@ -231,6 +285,12 @@ int sf_prf_eval_many(sf_prf *p, const unsigned char *tags, const void *const *da
             for (size_t j = 0; j < act; j++) {
                 size_t m = g + idx[j], nb = nbs[idx[j]];
                 const unsigned char *d = data[m];
+#ifdef PRF_WORDS
+                u128 x;
+                memcpy(&x, st + 16 * j, 16);
+                x ^= block_word(p, tags[m], d, len[m], nb, b);
+                memcpy(st + 16 * j, &x, 16);
+#else
                 unsigned char blk[16];
                 if (b + 1 < nb) {
                     if (b == 0) {
@@ -243,6 +303,7 @@ int sf_prf_eval_many(sf_prf *p, const unsigned char *tags, const void *const *da
                     last_block(p, blk, tags[m], d, len[m], nb);
                 }
                 xor16(st + 16 * j, blk);
+#endif
             }
             if (!EVP_EncryptUpdate(p->aes, st, &outl, st, (int)(16 * act)) || outl != (int)(16 * act)) {
                 ERR_clear_error();
