@@ -2,6 +2,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "datetime.h"
+#include "decimal.h" /* sf_dec_fast_paths */
 
 /* PostgreSQL's range, as astronomical years (1 BC = 0). */
 #define YEAR_MIN (-4712)
@@ -169,11 +170,62 @@ static int emit(sf_buf *out, int64_t z, const char *rest, size_t rest_len)
     return 0;
 }
 
+static const char pairs[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                               "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                               "8081828384858687888990919293949596979899";
+
+/*
+ * The common case: "YYYY-MM-DD" (four-digit year, AD) and whatever follows,
+ * shifted to a date of years 1..9999: parsed at fixed positions, one
+ * conversion each way, written in place. 1 = done, 0 = take the general
+ * path (which gives the same text for everything this takes).
+ */
+static int shift_fast(const char *s, size_t len, int days, sf_buf *out)
+{
+    static const unsigned char at[8] = {0, 1, 2, 3, 5, 6, 8, 9};
+    unsigned v[8];
+    int64_t y, z;
+    int m, d;
+    char *o;
+    if (len < 10 || s[4] != '-' || s[7] != '-')
+        return 0;
+    for (int i = 0; i < 8; i++)
+        if ((v[i] = (unsigned)(unsigned char)s[at[i]] - '0') > 9)
+            return 0;
+    if (len >= 13 && memcmp(s + len - 3, " BC", 3) == 0)
+        return 0;
+    y = v[0] * 1000 + v[1] * 100 + v[2] * 10 + v[3];
+    m = (int)(v[4] * 10 + v[5]);
+    d = (int)(v[6] * 10 + v[7]);
+    if (y == 0 || m < 1 || m > 12 || d < 1 || d > mdays(y, m))
+        return 0;
+    z = days_from_civil(y, m, d) + days;
+    civil_from_days(z, &y, &m, &d);
+    if (y < 1 || y > 9999)
+        return 0;
+    if (sf_buf_grow(out, len) < 0)
+        return -1;
+    o = out->ptr + out->len;
+    memcpy(o, pairs + 2 * (y / 100), 2);
+    memcpy(o + 2, pairs + 2 * (y % 100), 2);
+    o[4] = '-';
+    memcpy(o + 5, pairs + 2 * m, 2);
+    o[7] = '-';
+    memcpy(o + 8, pairs + 2 * d, 2);
+    memcpy(o + 10, s + 10, len - 10);
+    out->len += len;
+    out->ptr[out->len] = 0;
+    return 1;
+}
+
 int sf_date_shift(const char *s, size_t len, int days, sf_buf *out)
 {
     pdate d;
     int64_t z, zs, y;
-    int m, dd, rc = parse(s, len, &d);
+    int m, dd, rc;
+    if (sf_dec_fast_paths && (rc = shift_fast(s, len, days, out)) != 0)
+        return rc > 0 ? SF_DT_OK : SF_DT_RANGE;
+    rc = parse(s, len, &d);
     if (rc != SF_DT_OK)
         return rc;
     z = days_from_civil(d.year, d.month, d.day);

@@ -595,30 +595,32 @@ static inline u128 p10_128(int k)
 
 int sf_sdec_parse(sf_sdec *out, const char *s, size_t len)
 {
-    /* what parse_short takes, without the 256-bit result */
-    size_t i = 0, ndig = 0;
+    /* what parse_short takes, without the 256-bit result: integer digits, then at most one '.' and fraction digits */
+    const char *p = s, *end = s + len, *d0, *f0;
     uint64_t v = 0;
-    int neg = 0, frac = -1;
+    size_t nint, nfrac = 0;
+    int neg = 0;
     if (len == 0 || len > 20)
         return 0;
-    if (s[0] == '-' || s[0] == '+')
-        neg = s[i++] == '-';
-    for (; i < len; i++) {
-        unsigned c = (unsigned char)s[i] - '0';
-        if (c <= 9) {
-            v = v * 10 + c;
-            ndig++;
-            frac += frac >= 0;
-        } else if (s[i] == '.' && frac < 0) {
-            frac = 0;
-        } else {
+    if (*p == '-' || *p == '+')
+        neg = *p++ == '-';
+    for (d0 = p; p < end && (unsigned)(*p - '0') <= 9; p++)
+        v = v * 10 + (unsigned)(*p - '0');
+    nint = (size_t)(p - d0);
+    if (p < end) {
+        if (*p != '.')
             return 0;
-        }
+        for (f0 = ++p; p < end && (unsigned)(*p - '0') <= 9; p++)
+            v = v * 10 + (unsigned)(*p - '0');
+        if (p != end)
+            return 0;
+        nfrac = (size_t)(p - f0);
     }
-    if (ndig == 0 || ndig > 18)
+    /* at most 20 bytes: a value of more than 18 digits may have wrapped, and is refused here */
+    if (nint + nfrac == 0 || nint + nfrac > 18)
         return 0;
     out->mag = v;
-    out->scale = frac < 0 ? 0 : frac;
+    out->scale = (int)nfrac;
     out->neg = neg && v != 0;
     return 1;
 }
@@ -766,4 +768,153 @@ size_t sf_sdec_format(const sf_sdec *d, char out[SF_DEC_TEXT_MAX + 1])
     }
     out[o] = 0;
     return o;
+}
+
+/* ---- word-sized fast path: one product, rounded, fitted and formatted ------- */
+
+int sf_dec_fast_paths = 1;
+
+/*
+ * Division by 10^k (1 <= k <= 19) without a division instruction
+ * (N. Möller, T. Granlund, "Improved division by invariant integers",
+ * 2011): 10^k shifted up to its top bit, floor((2^128 - 1) / that) - 2^64,
+ * and the shift.
+ */
+static const struct {
+    uint64_t d, v;
+    unsigned s;
+} p10inv[20] = {
+    {0, 0, 0},
+    {0xa000000000000000ull, 0x9999999999999999ull, 60}, /* 10^1 */
+    {0xc800000000000000ull, 0x47ae147ae147ae14ull, 57}, /* 10^2 */
+    {0xfa00000000000000ull, 0x0624dd2f1a9fbe76ull, 54}, /* 10^3 */
+    {0x9c40000000000000ull, 0xa36e2eb1c432ca57ull, 50}, /* 10^4 */
+    {0xc350000000000000ull, 0x4f8b588e368f0846ull, 47}, /* 10^5 */
+    {0xf424000000000000ull, 0x0c6f7a0b5ed8d36bull, 44}, /* 10^6 */
+    {0x9896800000000000ull, 0xad7f29abcaf48578ull, 40}, /* 10^7 */
+    {0xbebc200000000000ull, 0x5798ee2308c39df9ull, 37}, /* 10^8 */
+    {0xee6b280000000000ull, 0x12e0be826d694b2eull, 34}, /* 10^9 */
+    {0x9502f90000000000ull, 0xb7cdfd9d7bdbab7dull, 30}, /* 10^10 */
+    {0xba43b74000000000ull, 0x5fd7fe17964955fdull, 27}, /* 10^11 */
+    {0xe8d4a51000000000ull, 0x19799812dea11197ull, 24}, /* 10^12 */
+    {0x9184e72a00000000ull, 0xc25c268497681c26ull, 20}, /* 10^13 */
+    {0xb5e620f480000000ull, 0x6849b86a12b9b01eull, 17}, /* 10^14 */
+    {0xe35fa931a0000000ull, 0x203af9ee756159b2ull, 14}, /* 10^15 */
+    {0x8e1bc9bf04000000ull, 0xcd2b297d889bc2b6ull, 10}, /* 10^16 */
+    {0xb1a2bc2ec5000000ull, 0x70ef54646d496892ull, 7}, /* 10^17 */
+    {0xde0b6b3a76400000ull, 0x2725dd1d243aba0eull, 4}, /* 10^18 */
+    {0x8ac7230489e80000ull, 0xd83c94fb6d2ac34aull, 0}, /* 10^19 */
+};
+
+/* (hi:lo) / 10^k with hi < 10^k: the quotient, *rem the remainder. */
+static inline uint64_t div_p10(uint64_t hi, uint64_t lo, int k, uint64_t *rem)
+{
+    uint64_t d = p10inv[k].d, v = p10inv[k].v, q1, q0, r;
+    unsigned s = p10inv[k].s;
+    uint64_t u1 = s ? hi << s | lo >> (64 - s) : hi, u0 = lo << s;
+    u128 q = (u128)v * u1 + ((u128)(u1 + 1) << 64 | u0);
+    q1 = (uint64_t)(q >> 64);
+    q0 = (uint64_t)q;
+    r = u0 - q1 * d;
+    if (r > q0) {
+        q1--;
+        r += d;
+    }
+    if (r >= d) {
+        q1++;
+        r -= d;
+    }
+    *rem = r >> s;
+    return q1;
+}
+
+/* Number of decimal digits of v (1..20; 0 for v = 0, which callers print as one "0"). */
+static inline size_t u64_ndigits(uint64_t v)
+{
+    /* log10 from the bit length, corrected by one comparison */
+    size_t t = (size_t)(64 - __builtin_clzll(v | 1)) * 1233 >> 12;
+    return t + (t < 20 && v >= p10[t]);
+}
+
+/*
+ * v with `scale` (<= 20) decimals as text ("-12.50", "0.003", never "-0"),
+ * the same text sf_dec_format gives; returns the length. Written backwards
+ * straight into out, two digits per step (no staging buffer: reloading
+ * freshly stored bytes stalls store forwarding).
+ */
+static size_t fmt_u64_scaled(char *out, uint64_t v, int neg, size_t scale)
+{
+    size_t nd = u64_ndigits(v), ni = nd > scale ? nd - scale : 1, len = (neg ? 1 : 0) + ni + (scale ? scale + 1 : 0);
+    char *p = out + len;
+    size_t k = scale;
+    *p = 0;
+    out[0] = '-';
+    for (; k >= 2; k -= 2) {
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
+        p -= 2;
+        memcpy(p, digit_pairs + 2 * r, 2);
+    }
+    if (k) {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    }
+    if (scale)
+        *--p = '.';
+    while (v >= 100) {
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
+        p -= 2;
+        memcpy(p, digit_pairs + 2 * r, 2);
+    }
+    if (v >= 10) {
+        p -= 2;
+        memcpy(p, digit_pairs + 2 * v, 2);
+    } else {
+        *--p = (char)('0' + v);
+    }
+    return len;
+}
+
+size_t sf_sdec_mul_text(char out[SF_DEC_TEXT_MAX + 1], const sf_sdec *a, const sf_sdec *b, const sf_dec_fit *fit)
+{
+    int k = a->scale + b->scale - fit->scale, neg;
+    uint64_t q, r;
+    u128 p;
+    /* results of up to 20 digits and 20 decimals: the zero padding of fmt_u64_scaled suffices */
+    if (((a->mag | b->mag) >> 64) || k < 0 || k > 38 || fit->scale > 20)
+        return 0;
+    p = (u128)(uint64_t)a->mag * (uint64_t)b->mag;
+    if (k == 0) {
+        if (p >> 64)
+            return 0;
+        q = (uint64_t)p;
+    } else if (k <= 19) {
+        /* round half away from zero on the magnitude: the remainder against half of 10^k */
+        uint64_t d = p10[k];
+        if ((uint64_t)(p >> 64) >= d)
+            return 0; /* the quotient needs more than 64 bits */
+        q = div_p10((uint64_t)(p >> 64), (uint64_t)p, k, &r);
+        if (r >= d / 2) {
+            if (q == UINT64_MAX)
+                return 0;
+            q++;
+        }
+    } else {
+        u128 d = p10_128(k), qq = p / d;
+        if (p % d >= d / 2)
+            qq++;
+        if (qq >> 64)
+            return 0;
+        q = (uint64_t)qq;
+    }
+    neg = a->neg != b->neg && q != 0;
+    if (fit->int_range) {
+        uint64_t lim = neg ? (fit->min >= 0 ? 0 : (uint64_t)0 - (uint64_t)fit->min) : (fit->max < 0 ? 0 : (uint64_t)fit->max);
+        if (q > lim)
+            q = lim;
+    } else if (fit->digits >= 0 && fit->digits < 20 && q > p10[fit->digits] - 1) {
+        q = p10[fit->digits] - 1;
+    }
+    return fmt_u64_scaled(out, q, neg && q != 0, (size_t)fit->scale);
 }

@@ -85,4 +85,35 @@ int sf_sdec_clamp_digits(sf_sdec *d, int digits);
 int sf_sdec_clamp_i64(sf_sdec *d, int64_t min, int64_t max);
 size_t sf_sdec_format(const sf_sdec *d, char out[SF_DEC_TEXT_MAX + 1]);
 
+/*
+ * How a rule's numeric result is fitted to its column after rounding to
+ * `scale` decimals: integers are clamped into [min, max] (scale 0),
+ * numeric(p,s) to |v| <= 10^digits - 1 units of the scale (digits = p),
+ * anything else (digits = -1) is kept.
+ */
+typedef struct sf_dec_fit {
+    int scale;
+    int digits;
+    int int_range;
+    int64_t min, max;
+} sf_dec_fit;
+
+/*
+ * The word-sized fast path of noise and expr: a * b, rounded half away
+ * from zero to fit->scale decimals, clamped as fit says and formatted, in
+ * 64-bit magnitudes with one 128-bit product and at most one division.
+ * Writes exactly the text the general path gives (sf_dec_mul,
+ * sf_dec_rescale, sf_dec_clamp_*, sf_dec_format) and returns its length,
+ * or returns 0 without an answer when it cannot (an operand or the rounded
+ * result beyond 64 bits, a result scale above 20 or above the product's).
+ */
+size_t sf_sdec_mul_text(char out[SF_DEC_TEXT_MAX + 1], const sf_sdec *a, const sf_sdec *b, const sf_dec_fit *fit);
+
+/*
+ * Test hook: 0 makes the rules skip the word-sized fast paths (noise,
+ * expr, date_shift), so tests compare them with the general path. Never
+ * cleared outside tests.
+ */
+extern int sf_dec_fast_paths;
+
 #endif

@@ -244,6 +244,26 @@ const char *sf_expr_ref(const sf_expr *e, size_t i)
     return i < e->nrefs ? e->refs[i] : NULL;
 }
 
+int sf_expr_product(const sf_expr *e, sf_expr_operand *x, sf_expr_operand *y)
+{
+    sf_expr_operand *xy[2] = {x, y};
+    if (e->nops != 3 || e->ops[2].kind != OP_MUL)
+        return 0;
+    for (int i = 0; i < 2; i++) {
+        const op *o = &e->ops[i];
+        if (o->kind == OP_REF) {
+            xy[i]->ref = o->ref;
+            xy[i]->cval = NULL;
+        } else if (o->kind == OP_CONST && o->small) {
+            xy[i]->ref = SIZE_MAX;
+            xy[i]->cval = &o->sval;
+        } else {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 int sf_expr_eval(const sf_expr *e, const sf_dec *vals, int div_scale, sf_dec *out)
 {
     sf_dec stack[EXPR_MAX_OPS];

@@ -39,4 +39,17 @@ int sf_expr_eval(const sf_expr *e, const sf_dec *vals, int div_scale, sf_dec *ou
  */
 int sf_expr_eval_small(const sf_expr *e, const sf_sdec *vals, sf_sdec *out);
 
+/* An operand of a product: reference `ref`, or (ref = SIZE_MAX) the constant *cval. */
+typedef struct sf_expr_operand {
+    size_t ref;
+    const sf_sdec *cval;
+} sf_expr_operand;
+
+/*
+ * 1 when e is one product x * y of two references or small constants (the
+ * shape of "qty * unit_price"), which the caller may compute with
+ * sf_sdec_mul_text instead of evaluating the program; 0 otherwise.
+ */
+int sf_expr_product(const sf_expr *e, sf_expr_operand *x, sf_expr_operand *y);
+
 #endif

@@ -847,18 +847,34 @@ static int crypto_failed(const mctx *m)
 
 static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
 
-/* n base32 characters of the PRF blocks blk (5 bits each, 25 per block). */
+/*
+ * n base32 characters of the PRF blocks blk (5 bits each, 25 per block):
+ * character i is bits [5i, 5i + 5) of the blocks' bytes, most significant
+ * first, so every 5 bytes give 8 characters.
+ */
 static void base32(const unsigned char *blk, int n, char *out)
 {
-    int bits = 0, used = 0;
-    uint32_t acc = 0;
-    for (int i = 0; i < n; i++) {
-        if (bits < 5) {
-            acc = (acc << 8) | blk[used++];
-            bits += 8;
-        }
-        out[i] = b32[(acc >> (bits - 5)) & 31];
-        bits -= 5;
+    int i = 0;
+    for (; i + 8 <= n; i += 8, blk += 5) {
+        uint64_t v = (uint64_t)blk[0] << 32 | (uint64_t)blk[1] << 24 | (uint64_t)blk[2] << 16 | (uint64_t)blk[3] << 8 | blk[4];
+        char *o = out + i;
+        o[0] = b32[v >> 35 & 31];
+        o[1] = b32[v >> 30 & 31];
+        o[2] = b32[v >> 25 & 31];
+        o[3] = b32[v >> 20 & 31];
+        o[4] = b32[v >> 15 & 31];
+        o[5] = b32[v >> 10 & 31];
+        o[6] = b32[v >> 5 & 31];
+        o[7] = b32[v & 31];
+    }
+    if (i < n) {
+        /* the last characters read only the bytes they need */
+        size_t need = (size_t)(5 * (n - i) + 7) / 8;
+        uint64_t v = 0;
+        for (size_t j = 0; j < 5; j++)
+            v = v << 8 | (j < need ? blk[j] : 0);
+        for (int j = 0; i + j < n; j++)
+            out[i + j] = b32[(v >> (35 - 5 * j)) & 31];
     }
 }
 
@@ -886,12 +902,19 @@ static int fmt_prf(const mctx *m, const unsigned char *blk, sf_buf *dst)
         rc = c->rule->prefix ? sf_buf_adds(dst, c->rule->prefix) : 0;
         rc = rc ? rc : sf_buf_add(dst, tok, (size_t)c->toklen);
         break;
-    case SF_RULE_EMAIL:
-        base32(blk, SF_EMAIL_TOKEN_LEN, tok);
-        rc = sf_buf_add(dst, tok, SF_EMAIL_TOKEN_LEN);
-        rc = rc ? rc : sf_buf_addc(dst, '@');
-        rc = rc ? rc : sf_buf_adds(dst, c->domain);
+    case SF_RULE_EMAIL: {
+        /* token '@' domain, written in place */
+        size_t dl = strlen(c->domain);
+        char *o;
+        if ((rc = sf_buf_grow(dst, SF_EMAIL_TOKEN_LEN + 1 + dl)) < 0)
+            break;
+        o = dst->ptr + dst->len;
+        base32(blk, SF_EMAIL_TOKEN_LEN, o);
+        o[SF_EMAIL_TOKEN_LEN] = '@';
+        memcpy(o + SF_EMAIL_TOKEN_LEN + 1, c->domain, dl + 1);
+        dst->len += SF_EMAIL_TOKEN_LEN + 1 + dl;
         break;
+    }
     case SF_RULE_NAME:
         rc = sf_buf_adds(dst, sf_dict_get(SF_DICT_FIRST_NAME, idx % sf_dict_size(SF_DICT_FIRST_NAME)));
         rc = rc ? rc : sf_buf_addc(dst, ' ');
@@ -1399,8 +1422,30 @@ static int prf_column(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in
     return 0;
 }
 
-/* noise of one value, given its keyed integer r. */
-static int do_noise(const mctx *m, uint64_t r, const sf_field *in, sf_buf *dst)
+/*
+ * The column's fit for the word-sized fast paths (sf_sdec_mul_text), or
+ * NULL when they are off; scale -1: the operands' own scale.
+ */
+static const sf_dec_fit *column_fit(const colplan *c, sf_dec_fit *fit)
+{
+    if (!sf_dec_fast_paths || c->fit == FIT_FLOAT || c->fit == FIT_UUID)
+        return NULL;
+    fit->scale = c->fit == FIT_INT ? 0 : (c->fit == FIT_NUMERIC && c->type.scale >= 0) ? c->type.scale : -1;
+    fit->digits = c->fit == FIT_NUMERIC ? c->type.precision : -1;
+    fit->int_range = c->fit == FIT_INT;
+    fit->min = c->imin;
+    fit->max = c->imax;
+    return fit;
+}
+
+/* Room for one formatted decimal at the end of dst. */
+static int dec_room(sf_buf *dst)
+{
+    return dst->cap - dst->len > SF_DEC_TEXT_MAX + 1 ? 0 : sf_buf_grow(dst, SF_DEC_TEXT_MAX + 1);
+}
+
+/* noise of one value, given its keyed integer r; cfit: the column's fit for the fast path, or NULL. */
+static int do_noise(const mctx *m, uint64_t r, const sf_field *in, sf_buf *dst, const sf_dec_fit *cfit)
 {
     const colplan *c = &m->p->cols[m->col];
     int64_t k;
@@ -1429,9 +1474,21 @@ static int do_noise(const mctx *m, uint64_t r, const sf_field *in, sf_buf *dst)
     {
         /* the common case in small decimals: the same result, without 256-bit arithmetic */
         sf_sdec sd, sf = {(unsigned __int128)(1000000000000000ll + pk), 0, 15}, sr;
-        if (sf_sdec_parse(&sd, in->ptr, in->len) && sf_sdec_mul(&sr, &sd, &sf) == 0) {
+        if (sf_sdec_parse(&sd, in->ptr, in->len)) {
             scale = c->fit == FIT_INT ? 0 : (c->fit == FIT_NUMERIC && c->type.scale >= 0) ? c->type.scale : sd.scale;
-            if (sf_sdec_rescale(&sr, scale) == 0) {
+            if (cfit) {
+                /* one 64x64-bit product, rounded, fitted and formatted straight into dst */
+                sf_dec_fit fit = *cfit;
+                size_t n;
+                fit.scale = scale;
+                if (dec_room(dst) < 0)
+                    return sf_error_set(m->err, SF_ENOMEM, "out of memory");
+                if ((n = sf_sdec_mul_text(dst->ptr + dst->len, &sd, &sf, &fit))) {
+                    dst->len += n;
+                    return 0;
+                }
+            }
+            if (sf_sdec_mul(&sr, &sd, &sf) == 0 && sf_sdec_rescale(&sr, scale) == 0) {
                 if (c->fit == FIT_INT)
                     sf_sdec_clamp_i64(&sr, c->imin, c->imax);
                 else if (c->fit == FIT_NUMERIC && c->type.precision >= 0)
@@ -1478,6 +1535,69 @@ static int do_date_shift(const mctx *m, uint64_t r, const sf_field *in, sf_buf *
     if (rc == SF_DT_SPECIAL || c->type.kind == SF_T_OPAQUE)
         return sf_buf_add(dst, in->ptr, in->len) < 0 ? sf_error_set(m->err, SF_ENOMEM, "out of memory") : 0;
     return value_error(m, "value is not an ISO date or timestamp");
+}
+
+/*
+ * The fast path of an expr column of the product shape x * y: per operand
+ * its column (or constant) and whether the masked value is in scratch.
+ */
+typedef struct {
+    int on;
+    sf_dec_fit fit;
+    sf_expr_operand op[2];
+    size_t col[2];
+    int scr[2];
+} xfast;
+
+static void expr_fast_prepare(const sf_tableplan *p, size_t i, xfast *x)
+{
+    const colplan *c = &p->cols[i];
+    memset(x, 0, sizeof(*x));
+    x->on = column_fit(c, &x->fit) && sf_expr_product(c->expr, &x->op[0], &x->op[1]);
+    if (c->fit == FIT_FLOAT && sf_dec_fast_paths && sf_expr_product(c->expr, &x->op[0], &x->op[1])) {
+        /* floats take the product's scale, at most 17 decimals, and no clamp */
+        x->on = 1;
+        x->fit.scale = -1;
+        x->fit.digits = -1;
+        x->fit.int_range = 0;
+    }
+    for (int j = 0; x->on && j < 2; j++)
+        if (!x->op[j].cval) {
+            x->col[j] = c->expr_cols[x->op[j].ref];
+            x->scr[j] = p->cols[x->col[j]].in_scratch;
+        }
+}
+
+/* expr of row r through the fast path: 1 done, 0 not taken (use do_expr), < 0 error. */
+static int expr_fast(const mctx *m, sf_rowctx *ctx, const xfast *x, size_t r, const sf_field *out, sf_buf *dst)
+{
+    sf_sdec v[2];
+    sf_dec_fit fit = x->fit;
+    size_t n;
+    for (int j = 0; j < 2; j++) {
+        size_t ci = x->col[j], cell = r * m->p->ncols + ci;
+        if (x->op[j].cval) {
+            v[j] = *x->op[j].cval;
+        } else if (out[ci].null) {
+            return 0;
+        } else if (x->scr[j] && ctx->off[cell] != SIZE_MAX) {
+            if (!sf_sdec_parse(&v[j], ctx->scratch.ptr + ctx->off[cell], ctx->len[cell]))
+                return 0;
+        } else if (!sf_sdec_parse(&v[j], out[ci].ptr, out[ci].len)) {
+            return 0;
+        }
+    }
+    if (fit.scale < 0) {
+        fit.scale = v[0].scale + v[1].scale;
+        if (m->p->cols[m->col].fit == FIT_FLOAT && fit.scale > 17)
+            fit.scale = 17;
+    }
+    if (dec_room(dst) < 0)
+        return sf_error_set(m->err, SF_ENOMEM, "out of memory");
+    if (!(n = sf_sdec_mul_text(dst->ptr + dst->len, &v[0], &v[1], &fit)))
+        return 0;
+    dst->len += n;
+    return 1;
 }
 
 /* expr of row r: its operands are the row's masked values (out, or scratch cells of row r). */
@@ -1585,6 +1705,8 @@ int sf_tableplan_mask_rows(const sf_tableplan *p, sf_rowctx *ctx, const sf_field
         size_t i = p->active[k];
         const colplan *c = &p->cols[i];
         slot *sl = ctx->colslot[i];
+        sf_dec_fit fitbuf;
+        const sf_dec_fit *cfit = c->rule->kind == SF_RULE_NOISE ? column_fit(c, &fitbuf) : NULL;
         m.col = i;
         switch (c->rule->kind) {
         case SF_RULE_DIGITS:
@@ -1621,7 +1743,7 @@ int sf_tableplan_mask_rows(const sf_tableplan *p, sf_rowctx *ctx, const sf_field
                 out[cell].len = c->rule->fixed_len;
                 continue;
             case SF_RULE_NOISE:
-                rc = do_noise(&m, ctx->ku[r], &in[cell], &ctx->scratch);
+                rc = do_noise(&m, ctx->ku[r], &in[cell], &ctx->scratch, cfit);
                 break;
             default:
                 rc = do_date_shift(&m, ctx->ku[r], &in[cell], &ctx->scratch);
@@ -1635,13 +1757,22 @@ int sf_tableplan_mask_rows(const sf_tableplan *p, sf_rowctx *ctx, const sf_field
     }
     for (size_t k = 0; k < p->nexprs; k++) {
         size_t i = p->exprs[k];
+        xfast xf;
         m.col = i;
+        expr_fast_prepare(p, i, &xf);
         for (size_t r = 0; r < nrows; r++) {
             size_t cell = r * nc + i, start = ctx->scratch.len;
             int isnull = 0;
             ctx->off[cell] = SIZE_MAX;
             if (in[cell].null)
                 continue;
+            if (xf.on && (rc = expr_fast(&m, ctx, &xf, r, out + r * nc, &ctx->scratch)) != 0) {
+                if (rc < 0)
+                    return rc;
+                ctx->off[cell] = start;
+                ctx->len[cell] = ctx->scratch.len - start;
+                continue;
+            }
             if ((rc = do_expr(&m, ctx, r, out + r * nc, &ctx->scratch, &isnull)))
                 return rc;
             if (isnull) {

@@ -72,3 +72,35 @@ Test(cmac, batches_equal_single_calls_and_openssl)
     }
     sf_prf_cleanup(&p);
 }
+
+Test(cmac, random_batches_equal_openssl, .timeout = 60)
+{
+    /* batches of any size (beyond one group of 64), short and long messages mixed or alone */
+    enum { MAXN = 200 };
+    static unsigned char buf[MAXN][160], out[16 * MAXN];
+    unsigned char key[32], tags[MAXN], want[16], r[4];
+    const void *ptrs[MAXN];
+    size_t lens[MAXN];
+    sf_prf p;
+    sf_error err;
+    cr_assert_eq(RAND_bytes(key, sizeof(key)), 1);
+    cr_assert_eq(sf_prf_init(&p, key, &err), 0, "%s", err.msg);
+    for (int iter = 0; iter < 300; iter++) {
+        size_t n, maxlen;
+        cr_assert_eq(RAND_bytes(r, sizeof(r)), 1);
+        n = 1 + r[0] % MAXN;
+        maxlen = r[1] % 4 == 0 ? 15 : r[1] % 4 == 1 ? 31 : 160; /* one-block batches, two-block ones, any */
+        cr_assert_eq(RAND_bytes(&buf[0][0], sizeof(buf)), 1);
+        cr_assert_eq(RAND_bytes(tags, sizeof(tags)), 1);
+        for (size_t i = 0; i < n; i++) {
+            lens[i] = (size_t)(buf[i][0] | buf[i][1] << 8) % (maxlen + 1);
+            ptrs[i] = buf[i];
+        }
+        cr_assert_eq(sf_prf_eval_many(&p, tags, ptrs, lens, n, out), 0);
+        for (size_t i = 0; i < n; i++) {
+            openssl_cmac(key, tags[i], buf[i], lens[i], want);
+            cr_assert_eq(memcmp(want, out + 16 * i, 16), 0, "batch of %zu, entry %zu (length %zu) differs", n, i, lens[i]);
+        }
+    }
+    sf_prf_cleanup(&p);
+}

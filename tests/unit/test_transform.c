@@ -404,6 +404,56 @@ Test(transform, cache_hits_equal_fresh_computation)
     sf_mask_policy_free(pol);
 }
 
+Test(transform, prf_memo_hits_in_batches_equal_fresh_single_rows, .timeout = 120)
+{
+    /* repeated values through the PRF rules' memo, in batches, against a fresh context one row at a time */
+    sf_mask_policy *pol = policy("version: 1\ntables:\n  t:\n    a: email\n    b: {token: {length: 64, prefix: \"t_\"}}\n"
+                                 "    c: city\n    d: name\n    e: email\n    f: {token: {length: 20}}\n");
+    sf_mask_key *key = key_n(22);
+    sf_rowctx *warm = rowctx(key);
+    tbl t = plan(pol, "t", "a:text;b:text;c:character(12);d:citext;e:character varying(40);f:text");
+    static char vals[64][6][48];
+    for (int batch = 0; batch < 400; batch++) {
+        sf_field in[64 * MAXC], out[64 * MAXC];
+        size_t nrows = 1 + (size_t)(batch * 37 % 64);
+        sf_error e = {0};
+        for (size_t r = 0; r < nrows; r++) {
+            unsigned x = (unsigned)(batch * 131 + r * 17) % 997, hot = x % 5 ? x % 40 : x;
+            snprintf(vals[r][0], 48, "user.%u@corp.example", hot);
+            snprintf(vals[r][1], 48, "token input %u", hot);
+            if (hot % 11 == 0)
+                vals[r][1][0] = 0; /* empty stays empty */
+            snprintf(vals[r][2], 48, "%-12.*s", (int)(hot % 9), "Porto Alegre");
+            snprintf(vals[r][3], 48, "%s Person %u", hot % 2 ? "ANNA" : "anna", hot);
+            snprintf(vals[r][4], 48, "%u.contact@example.org", hot % 7);
+            snprintf(vals[r][5], 48, "id-%u", x);
+            for (size_t c = 0; c < 6; c++) {
+                in[r * 6 + c].ptr = vals[r][c];
+                in[r * 6 + c].len = strlen(vals[r][c]);
+                in[r * 6 + c].null = (x + c) % 23 == 0;
+            }
+        }
+        cr_assert_eq(sf_tableplan_mask_rows(t.plan, warm, in, out, nrows, &e), 0, "%s", e.msg);
+        for (size_t r = 0; r < nrows; r += 3) {
+            sf_rowctx *fresh = rowctx(key);
+            sf_field o1[MAXC];
+            cr_assert_eq(sf_tableplan_mask(t.plan, fresh, in + r * 6, o1, &e), 0, "%s", e.msg);
+            for (size_t c = 0; c < 6; c++) {
+                const sf_field *w = &out[r * 6 + c];
+                cr_assert_eq(w->null, o1[c].null);
+                cr_assert(w->null || (w->len == o1[c].len && memcmp(w->ptr, o1[c].ptr, w->len) == 0),
+                          "column %zu of '%s': batch '%.*s', fresh '%.*s'", c, vals[r][c], (int)w->len, w->ptr,
+                          (int)o1[c].len, o1[c].ptr);
+            }
+            sf_rowctx_free(fresh);
+        }
+    }
+    sf_tableplan_free(t.plan);
+    sf_rowctx_free(warm);
+    sf_mask_key_free(key);
+    sf_mask_policy_free(pol);
+}
+
 Test(transform, a_batch_of_rows_masks_like_one_row_at_a_time)
 {
     /* every kind of rule, by:, expr, integer digits (cycle walking), numeric digits, NULLs, NaN, repeats,
@@ -1170,6 +1220,154 @@ Test(transform, expr_results_fit_the_column)
         free(o[i]);
     sf_tableplan_free(t.plan);
     sf_rowctx_free(ctx);
+    sf_mask_key_free(key);
+    sf_mask_policy_free(pol);
+}
+
+/* ---- fast paths against the general path ------------------------------------------ */
+
+static uint64_t fp_state = 0x2545F4914F6CDD1Dull;
+
+static unsigned fp_rnd(unsigned n)
+{
+    fp_state ^= fp_state >> 12;
+    fp_state ^= fp_state << 25;
+    fp_state ^= fp_state >> 27;
+    return (unsigned)((fp_state * 2685821657736338717ull >> 11) % n);
+}
+
+/* A number as a dump holds it: mostly short decimals, with edges, long values, exponents and specials. */
+static void fp_number(char *out, size_t cap)
+{
+    static const char *const edge[] = {"0",      "-0",    "-0.00",   "0.000",  ".5",       "5.",      "+7",
+                                       "NaN",    "Infinity", "-Infinity", "1.5e3", "2E-4",  "-9.995",   "32767",
+                                       "-32768", "2147483647", "-2147483648", "9223372036854775807",
+                                       "-9223372036854775808", "99999999999999999999.99", "0.000000000000000000005",
+                                       "123456789012345678", "1234567890123456789", "-999999999999999999.9"};
+    char *o = out;
+    unsigned nint, nfrac;
+    if (fp_rnd(8) == 0) {
+        snprintf(out, cap, "%s", edge[fp_rnd(sizeof(edge) / sizeof(edge[0]))]);
+        return;
+    }
+    if (fp_rnd(4) == 0)
+        *o++ = '-';
+    nint = 1 + fp_rnd(fp_rnd(4) ? 7 : 20);
+    nfrac = fp_rnd(4) ? fp_rnd(4) : fp_rnd(22);
+    for (unsigned i = 0; i < nint; i++)
+        *o++ = (char)('0' + (i == 0 && nint > 1 ? 1 + fp_rnd(9) : fp_rnd(10)));
+    if (nfrac) {
+        *o++ = '.';
+        for (unsigned i = 0; i < nfrac; i++)
+            *o++ = (char)('0' + (i + 1 == nfrac && fp_rnd(3) == 0 ? 0 : fp_rnd(10)));
+    }
+    *o = 0;
+}
+
+/* A date or timestamp as pg_dump writes it (ISO), with BC, times, offsets, infinity and the range's ends. */
+static void fp_date(char *out, size_t cap)
+{
+    static const char *const edge[] = {"infinity",   "-infinity",         "4713-01-01 BC", "4714-11-24 BC",
+                                       "294276-12-31", "294277-01-01",    "0001-01-01",    "0001-12-31 BC",
+                                       "2000-02-29", "1900-02-28",        "2024-12-31 23:59:59.999999+14",
+                                       "1999-12-31 12:00:00-03:30", "0044-03-15 BC", "2024-01-31T08:00:00Z"};
+    static const char *const rest[] = {"", "", "", " 00:00:00", " 12:34:56+01", " 23:59:59.123456", " 08:15:00-05:30"};
+    unsigned y, m, d;
+    if (fp_rnd(10) == 0) {
+        snprintf(out, cap, "%s", edge[fp_rnd(sizeof(edge) / sizeof(edge[0]))]);
+        return;
+    }
+    y = fp_rnd(5) ? 1900 + fp_rnd(200) : 1 + fp_rnd(9999);
+    m = 1 + fp_rnd(12);
+    d = 1 + fp_rnd(m == 2 ? (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0) ? 29 : 28) : m == 4 || m == 6 || m == 9 || m == 11 ? 30 : 31);
+    snprintf(out, cap, "%04u-%02u-%02u%s%s", y, m, d, rest[fp_rnd(sizeof(rest) / sizeof(rest[0]))],
+             fp_rnd(20) == 0 ? " BC" : "");
+}
+
+/* Mask nrows rows; returns the rc and fills txt[r][c] ("\N" for NULL) or the error message. */
+static int fp_mask(tbl *t, sf_rowctx *ctx, sf_field *in, size_t nrows, char txt[][MAXC][128], char *msg)
+{
+    sf_field out[64 * MAXC];
+    sf_error e = {0};
+    int rc = sf_tableplan_mask_rows(t->plan, ctx, in, out, nrows, &e);
+    if (rc) {
+        snprintf(msg, 256, "%.200s", e.msg);
+        return rc;
+    }
+    for (size_t r = 0; r < nrows; r++)
+        for (size_t c = 0; c < t->n; c++) {
+            const sf_field *f = &out[r * t->n + c];
+            cr_assert_lt(f->len, 128);
+            if (f->null)
+                snprintf(txt[r][c], 128, "\\N");
+            else
+                snprintf(txt[r][c], 128, "%.*s", (int)f->len, f->ptr);
+        }
+    return 0;
+}
+
+Test(transform, numeric_and_date_fast_paths_equal_the_general_path, .timeout = 120)
+{
+    sf_mask_policy *pol = policy(
+        "version: 1\ntables:\n  t:\n"
+        "    a: {noise: 0.05, by: sku}\n    b: {noise: 0.5}\n    c: {noise: 1}\n    d: {noise: 0.3}\n"
+        "    e: {noise: 0.2}\n    f: {noise: 0.1}\n    g: {noise: 0.9}\n"
+        "    lt: {expr: \"qty * a\"}\n    lt2: {expr: \"b * f\"}\n    lt3: {expr: \"qty * 2.5\"}\n"
+        "    lt4: {expr: \"b * qty\"}\n    lt5: {expr: \"g * e\"}\n"
+        "    d1: {date_shift: {days: 180}}\n    d2: {date_shift: {days: 3650, by: sku}}\n");
+    sf_mask_key *key = key_n(21);
+    sf_rowctx *fast = rowctx(key), *slow = rowctx(key);
+    tbl t = plan(pol, "t",
+                 "sku:text;qty:integer;a:numeric(12,2);b:numeric;c:integer;d:smallint;e:numeric(4,2);"
+                 "f:numeric(30,20);g:bigint;lt:numeric(14,2);lt2:numeric;lt3:smallint;lt4:double precision;lt5:public.amount;"
+                 "d1:date;d2:timestamp with time zone");
+    static char vals[64][MAXC][64];
+    static char want[64][MAXC][128], got[64][MAXC][128];
+    size_t agree = 0, errors = 0;
+    cr_assert_eq(t.n, 16);
+    for (int batch = 0; batch < 800; batch++) {
+        sf_field in[64 * MAXC];
+        size_t nrows = 1 + fp_rnd(64);
+        char m1[256] = "", m2[256] = "";
+        int rc1, rc2;
+        for (size_t r = 0; r < nrows; r++)
+            for (size_t c = 0; c < t.n; c++) {
+                sf_field *f = &in[r * t.n + c];
+                if (c == 0)
+                    snprintf(vals[r][c], 64, "SKU-%05u", fp_rnd(300));
+                else if (c == 1)
+                    snprintf(vals[r][c], 64, "%u", fp_rnd(200));
+                else if (c >= 14)
+                    fp_date(vals[r][c], 64);
+                else
+                    fp_number(vals[r][c], 64);
+                f->ptr = vals[r][c];
+                f->len = strlen(vals[r][c]);
+                f->null = fp_rnd(30) == 0;
+            }
+        sf_dec_fast_paths = 1;
+        rc1 = fp_mask(&t, fast, in, nrows, got, m1);
+        sf_dec_fast_paths = 0;
+        rc2 = fp_mask(&t, slow, in, nrows, want, m2);
+        sf_dec_fast_paths = 1;
+        cr_assert_eq(rc1, rc2, "batch %d: fast %d (%s), general %d (%s)", batch, rc1, m1, rc2, m2);
+        if (rc1) {
+            cr_assert_str_eq(m1, m2);
+            errors++;
+            continue;
+        }
+        for (size_t r = 0; r < nrows; r++)
+            for (size_t c = 0; c < t.n; c++) {
+                cr_assert_str_eq(got[r][c], want[r][c], "column %zu, input '%s' (qty %s): fast '%s', general '%s'", c,
+                                 vals[r][c], vals[r][1], got[r][c], want[r][c]);
+                agree++;
+            }
+    }
+    cr_assert_gt(agree, 100000, "only %zu values compared (%zu batches failed)", agree, errors);
+    cr_assert_lt(errors, 80, "%zu of 800 batches failed", errors);
+    sf_tableplan_free(t.plan);
+    sf_rowctx_free(fast);
+    sf_rowctx_free(slow);
     sf_mask_key_free(key);
     sf_mask_policy_free(pol);
 }
