@@ -68,32 +68,48 @@ void sf_fpe_free(sf_fpe *f)
     free(f);
 }
 
+#define STREAM_BLOCKS 256
+
+/*
+ * The permutation's random words: AES on counter blocks ('P', domain,
+ * radix, n, 0, 0, 0, 0, counter big-endian), each block's four big-endian
+ * words taken last first. STREAM_BLOCKS blocks per AES call: the tables of
+ * 26^4 entries take ~114k blocks.
+ */
 typedef struct {
     EVP_CIPHER_CTX *aes;
-    unsigned char block[16];
-    uint32_t words[4];
-    int left;
+    unsigned char head[8];
+    unsigned char ct[STREAM_BLOCKS * 16];
+    size_t left;   /* words still unread in ct, read from the end of each block backwards */
+    size_t blocks; /* blocks in ct */
     uint64_t ctr;
 } stream;
 
 static int next_word(stream *s, uint32_t *out)
 {
+    size_t b, w;
+    const unsigned char *p;
     if (s->left == 0) {
-        unsigned char ct[16];
+        unsigned char pt[STREAM_BLOCKS * 16];
         int outl = 0;
-        for (int i = 0; i < 8; i++)
-            s->block[8 + i] = (unsigned char)(s->ctr >> (56 - 8 * i));
-        s->ctr++;
-        if (!EVP_EncryptUpdate(s->aes, ct, &outl, s->block, 16) || outl != 16) {
+        for (size_t k = 0; k < STREAM_BLOCKS; k++, s->ctr++) {
+            memcpy(pt + 16 * k, s->head, 8);
+            for (int i = 0; i < 8; i++)
+                pt[16 * k + 8 + i] = (unsigned char)(s->ctr >> (56 - 8 * i));
+        }
+        if (!EVP_EncryptUpdate(s->aes, s->ct, &outl, pt, (int)sizeof(pt)) || outl != (int)sizeof(pt)) {
             ERR_clear_error();
             return -1;
         }
-        for (int i = 0; i < 4; i++)
-            s->words[i] = (uint32_t)ct[4 * i] << 24 | (uint32_t)ct[4 * i + 1] << 16 | (uint32_t)ct[4 * i + 2] << 8 |
-                          ct[4 * i + 3];
-        s->left = 4;
+        s->blocks = STREAM_BLOCKS;
+        s->left = 4 * STREAM_BLOCKS;
     }
-    *out = s->words[--s->left];
+    /* word index within the batch: blocks in order, each block's words 3, 2, 1, 0 */
+    b = s->blocks - (s->left + 3) / 4;
+    w = (s->left - 1) % 4;
+    s->left--;
+    p = s->ct + 16 * b + 4 * w;
+    *out = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
     return 0;
 }
 
@@ -101,19 +117,24 @@ static int next_word(stream *s, uint32_t *out)
 static uint32_t *build_table(sf_fpe *f, unsigned domain, unsigned radix, size_t n, uint32_t size)
 {
     uint32_t *t = malloc(size * sizeof(uint32_t));
-    stream s = {f->stream, {0}, {0}, 0, 0};
-    if (!t)
+    stream *s = t ? calloc(1, sizeof(*s)) : NULL;
+    if (!s) {
+        free(t);
         return NULL;
-    s.block[0] = 'P';
-    s.block[1] = (unsigned char)domain;
-    s.block[2] = (unsigned char)radix;
-    s.block[3] = (unsigned char)n;
+    }
+    s->aes = f->stream;
+    s->head[0] = 'P';
+    s->head[1] = (unsigned char)domain;
+    s->head[2] = (unsigned char)radix;
+    s->head[3] = (unsigned char)n;
     for (uint32_t i = 0; i < size; i++)
         t[i] = i;
     for (uint32_t i = size - 1; i > 0; i--) {
         uint32_t bound = i + 1, lim = (uint32_t)(0x100000000ull - (0x100000000ull % bound)), r, j, tmp;
         do {
-            if (next_word(&s, &r) < 0) {
+            if (next_word(s, &r) < 0) {
+                OPENSSL_cleanse(s, sizeof(*s));
+                free(s);
                 free(t);
                 return NULL;
             }
@@ -123,6 +144,8 @@ static uint32_t *build_table(sf_fpe *f, unsigned domain, unsigned radix, size_t 
         t[i] = t[j];
         t[j] = tmp;
     }
+    OPENSSL_cleanse(s, sizeof(*s));
+    free(s);
     return t;
 }
 

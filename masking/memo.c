@@ -1,4 +1,5 @@
 /* The rule side's memo: set-associative, adaptive (see memo.h). */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
@@ -7,10 +8,35 @@
 #define WAYS 8
 #define ENT 64
 #define DATA (ENT - 2)
-#define SETS_MIN 64   /* 512 entries, 32 KiB */
-#define SETS_MAX 2048 /* 16384 entries, 1 MiB */
+#define SETS_MIN 64      /* 512 entries, 32 KiB */
+#define SETS_FREE 2048   /* 16384 entries, 1 MiB: grown to while it churns, whatever the hit rate */
+#define SETS_MAX 32768   /* 262144 entries, 16 MiB: only while a quarter of the lookups hit, within BUDGET */
+#define BUDGET ((size_t)64 << 20) /* entry bytes of all memos of the process above SETS_FREE sets each */
 #define WINDOW_MIN 4096
 #define SAMPLE_COLD 16
+
+/* Bytes of entries the memos of this process hold beyond SETS_FREE sets each. */
+static atomic_size_t big_bytes;
+
+static size_t over_free(size_t nsets)
+{
+    return nsets > SETS_FREE ? (nsets - SETS_FREE) * WAYS * ENT : 0;
+}
+
+/*
+ * The set of a hash and its tag: both from the high 32 bits, the set from
+ * bits 1..15 of them, so that a table can be regrown from its tags alone
+ * (the hashes are not kept). Tags are never 0 (0 marks an empty way).
+ */
+static inline uint32_t tag_of(uint64_t h)
+{
+    return (uint32_t)(h >> 32) | 1u;
+}
+
+static inline size_t set_of(uint32_t tag, size_t nsets)
+{
+    return (size_t)(tag >> 1) & (nsets - 1);
+}
 
 uint64_t sf_memo_hash(const void *data, size_t len, uint64_t seed)
 {
@@ -46,6 +72,7 @@ static void release(sf_memo *m)
 {
     if (m->ents)
         OPENSSL_cleanse(m->ents, m->nsets * WAYS * ENT);
+    atomic_fetch_sub(&big_bytes, over_free(m->nsets));
     free(m->tags);
     free(m->ents);
     free(m->ref);
@@ -61,40 +88,72 @@ void sf_memo_free(sf_memo *m)
     release(m);
 }
 
-/* A table of nsets sets (old contents dropped); 0, or -1 leaving no table. */
+/*
+ * Replace the table by one of nsets sets, moving the entries over (a set
+ * that overflows keeps its first ways); 0, or -1 with the memo unchanged.
+ * Sets above SETS_FREE are taken from the process's BUDGET first.
+ */
 static int alloc_sets(sf_memo *m, size_t nsets)
 {
-    release(m);
-    m->tags = calloc(nsets * WAYS, sizeof(uint32_t));
-    m->ents = malloc(nsets * WAYS * ENT);
-    m->ref = calloc(nsets, 1);
-    m->hand = calloc(nsets, 1);
-    if (!m->tags || !m->ents || !m->ref || !m->hand) {
-        free(m->tags);
-        free(m->ents);
-        free(m->ref);
-        free(m->hand);
-        m->tags = NULL;
-        m->ents = NULL;
-        m->ref = m->hand = NULL;
+    size_t extra = over_free(nsets), old_extra = over_free(m->nsets);
+    uint32_t *tags;
+    unsigned char *ents;
+    uint8_t *ref, *hand;
+    /* the new table's share is taken now, the old one's given back by release() */
+    if (extra && atomic_fetch_add(&big_bytes, extra) + extra - old_extra > BUDGET) {
+        atomic_fetch_sub(&big_bytes, extra);
         return -1;
     }
+    tags = calloc(nsets * WAYS, sizeof(uint32_t));
+    ents = malloc(nsets * WAYS * ENT);
+    ref = calloc(nsets, 1);
+    hand = calloc(nsets, 1);
+    if (!tags || !ents || !ref || !hand) {
+        free(tags);
+        free(ents);
+        free(ref);
+        free(hand);
+        atomic_fetch_sub(&big_bytes, extra);
+        return -1;
+    }
+    for (size_t i = 0; i < m->nsets * WAYS; i++) {
+        uint32_t tag = m->tags[i];
+        size_t set;
+        unsigned w;
+        if (!tag)
+            continue;
+        set = set_of(tag, nsets);
+        for (w = 0; w < WAYS && tags[set * WAYS + w]; w++)
+            ;
+        if (w == WAYS)
+            continue;
+        tags[set * WAYS + w] = tag;
+        memcpy(ents + (set * WAYS + w) * ENT, m->ents + i * ENT, ENT);
+    }
+    release(m);
+    m->tags = tags;
+    m->ents = ents;
+    m->ref = ref;
+    m->hand = hand;
     m->nsets = nsets;
     return 0;
 }
 
 /*
- * End of a window: go cold when hardly anything hits, grow while the table
+ * End of a window: go cold when hardly anything hits; grow while the table
  * churns (evictions) and not everything hits: a working set larger than the
- * table looks like distinct values until the table is large enough.
+ * table looks like distinct values until the table is large enough. Past
+ * SETS_FREE sets a bigger table must pay: a quarter of the lookups hit.
  */
 static void adapt(sf_memo *m)
 {
     size_t cap = m->nsets * WAYS;
     /* hit rate under 2%: use the memo for one value in 16 (enough to notice repetition coming back) */
     m->sample = m->hits * 50 < m->lookups ? SAMPLE_COLD : 1;
-    if (m->nsets && m->nsets < SETS_MAX && m->evictions > cap / 4 && m->hits * 50 < m->lookups * 49)
-        (void)alloc_sets(m, m->nsets * 4 > SETS_MAX ? SETS_MAX : m->nsets * 4);
+    if (m->nsets && m->nsets < SETS_MAX && m->evictions > cap / 4 && m->hits * 50 < m->lookups * 49 &&
+        (m->nsets < SETS_FREE || m->hits * 4 >= m->lookups))
+        (void)alloc_sets(m, m->nsets < SETS_FREE ? (m->nsets * 4 > SETS_FREE ? SETS_FREE : m->nsets * 4)
+                                                 : (m->nsets * 4 > SETS_MAX ? SETS_MAX : m->nsets * 4));
     m->lookups = m->hits = m->evictions = 0;
 }
 
@@ -108,14 +167,14 @@ int sf_memo_skip(sf_memo *m)
 void sf_memo_prefetch_tags(const sf_memo *m, uint64_t h)
 {
     if (m->tags)
-        __builtin_prefetch(m->tags + ((size_t)h & (m->nsets - 1)) * WAYS);
+        __builtin_prefetch(m->tags + set_of(tag_of(h), m->nsets) * WAYS);
 }
 
 void sf_memo_prefetch_entry(const sf_memo *m, uint64_t h)
 {
     if (m->tags) {
-        size_t set = (size_t)h & (m->nsets - 1);
-        uint32_t tag = (uint32_t)(h >> 32) | 1u;
+        uint32_t tag = tag_of(h);
+        size_t set = set_of(tag, m->nsets);
         const uint32_t *t = m->tags + set * WAYS;
         for (unsigned w = 0; w < WAYS; w++)
             if (t[w] == tag) {
@@ -132,8 +191,8 @@ const unsigned char *sf_memo_get(sf_memo *m, uint64_t h, const void *key, size_t
         adapt(m);
     m->total_lookups++;
     if (m->tags) {
-        size_t set = (size_t)h & (m->nsets - 1);
-        uint32_t tag = (uint32_t)(h >> 32) | 1u;
+        uint32_t tag = tag_of(h);
+        size_t set = set_of(tag, m->nsets);
         const uint32_t *t = m->tags + set * WAYS;
         for (unsigned w = 0; w < WAYS; w++) {
             const unsigned char *e;
@@ -162,7 +221,7 @@ void sf_memo_put(sf_memo *m, uint64_t h, const void *key, size_t klen, const voi
         return;
     if (!m->tags && alloc_sets(m, SETS_MIN) < 0)
         return; /* the memo is an optimisation only */
-    set = (size_t)h & (m->nsets - 1);
+    set = set_of(tag_of(h), m->nsets);
     t = m->tags + set * WAYS;
     for (w = 0; w < WAYS && t[w]; w++)
         ;
@@ -177,7 +236,7 @@ void sf_memo_put(sf_memo *m, uint64_t h, const void *key, size_t klen, const voi
         }
         m->evictions++;
     }
-    t[w] = (uint32_t)(h >> 32) | 1u;
+    t[w] = tag_of(h);
     m->ref[set] &= (uint8_t)~(1u << w);
     e = m->ents + (set * WAYS + w) * ENT;
     e[0] = (unsigned char)klen;
