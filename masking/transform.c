@@ -1063,9 +1063,10 @@ static int prep_digits(const mctx *m, sf_rowctx *ctx, const sf_field *in, fpe_va
         return 0;
     }
     for (size_t i = 0, seen = 0; i < in->len; i++) {
-        unsigned d = (unsigned)(unsigned char)v[i] - '0';
-        if (d < 10 && seen++ >= keep)
-            x[n++] = (uint8_t)d;
+        unsigned d = (unsigned)(unsigned char)v[i] - '0', on = d < 10 && seen >= keep;
+        seen += d < 10;
+        x[n] = (uint8_t)d; /* n <= i: inside the value's share of ctx->fnum */
+        n += on;
     }
     add_task(ctx, cnt, 0, fv, base, n);
     *nnum = base + n;
@@ -1082,7 +1083,12 @@ static const unsigned char alnum_class[256] = {
     ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1,
     ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1};
 
-/* The letters run and the digits run of an alnum value (after the first `keep` letters and digits). */
+/*
+ * The letters run and the digits run of an alnum value (after the first
+ * `keep` letters and digits). Branch-free: letters, digits and the rest
+ * come in no predictable order, so every character stores its numeral at
+ * both runs' ends and only the matching run advances.
+ */
 static void prep_alnum(const mctx *m, sf_rowctx *ctx, const sf_field *in, fpe_val *fv, size_t *nnum, size_t *cnt)
 {
     size_t keep = (size_t)m->p->cols[m->col].rule->keep_leading, nl = 0, nd = 0, seen = 0, base = *nnum;
@@ -1090,13 +1096,12 @@ static void prep_alnum(const mctx *m, sf_rowctx *ctx, const sf_field *in, fpe_va
     /* letters from base up, digits parked after the value's length, then moved down behind the letters */
     uint8_t *lp = ctx->fnum + base, *dp = lp + in->len;
     for (size_t i = 0; i < in->len; i++) {
-        unsigned cl = alnum_class[v[i]];
-        if (!cl || seen++ < keep)
-            continue;
-        if (cl == 1)
-            lp[nl++] = (uint8_t)((v[i] | 0x20) - 'a');
-        else
-            dp[nd++] = (uint8_t)(v[i] - '0');
+        unsigned c = v[i], cl = alnum_class[c], on = seen >= keep;
+        seen += cl != 0;
+        lp[nl] = (uint8_t)((c | 0x20) - 'a');
+        dp[nd] = (uint8_t)(c - '0');
+        nl += on & (cl == 1);
+        nd += on & (cl == 2);
     }
     if (nd)
         memmove(lp + nl, dp, nd);
@@ -1125,23 +1130,26 @@ static void put_back(const colplan *c, int kind, sf_rowctx *ctx, const fpe_val *
     if (kind == FK_TEXT) {
         if (fv->n[0] == 0)
             return;
-        for (size_t i = 0, seen = 0; i < fv->len; i++) {
-            unsigned d = (unsigned)(unsigned char)v[i] - '0';
-            if (d < 10 && seen++ >= keep)
-                v[i] = (char)('0' + *a++);
+        for (size_t i = 0, seen = 0, k = 0; i < fv->len; i++) {
+            unsigned d = (unsigned)(unsigned char)v[i] - '0', on = d < 10 && seen >= keep;
+            seen += d < 10;
+            /* a[k] for k == n[0] is the byte after the run: inside ctx->fnum, never used */
+            v[i] = on ? (char)('0' + a[k]) : v[i];
+            k += on;
         }
         return;
     }
     if (fv->n[0] + fv->n[1] == 0)
         return;
-    for (size_t i = 0, seen = 0; i < fv->len; i++) {
-        unsigned cl = alnum_class[(unsigned char)v[i]];
-        if (!cl || seen++ < keep)
-            continue;
-        if (cl == 1)
-            v[i] = (char)((v[i] >= 'a' ? 'a' : 'A') + *a++);
-        else
-            v[i] = (char)('0' + *b++);
+    /* branch-free like prep_alnum; a[ia], b[ib] past their runs stay inside ctx->fnum and are not used */
+    for (size_t i = 0, seen = 0, ia = 0, ib = 0; i < fv->len; i++) {
+        unsigned c = (unsigned char)v[i], cl = alnum_class[c], on = seen >= keep;
+        unsigned isl = on & (cl == 1), isd = on & (cl == 2);
+        char lc = (char)((c >= 'a' ? 'a' : 'A') + a[ia]), dc = (char)('0' + b[ib]);
+        seen += cl != 0;
+        v[i] = isl ? lc : isd ? dc : (char)c;
+        ia += isl;
+        ib += isd;
     }
 }
 
