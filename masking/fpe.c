@@ -151,14 +151,14 @@ static uint32_t *build_table(sf_fpe *f, unsigned domain, unsigned radix, size_t 
 }
 
 /* The table of the small domain radix^n (built on first use), or NULL. */
-static const uint32_t *small_table(sf_fpe *f, unsigned radix, unsigned domain, size_t n)
+static inline const uint32_t *small_table(sf_fpe *f, unsigned radix, unsigned domain, size_t n)
 {
     uint32_t size = 1, **slot = &f->table[domain % NDOMAINS][radix_index(radix)][n];
+    if (*slot)
+        return *slot;
     for (size_t i = 0; i < n; i++)
         size *= radix;
-    if (!*slot)
-        *slot = build_table(f, domain, radix, n, size);
-    return *slot;
+    return *slot = build_table(f, domain, radix, n, size);
 }
 
 /* x[0..n) as a number, most significant first; and back. Constant radixes: no divisions. */
@@ -194,6 +194,7 @@ int sf_fpe_encrypt_many(sf_fpe *f, unsigned radix, unsigned domain, uint8_t *con
     uint8_t tweak[7];
     uint32_t wl, wr;
     uint32_t idx[SMALL_BATCH];
+    const uint32_t *tab[SMALL_BATCH];
     size_t sm[SMALL_BATCH], nsm = 0;
     if (radix_index(radix) < 0)
         return SF_EUSAGE;
@@ -207,7 +208,7 @@ int sf_fpe_encrypt_many(sf_fpe *f, unsigned radix, unsigned domain, uint8_t *con
         if (n[i] == 0)
             continue;
         if (n[i] >= minlen) {
-            nreq += (n[i] + maxlen - 1) / maxlen;
+            nreq += n[i] <= maxlen ? 1 : (n[i] + maxlen - 1) / maxlen;
             continue;
         }
         {
@@ -216,20 +217,17 @@ int sf_fpe_encrypt_many(sf_fpe *f, unsigned radix, unsigned domain, uint8_t *con
                 return SF_ECRYPTO;
             idx[nsm] = num_of(x[i], n[i], radix);
             __builtin_prefetch(t + idx[nsm]);
+            tab[nsm] = t;
             sm[nsm++] = i;
         }
         if (nsm == SMALL_BATCH) {
-            for (size_t k = 0; k < nsm; k++) {
-                size_t j = sm[k];
-                str_of(x[j], n[j], radix, f->table[domain % NDOMAINS][radix_index(radix)][n[j]][idx[k]]);
-            }
+            for (size_t k = 0; k < nsm; k++)
+                str_of(x[sm[k]], n[sm[k]], radix, tab[k][idx[k]]);
             nsm = 0;
         }
     }
-    for (size_t k = 0; k < nsm; k++) {
-        size_t j = sm[k];
-        str_of(x[j], n[j], radix, f->table[domain % NDOMAINS][radix_index(radix)][n[j]][idx[k]]);
-    }
+    for (size_t k = 0; k < nsm; k++)
+        str_of(x[sm[k]], n[sm[k]], radix, tab[k][idx[k]]);
     if (nreq > f->lanes_cap) {
         size_t cap = nreq < 128 ? 128 : nreq;
         sf_ff3_lane *r = realloc(f->lanes, cap * sizeof(*r));

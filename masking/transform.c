@@ -623,7 +623,8 @@ struct sf_rowctx {
     size_t vals_cap;
     /* digits / alnum of one column over a batch of rows (fpe_column) */
     uint8_t *fnum;        /* the numerals being encrypted (plaintext: wiped when moved or freed) */
-    size_t fnum_cap;
+    uint16_t *fpos;       /* per numeral: its offset in its value (values up to 65536 bytes) */
+    size_t fnum_cap;      /* entries of fnum and fpos */
     struct fpe_work *fw;  /* the batch's values, runs per domain, misses, repeats */
     /* PRF batches of one column: messages, their rows, outputs */
     const void *mptr[SF_TABLEPLAN_MAX_ROWS];
@@ -685,6 +686,7 @@ void sf_rowctx_free(sf_rowctx *ctx)
     if (ctx->fnum)
         OPENSSL_cleanse(ctx->fnum, ctx->fnum_cap);
     free(ctx->fnum);
+    free(ctx->fpos);
     free(ctx->fw);
     free(ctx);
 }
@@ -930,19 +932,20 @@ static int int_ok(const char *d, size_t n, const char *bound)
 /*
  * digits and alnum work column by column over a batch of rows: each value
  * that misses the memo is copied into scratch and scanned once, its
- * numerals going straight into ctx->fnum as at most two runs (letters and
- * digits, integer and fraction part, or the text's digits), each listed
- * under its domain. Each domain's runs are encrypted together
- * (sf_fpe_encrypt_many: FF3-1 rounds interleaved), then a second scan of
- * the copy writes the numerals back in place. No positions are kept: the
- * scan that takes the numerals out and the one that puts them back follow
- * the same rule.
+ * numerals going straight into ctx->fnum (and their offsets into
+ * ctx->fpos) as at most two runs (letters and digits, integer and fraction
+ * part, or the text's digits), each listed under its domain. Each domain's
+ * runs are encrypted together (sf_fpe_encrypt_many: FF3-1 rounds
+ * interleaved), then the numerals go back to their offsets; values longer
+ * than 65536 bytes (offsets do not fit) are scanned again instead, by the
+ * same rule that took the numerals out.
  */
 typedef struct fpe_val {
     size_t at, len;      /* scratch offset and length of the value's copy */
     size_t num[2], n[2]; /* its runs: ctx->fnum offsets and numerals encrypted (after those kept) */
     size_t nint, ikeep;  /* integers and numerics: digits before the point, and of them kept */
     unsigned char neg;   /* integers and numerics: 1 after a leading '-' */
+    unsigned char scan;  /* longer than 65536 bytes: put back by scanning, not by offsets */
 } fpe_val;
 
 typedef struct fpe_work {
@@ -962,23 +965,30 @@ static const unsigned fk_dom[3][2] = {{DOM_TEXT_DIGITS, 0}, {DOM_ALNUM_LETTERS, 
                                       {DOM_INT_PART, DOM_FRAC_PART}};
 static const unsigned fk_radix[3][2] = {{10, 10}, {26, 10}, {10, 10}};
 
-/* Room in ctx->fnum for `need` numerals (the batch's, reserved once: pointers into it stay valid). */
+/* Room in ctx->fnum and ctx->fpos for `need` numerals (the batch's, reserved once: pointers into them stay valid). */
 static int grow(sf_rowctx *ctx, size_t need)
 {
     size_t cap = ctx->fnum_cap;
     uint8_t *num;
+    uint16_t *pos;
     if (need <= cap)
         return 0;
-    /* numerals are plaintext: wiped when they move */
     while (cap < need)
         cap = cap ? cap * 2 : 1024;
-    if (!(num = malloc(cap)))
+    num = malloc(cap);
+    pos = num ? malloc(cap * sizeof(uint16_t)) : NULL;
+    if (!pos) {
+        free(num);
         return -1;
+    }
+    /* numerals are plaintext: wiped when they move */
     if (ctx->fnum) {
         OPENSSL_cleanse(ctx->fnum, ctx->fnum_cap);
         free(ctx->fnum);
     }
+    free(ctx->fpos);
     ctx->fnum = num;
+    ctx->fpos = pos;
     ctx->fnum_cap = cap;
     return 0;
 }
@@ -1065,7 +1075,9 @@ static int prep_digits(const mctx *m, sf_rowctx *ctx, const sf_field *in, fpe_va
     for (size_t i = 0, seen = 0; i < in->len; i++) {
         unsigned d = (unsigned)(unsigned char)v[i] - '0', on = d < 10 && seen >= keep;
         seen += d < 10;
-        x[n] = (uint8_t)d; /* n <= i: inside the value's share of ctx->fnum */
+        /* n <= i: inside the value's share of ctx->fnum / fpos */
+        x[n] = (uint8_t)d;
+        ctx->fpos[base + n] = (uint16_t)i;
         n += on;
     }
     add_task(ctx, cnt, 0, fv, base, n);
@@ -1095,16 +1107,21 @@ static void prep_alnum(const mctx *m, sf_rowctx *ctx, const sf_field *in, fpe_va
     const unsigned char *v = (const unsigned char *)in->ptr;
     /* letters from base up, digits parked after the value's length, then moved down behind the letters */
     uint8_t *lp = ctx->fnum + base, *dp = lp + in->len;
+    uint16_t *lq = ctx->fpos + base, *dq = lq + in->len;
     for (size_t i = 0; i < in->len; i++) {
         unsigned c = v[i], cl = alnum_class[c], on = seen >= keep;
         seen += cl != 0;
         lp[nl] = (uint8_t)((c | 0x20) - 'a');
+        lq[nl] = (uint16_t)i;
         dp[nd] = (uint8_t)(c - '0');
+        dq[nd] = (uint16_t)i;
         nl += on & (cl == 1);
         nd += on & (cl == 2);
     }
-    if (nd)
+    if (nd) {
         memmove(lp + nl, dp, nd);
+        memmove(lq + nl, dq, nd * sizeof(uint16_t));
+    }
     add_task(ctx, cnt, 0, fv, base, nl);
     add_task(ctx, cnt, 1, fv, base + nl, nd);
     *nnum = base + nl + nd;
@@ -1125,6 +1142,21 @@ static void put_back(const colplan *c, int kind, sf_rowctx *ctx, const fpe_val *
         d = v + fv->len - nfrac_enc;
         for (size_t k = 0; k < nfrac_enc; k++)
             d[k] = (char)('0' + b[k]);
+        return;
+    }
+    if (!fv->scan) {
+        const uint16_t *pa = ctx->fpos + fv->num[0], *pb = ctx->fpos + fv->num[1];
+        if (kind == FK_TEXT) {
+            for (size_t k = 0; k < fv->n[0]; k++)
+                v[pa[k]] = (char)('0' + a[k]);
+            return;
+        }
+        for (size_t k = 0; k < fv->n[0]; k++) {
+            char *ch = v + pa[k];
+            *ch = (char)((*ch >= 'a' ? 'a' : 'A') + a[k]);
+        }
+        for (size_t k = 0; k < fv->n[1]; k++)
+            v[pb[k]] = (char)('0' + b[k]);
         return;
     }
     if (kind == FK_TEXT) {
@@ -1287,6 +1319,7 @@ static int fpe_column(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in
                 fpe_val *fv = &w->v[nv++];
                 fv->at = at;
                 fv->len = v->len;
+                fv->scan = v->len > UINT16_MAX + (size_t)1;
                 if (kind == FK_ALNUM)
                     prep_alnum(m, ctx, v, fv, &nnum, cnt);
                 else if ((rc = prep_digits(m, ctx, v, fv, &nnum, cnt)))

@@ -320,3 +320,71 @@ Test(fpepath, batches_single_rows_warm_and_cold_memos_agree, .timeout = 180)
     free(c.in);
     free_setup(&s);
 }
+
+/*
+ * Values longer than 65536 bytes take the other way back (a second scan
+ * instead of stored offsets). Only the letters and digits decide an alnum
+ * or digits output, so a long value spread out with '-' must mask to its
+ * short form's output spread out the same way; lengths 65536 (the last
+ * with offsets) and 65537 included.
+ */
+Test(fpepath, values_past_65536_bytes_mask_like_their_short_form, .timeout = 60)
+{
+    static const char *const pol_yaml = "version: 1\ntables:\n  t:\n    a: alnum\n    b: {alnum: {keep_leading: 2}}\n"
+                                        "    c: digits\n    d: {digits: {keep_leading: 3}}\n";
+    static const char *const shorts[] = {"aB3xY9z0Q", "DE89370400440532013000", "x1", "12345678901234567890123", "Zz"};
+    static const size_t longs[] = {65536, 65537, 70001, 200000};
+    const char *names[4] = {"a", "b", "c", "d"};
+    sf_coltype types[4];
+    sf_mask_policy *pol;
+    sf_mask_key *key;
+    sf_tableplan *plan;
+    sf_rowctx *ctx;
+    sf_error e = {0};
+    const char *k = "test-masking-key-fpe-path-0123456789abcdef";
+    cr_assert_eq(sf_mask_policy_load_mem(&pol, "p.yaml", pol_yaml, strlen(pol_yaml), &e), 0, "%s", e.msg);
+    cr_assert_eq(sf_mask_key_from_bytes(&key, k, strlen(k), NULL), 0);
+    for (int i = 0; i < 4; i++)
+        sf_coltype_parse(&types[i], "text", 4);
+    cr_assert_eq(sf_tableplan_new(&plan, pol, "public", "t", names, types, 4, 1, &e), 0, "%s", e.msg);
+    cr_assert_eq(sf_rowctx_new(&ctx, key, NULL), 0);
+    for (size_t si = 0; si < sizeof(shorts) / sizeof(shorts[0]); si++)
+        for (size_t li = 0; li < sizeof(longs) / sizeof(longs[0]); li++) {
+            const char *sv = shorts[si];
+            size_t sl = strlen(sv), ll = longs[li], gap = (ll - sl) / sl;
+            char *lv = malloc(ll + 1), *want[4];
+            sf_field in[8], out[8];
+            /* the short characters at positions 0, gap+1, 2(gap+1), ...; '-' elsewhere, up to ll bytes */
+            memset(lv, '-', ll);
+            lv[ll] = 0;
+            for (size_t j = 0; j < sl; j++)
+                lv[j * (gap + 1)] = sv[j];
+            for (int c = 0; c < 4; c++) {
+                in[c] = (sf_field){sv, sl, 0};         /* row 0: the short form */
+                in[4 + c] = (sf_field){lv, ll, 0};     /* row 1: the long form */
+            }
+            memset(&e, 0, sizeof(e));
+            cr_assert_eq(sf_tableplan_mask_rows(plan, ctx, in, out, 2, &e), 0, "%s", e.msg);
+            for (int c = 0; c < 4; c++) {
+                want[c] = malloc(out[c].len + 1);
+                memcpy(want[c], out[c].ptr, out[c].len);
+                want[c][out[c].len] = 0;
+            }
+            for (int c = 0; c < 4; c++) {
+                const sf_field *o = &out[4 + c];
+                cr_assert_eq(o->len, ll);
+                for (size_t j = 0; j < ll; j++) {
+                    int at = j % (gap + 1) == 0 && j / (gap + 1) < sl;
+                    char exp = at ? want[c][j / (gap + 1)] : '-';
+                    cr_assert_eq(o->ptr[j], exp, "'%s' spread to %zu bytes, column %c, byte %zu", sv, ll, 'a' + c, j);
+                }
+            }
+            for (int c = 0; c < 4; c++)
+                free(want[c]);
+            free(lv);
+        }
+    sf_rowctx_free(ctx);
+    sf_tableplan_free(plan);
+    sf_mask_key_free(key);
+    sf_mask_policy_free(pol);
+}
