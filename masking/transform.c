@@ -1072,51 +1072,64 @@ static int prep_digits(const mctx *m, sf_rowctx *ctx, const sf_field *in, fpe_va
         *nnum = base + nfrac - frac_keep;
         return 0;
     }
-    for (size_t i = 0, seen = 0; i < in->len; i++) {
-        unsigned d = (unsigned)(unsigned char)v[i] - '0', on = d < 10 && seen >= keep;
-        seen += d < 10;
-        /* n <= i: inside the value's share of ctx->fnum / fpos */
-        x[n] = (uint8_t)d;
-        ctx->fpos[base + n] = (uint16_t)i;
-        n += on;
+    {
+        size_t i = 0;
+        uint16_t *q = ctx->fpos + base;
+        for (size_t seen = 0; seen < keep && i < in->len; i++)
+            seen += (unsigned)(unsigned char)v[i] - '0' < 10;
+        for (; i < in->len; i++) {
+            unsigned d = (unsigned)(unsigned char)v[i] - '0';
+            /* n <= i: inside the value's share of ctx->fnum / fpos */
+            x[n] = (uint8_t)d;
+            q[n] = (uint16_t)i;
+            n += d < 10;
+        }
     }
     add_task(ctx, cnt, 0, fv, base, n);
     *nnum = base + n;
     return 0;
 }
 
-/* 1 for ASCII letters, 2 for digits. */
-static const unsigned char alnum_class[256] = {
-    ['0'] = 2, ['1'] = 2, ['2'] = 2, ['3'] = 2, ['4'] = 2, ['5'] = 2, ['6'] = 2, ['7'] = 2, ['8'] = 2, ['9'] = 2,
-    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1,
-    ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1,
-    ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
-    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1,
-    ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1,
-    ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1};
+/* Per byte: 0x40 | numeral for ASCII letters (either case), 0x80 | numeral for digits, 0 otherwise. */
+#define AN_LETTER 0x40
+#define AN_DIGIT 0x80
+static const unsigned char alnum_info[256] = {
+    ['0'] = 0x80 | 0, ['1'] = 0x80 | 1, ['2'] = 0x80 | 2, ['3'] = 0x80 | 3, ['4'] = 0x80 | 4, ['5'] = 0x80 | 5,
+    ['6'] = 0x80 | 6, ['7'] = 0x80 | 7, ['8'] = 0x80 | 8, ['9'] = 0x80 | 9, ['A'] = 0x40 | 0, ['B'] = 0x40 | 1,
+    ['C'] = 0x40 | 2, ['D'] = 0x40 | 3, ['E'] = 0x40 | 4, ['F'] = 0x40 | 5, ['G'] = 0x40 | 6, ['H'] = 0x40 | 7,
+    ['I'] = 0x40 | 8, ['J'] = 0x40 | 9, ['K'] = 0x40 | 10, ['L'] = 0x40 | 11, ['M'] = 0x40 | 12, ['N'] = 0x40 | 13,
+    ['O'] = 0x40 | 14, ['P'] = 0x40 | 15, ['Q'] = 0x40 | 16, ['R'] = 0x40 | 17, ['S'] = 0x40 | 18, ['T'] = 0x40 | 19,
+    ['U'] = 0x40 | 20, ['V'] = 0x40 | 21, ['W'] = 0x40 | 22, ['X'] = 0x40 | 23, ['Y'] = 0x40 | 24, ['Z'] = 0x40 | 25,
+    ['a'] = 0x40 | 0, ['b'] = 0x40 | 1, ['c'] = 0x40 | 2, ['d'] = 0x40 | 3, ['e'] = 0x40 | 4, ['f'] = 0x40 | 5,
+    ['g'] = 0x40 | 6, ['h'] = 0x40 | 7, ['i'] = 0x40 | 8, ['j'] = 0x40 | 9, ['k'] = 0x40 | 10, ['l'] = 0x40 | 11,
+    ['m'] = 0x40 | 12, ['n'] = 0x40 | 13, ['o'] = 0x40 | 14, ['p'] = 0x40 | 15, ['q'] = 0x40 | 16, ['r'] = 0x40 | 17,
+    ['s'] = 0x40 | 18, ['t'] = 0x40 | 19, ['u'] = 0x40 | 20, ['v'] = 0x40 | 21, ['w'] = 0x40 | 22, ['x'] = 0x40 | 23,
+    ['y'] = 0x40 | 24, ['z'] = 0x40 | 25};
 
 /*
  * The letters run and the digits run of an alnum value (after the first
- * `keep` letters and digits). Branch-free: letters, digits and the rest
- * come in no predictable order, so every character stores its numeral at
- * both runs' ends and only the matching run advances.
+ * `keep` letters and digits). The kept prefix is skipped first; then the
+ * loop is branch-free (letters, digits and the rest come in no predictable
+ * order): every character stores its numeral and offset at both runs' ends
+ * and only the matching run advances.
  */
 static void prep_alnum(const mctx *m, sf_rowctx *ctx, const sf_field *in, fpe_val *fv, size_t *nnum, size_t *cnt)
 {
-    size_t keep = (size_t)m->p->cols[m->col].rule->keep_leading, nl = 0, nd = 0, seen = 0, base = *nnum;
+    size_t keep = (size_t)m->p->cols[m->col].rule->keep_leading, nl = 0, nd = 0, base = *nnum, i = 0;
     const unsigned char *v = (const unsigned char *)in->ptr;
     /* letters from base up, digits parked after the value's length, then moved down behind the letters */
     uint8_t *lp = ctx->fnum + base, *dp = lp + in->len;
     uint16_t *lq = ctx->fpos + base, *dq = lq + in->len;
-    for (size_t i = 0; i < in->len; i++) {
-        unsigned c = v[i], cl = alnum_class[c], on = seen >= keep;
-        seen += cl != 0;
-        lp[nl] = (uint8_t)((c | 0x20) - 'a');
+    for (size_t seen = 0; seen < keep && i < in->len; i++)
+        seen += alnum_info[v[i]] != 0;
+    for (; i < in->len; i++) {
+        unsigned info = alnum_info[v[i]];
+        lp[nl] = (uint8_t)(info & 0x3f);
         lq[nl] = (uint16_t)i;
-        dp[nd] = (uint8_t)(c - '0');
+        dp[nd] = (uint8_t)(info & 0x3f);
         dq[nd] = (uint16_t)i;
-        nl += on & (cl == 1);
-        nd += on & (cl == 2);
+        nl += (info >> 6) & 1;
+        nd += info >> 7;
     }
     if (nd) {
         memmove(lp + nl, dp, nd);
@@ -1175,7 +1188,7 @@ static void put_back(const colplan *c, int kind, sf_rowctx *ctx, const fpe_val *
         return;
     /* branch-free like prep_alnum; a[ia], b[ib] past their runs stay inside ctx->fnum and are not used */
     for (size_t i = 0, seen = 0, ia = 0, ib = 0; i < fv->len; i++) {
-        unsigned c = (unsigned char)v[i], cl = alnum_class[c], on = seen >= keep;
+        unsigned c = (unsigned char)v[i], cl = alnum_info[c] >> 6, on = seen >= keep;
         unsigned isl = on & (cl == 1), isd = on & (cl == 2);
         char lc = (char)((c >= 'a' ? 'a' : 'A') + a[ia]), dc = (char)('0' + b[ib]);
         seen += cl != 0;
