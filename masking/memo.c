@@ -184,6 +184,23 @@ void sf_memo_prefetch_entry(const sf_memo *m, uint64_t h)
     }
 }
 
+/* key[0..klen) equals the entry's key bytes e[0..klen)? Inline: keys are short, a call to memcmp costs more. */
+static inline int key_eq(const unsigned char *e, const unsigned char *key, size_t klen)
+{
+    size_t i = 0;
+    for (; i + 8 <= klen; i += 8) {
+        uint64_t a, b;
+        memcpy(&a, e + i, 8);
+        memcpy(&b, key + i, 8);
+        if (a != b)
+            return 0;
+    }
+    for (; i < klen; i++)
+        if (e[i] != key[i])
+            return 0;
+    return 1;
+}
+
 const unsigned char *sf_memo_get(sf_memo *m, uint64_t h, const void *key, size_t klen, size_t *vlen)
 {
     size_t window = m->nsets * WAYS * 4;
@@ -199,7 +216,7 @@ const unsigned char *sf_memo_get(sf_memo *m, uint64_t h, const void *key, size_t
             if (t[w] != tag)
                 continue;
             e = m->ents + (set * WAYS + w) * ENT;
-            if (e[0] == klen && memcmp(e + 2, key, klen) == 0) {
+            if (e[0] == klen && key_eq(e + 2, key, klen)) {
                 m->ref[set] |= (uint8_t)(1u << w);
                 m->hits++;
                 m->total_hits++;

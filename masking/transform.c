@@ -959,6 +959,8 @@ typedef struct fpe_work {
     size_t pend[SF_TABLEPLAN_MAX_ROWS];        /* rows to remember (misses that used the memo) */
 } fpe_work;
 
+#define PREFETCH_AHEAD 12 /* rows between fetching a memo set's tags and its entry */
+
 /* The kinds of digits/alnum columns: their two domains and radixes. */
 enum { FK_TEXT, FK_ALNUM, FK_NUMBER };
 static const unsigned fk_dom[3][2] = {{DOM_TEXT_DIGITS, 0}, {DOM_ALNUM_LETTERS, DOM_ALNUM_DIGITS},
@@ -1271,10 +1273,16 @@ static int fpe_column(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in
     if (task_room(ctx) < 0)
         return sf_error_set(m->err, SF_ENOMEM, "out of memory");
     w = ctx->fw;
-    /* hashes first, and the memo's lines fetched for all rows before any lookup waits on one */
+    /*
+     * Hashes first, and the memo's lines fetched for all rows before any
+     * lookup waits on one: a row's tags are fetched as it is hashed, its
+     * entry PREFETCH_AHEAD rows later (by then the tags have arrived).
+     */
     for (size_t r = 0; r < nrows; r++) {
         const sf_field *v = &in[r * nc + m->col];
         ctx->use[r] = 0;
+        if (r >= PREFETCH_AHEAD && ctx->use[r - PREFETCH_AHEAD])
+            sf_memo_prefetch_entry(&s->memo, ctx->hash[r - PREFETCH_AHEAD]);
         if (v->null)
             continue;
         total += v->len;
@@ -1290,7 +1298,7 @@ static int fpe_column(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in
         return sf_error_set(m->err, SF_ENOMEM, "out of memory");
     if (any_use) {
         memset(seen, 0, sizeof(seen));
-        for (size_t r = 0; r < nrows; r++)
+        for (size_t r = nrows > PREFETCH_AHEAD ? nrows - PREFETCH_AHEAD : 0; r < nrows; r++)
             if (ctx->use[r])
                 sf_memo_prefetch_entry(&s->memo, ctx->hash[r]);
     }
