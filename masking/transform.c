@@ -1119,7 +1119,7 @@ static void prep_alnum(const mctx *m, sf_rowctx *ctx, const sf_field *in, fpe_va
 {
     size_t keep = (size_t)m->p->cols[m->col].rule->keep_leading, nl = 0, nd = 0, base = *nnum, i = 0;
     const unsigned char *v = (const unsigned char *)in->ptr;
-    /* letters from base up, digits parked after the value's length, then moved down behind the letters */
+    /* letters from base up, digits from base + the value's length up (2 * length at most) */
     uint8_t *lp = ctx->fnum + base, *dp = lp + in->len;
     uint16_t *lq = ctx->fpos + base, *dq = lq + in->len;
     for (size_t seen = 0; seen < keep && i < in->len; i++)
@@ -1133,13 +1133,9 @@ static void prep_alnum(const mctx *m, sf_rowctx *ctx, const sf_field *in, fpe_va
         nl += (info >> 6) & 1;
         nd += info >> 7;
     }
-    if (nd) {
-        memmove(lp + nl, dp, nd);
-        memmove(lq + nl, dq, nd * sizeof(uint16_t));
-    }
     add_task(ctx, cnt, 0, fv, base, nl);
-    add_task(ctx, cnt, 1, fv, base + nl, nd);
-    *nnum = base + nl + nd;
+    add_task(ctx, cnt, 1, fv, base + in->len, nd);
+    *nnum = base + in->len + nd;
 }
 
 /* The encrypted numerals of value fv back into its copy (the scans of prep_alnum / prep_digits, reversed). */
@@ -1293,7 +1289,7 @@ static int fpe_column(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in
         ctx->hash[r] = sf_memo_hash(v->ptr, v->len, 7);
         sf_memo_prefetch_tags(&s->memo, ctx->hash[r]);
     }
-    /* every value's copy, and twice its length of numerals (alnum parks digits behind the letters) */
+    /* every value's copy, and twice its length of numerals (alnum puts its digits after the letters' room) */
     if (sf_buf_grow(&ctx->scratch, total) < 0 || grow(ctx, 2 * total + 1) < 0)
         return sf_error_set(m->err, SF_ENOMEM, "out of memory");
     if (any_use) {
