@@ -1075,11 +1075,12 @@ static int prep_digits(const mctx *m, sf_rowctx *ctx, const sf_field *in, fpe_va
         return 0;
     }
     {
+        const size_t len = in->len;
         size_t i = 0;
         uint16_t *q = ctx->fpos + base;
-        for (size_t seen = 0; seen < keep && i < in->len; i++)
+        for (size_t seen = 0; seen < keep && i < len; i++)
             seen += (unsigned)(unsigned char)v[i] - '0' < 10;
-        for (; i < in->len; i++) {
+        for (; i < len; i++) {
             unsigned d = (unsigned)(unsigned char)v[i] - '0';
             /* n <= i: inside the value's share of ctx->fnum / fpos */
             x[n] = (uint8_t)d;
@@ -1117,14 +1118,16 @@ static const unsigned char alnum_info[256] = {
  */
 static void prep_alnum(const mctx *m, sf_rowctx *ctx, const sf_field *in, fpe_val *fv, size_t *nnum, size_t *cnt)
 {
-    size_t keep = (size_t)m->p->cols[m->col].rule->keep_leading, nl = 0, nd = 0, base = *nnum, i = 0;
+    /* locals: the numeral stores (uint8_t) may alias anything, so nothing is re-read through a pointer */
+    const size_t keep = (size_t)m->p->cols[m->col].rule->keep_leading, base = *nnum, len = in->len;
+    size_t nl = 0, nd = 0, i = 0;
     const unsigned char *v = (const unsigned char *)in->ptr;
     /* letters from base up, digits from base + the value's length up (2 * length at most) */
-    uint8_t *lp = ctx->fnum + base, *dp = lp + in->len;
-    uint16_t *lq = ctx->fpos + base, *dq = lq + in->len;
-    for (size_t seen = 0; seen < keep && i < in->len; i++)
+    uint8_t *lp = ctx->fnum + base, *dp = lp + len;
+    uint16_t *lq = ctx->fpos + base, *dq = lq + len;
+    for (size_t seen = 0; seen < keep && i < len; i++)
         seen += alnum_info[v[i]] != 0;
-    for (; i < in->len; i++) {
+    for (; i < len; i++) {
         unsigned info = alnum_info[v[i]];
         lp[nl] = (uint8_t)(info & 0x3f);
         lq[nl] = (uint16_t)i;
@@ -1134,8 +1137,8 @@ static void prep_alnum(const mctx *m, sf_rowctx *ctx, const sf_field *in, fpe_va
         nd += info >> 7;
     }
     add_task(ctx, cnt, 0, fv, base, nl);
-    add_task(ctx, cnt, 1, fv, base + in->len, nd);
-    *nnum = base + in->len + nd;
+    add_task(ctx, cnt, 1, fv, base + len, nd);
+    *nnum = base + len + nd;
 }
 
 /* The encrypted numerals of value fv back into its copy (the scans of prep_alnum / prep_digits, reversed). */
@@ -1145,9 +1148,9 @@ static void put_back(const colplan *c, int kind, sf_rowctx *ctx, const fpe_val *
     size_t keep = (size_t)c->rule->keep_leading;
     const uint8_t *a = ctx->fnum + fv->num[0], *b = ctx->fnum + fv->num[1];
     if (kind == FK_NUMBER) {
-        size_t nfrac_enc = fv->n[1];
+        const size_t nfrac_enc = fv->n[1], nint_enc = fv->n[0];
         char *d = v + fv->neg + fv->ikeep;
-        for (size_t k = 0; k < fv->n[0]; k++)
+        for (size_t k = 0; k < nint_enc; k++)
             d[k] = (char)('0' + a[k]);
         /* the fraction's encrypted digits are its last ones */
         d = v + fv->len - nfrac_enc;
@@ -1156,17 +1159,19 @@ static void put_back(const colplan *c, int kind, sf_rowctx *ctx, const fpe_val *
         return;
     }
     if (!fv->scan) {
+        /* locals: the char stores may alias anything */
         const uint16_t *pa = ctx->fpos + fv->num[0], *pb = ctx->fpos + fv->num[1];
+        const size_t n0 = fv->n[0], n1 = fv->n[1];
         if (kind == FK_TEXT) {
-            for (size_t k = 0; k < fv->n[0]; k++)
+            for (size_t k = 0; k < n0; k++)
                 v[pa[k]] = (char)('0' + a[k]);
             return;
         }
-        for (size_t k = 0; k < fv->n[0]; k++) {
+        for (size_t k = 0; k < n0; k++) {
             char *ch = v + pa[k];
             *ch = (char)((*ch >= 'a' ? 'a' : 'A') + a[k]);
         }
-        for (size_t k = 0; k < fv->n[1]; k++)
+        for (size_t k = 0; k < n1; k++)
             v[pb[k]] = (char)('0' + b[k]);
         return;
     }
