@@ -484,6 +484,110 @@ static inline uint64_t num_rev64(const uint8_t *x, size_t n, unsigned radix)
     }
 }
 
+/*
+ * Radix 10 in the batch: eight numerals at a time in one 64-bit word
+ * (byte i = numeral i, least significant first, as REV puts them), with
+ * multiply-and-mask steps instead of a chain of one multiplication or
+ * division per digit. The one-value path (core) keeps the plain loops and
+ * so checks these in the tests.
+ */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define SWAR10 1
+
+/* x[0..k) (k <= 8) as a word's low bytes, the others 0; nothing past x[k - 1] is read. */
+static inline uint64_t load_k(const uint8_t *x, size_t k)
+{
+    uint64_t w = 0;
+    size_t o = 0;
+    if (k == 8) {
+        memcpy(&w, x, 8);
+        return w;
+    }
+    if (k & 4) {
+        uint32_t t;
+        memcpy(&t, x, 4);
+        w = t;
+        o = 4;
+    }
+    if (k & 2) {
+        uint16_t t;
+        memcpy(&t, x + o, 2);
+        w |= (uint64_t)t << (8 * o);
+        o += 2;
+    }
+    if (k & 1)
+        w |= (uint64_t)x[o] << (8 * o);
+    return w;
+}
+
+/* The word's low k bytes into x[0..k); nothing past x[k - 1] is written. */
+static inline void store_k(uint8_t *x, size_t k, uint64_t w)
+{
+    size_t o = 0;
+    if (k == 8) {
+        memcpy(x, &w, 8);
+        return;
+    }
+    if (k & 4) {
+        uint32_t t = (uint32_t)w;
+        memcpy(x, &t, 4);
+        o = 4;
+    }
+    if (k & 2) {
+        uint16_t t = (uint16_t)(w >> (8 * o));
+        memcpy(x + o, &t, 2);
+        o += 2;
+    }
+    if (k & 1)
+        x[o] = (uint8_t)(w >> (8 * o));
+}
+
+/* sum of byte i * 10^i over a word of eight numerals 0..9: pairs, then quads, then the two halves */
+static inline uint64_t swar_num8(uint64_t w)
+{
+    w = (w & 0x00FF00FF00FF00FFull) + ((w >> 8) & 0x00FF00FF00FF00FFull) * 10;
+    w = (w & 0x0000FFFF0000FFFFull) + ((w >> 16) & 0x0000FFFF0000FFFFull) * 100;
+    return (w & 0xFFFFFFFFull) + (w >> 32) * 10000;
+}
+
+/*
+ * The eight decimal numerals of c < 10^8, byte i = digit i: two 32-bit
+ * lanes of 4 digits, split into 16-bit lanes of 2 (y / 100 = y * 5243 >> 19
+ * for y < 10^4), then into bytes (y / 10 = y * 103 >> 10 for y < 100); no
+ * lane's product reaches the next lane.
+ */
+static inline uint64_t swar_str8(uint64_t c)
+{
+    uint64_t t = (c % 10000) | (c / 10000) << 32, hi;
+    hi = ((t * 5243) >> 19) & 0x0000007F0000007Full;
+    t = (t - hi * 100) | hi << 16;
+    hi = ((t * 103) >> 10) & 0x000F000F000F000Full;
+    return (t - hi * 10) | hi << 8;
+}
+
+/* NUM_10(REV(X)) of n <= 19 numerals. */
+static inline uint64_t num10(const uint8_t *x, size_t n)
+{
+    uint64_t w = 0, p = 1;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8, p *= 100000000ull)
+        w += swar_num8(load_k(x + i, 8)) * p;
+    if (i < n)
+        w += swar_num8(load_k(x + i, n - i)) * p;
+    return w;
+}
+
+/* REV(STR^m_10(c)) for c < 10^m. */
+static inline void str10(uint8_t *x, size_t m, uint64_t c)
+{
+    size_t i = 0;
+    for (; i + 8 <= m; i += 8, c /= 100000000ull)
+        store_k(x + i, 8, swar_str8(c % 100000000ull));
+    if (i < m)
+        store_k(x + i, m - i, swar_str8(c));
+}
+#endif
+
 void sf_ff3_tweak_words(const uint8_t tweak[7], uint32_t *wl, uint32_t *wr)
 {
     uint8_t tl[4], tr[4];
@@ -530,8 +634,16 @@ static int small_group(sf_ff3 *f, sf_ff3_lane *const *ls, size_t k)
         tab = r >= 0 && f->moduli ? f->moduli->mi[r] : NULL;
         mu[j] = modulus_of(f, tab, radix, u, &tmp[2 * j]);
         mv[j] = v == u ? mu[j] : modulus_of(f, tab, radix, v, &tmp[2 * j + 1]);
-        a[j] = num_rev64(l->x, u, radix);
-        b[j] = num_rev64(l->x + u, v, radix);
+#ifdef SWAR10
+        if (radix == 10) {
+            a[j] = num10(l->x, u);
+            b[j] = num10(l->x + u, v);
+        } else
+#endif
+        {
+            a[j] = num_rev64(l->x, u, radix);
+            b[j] = num_rev64(l->x + u, v, radix);
+        }
         wl[j] = l->wl;
         wr[j] = l->wr;
     }
@@ -573,6 +685,13 @@ static int small_group(sf_ff3 *f, sf_ff3_lane *const *ls, size_t k)
     for (size_t j = 0; j < k; j++) {
         const sf_ff3_lane *l = ls[j];
         size_t u = (l->n + 1u) / 2u;
+#ifdef SWAR10
+        if (l->radix == 10) {
+            str10(l->x, u, a[j]);
+            str10(l->x + u, l->n - u, b[j]);
+            continue;
+        }
+#endif
         str_rev64(l->x, u, l->radix, a[j]);
         str_rev64(l->x + u, l->n - u, l->radix, b[j]);
     }
