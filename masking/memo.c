@@ -38,28 +38,59 @@ static inline size_t set_of(uint32_t tag, size_t nsets)
     return (size_t)(tag >> 1) & (nsets - 1);
 }
 
+static inline uint64_t ld64(const unsigned char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
+static inline uint64_t ld32(const unsigned char *p)
+{
+    uint32_t w;
+    memcpy(&w, p, 4);
+    return w;
+}
+
+/* 64x64 -> 128-bit multiply, halves folded: the mixing step. */
+static inline uint64_t mum(uint64_t a, uint64_t b)
+{
+    unsigned __int128 r = (unsigned __int128)a * b;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
+#define K0 0xa0761d6478bd642full
+#define K1 0xe7037ed1a0b428dbull
+#define K2 0x8ebc6af09c88c6e3ull
+
+/*
+ * Short keys (the memo's, at most 62 bytes) without a loop or a call: up
+ * to 16 bytes as two possibly overlapping loads, longer ones 16 bytes per
+ * step and the last 16 overlapping. Nothing outside key[0..len) is read.
+ */
 uint64_t sf_memo_hash(const void *data, size_t len, uint64_t seed)
 {
     const unsigned char *p = data;
-    uint64_t h = seed ^ (len * 0x9e3779b97f4a7c15ull);
-    while (len >= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        h ^= w * 0xbf58476d1ce4e5b9ull;
-        h = (h << 31 | h >> 33) * 0x94d049bb133111ebull;
-        p += 8;
-        len -= 8;
+    uint64_t h = seed ^ K0 ^ (len * K2), a, b;
+    if (len <= 16) {
+        if (len >= 8) {
+            a = ld64(p);
+            b = ld64(p + len - 8);
+        } else if (len >= 4) {
+            a = ld32(p);
+            b = ld32(p + len - 4);
+        } else {
+            a = len ? (uint64_t)p[0] << 16 | (uint64_t)p[len / 2] << 8 | p[len - 1] : 0;
+            b = 0;
+        }
+    } else {
+        size_t i = 0;
+        for (; i + 16 < len; i += 16)
+            h = mum(ld64(p + i) ^ K1, ld64(p + i + 8) ^ h);
+        a = ld64(p + len - 16);
+        b = ld64(p + len - 8);
     }
-    if (len) {
-        uint64_t w = 0;
-        memcpy(&w, p, len);
-        h ^= w * 0xbf58476d1ce4e5b9ull;
-        h = (h << 31 | h >> 33) * 0x94d049bb133111ebull;
-    }
-    h ^= h >> 29;
-    h *= 0xbf58476d1ce4e5b9ull;
-    h ^= h >> 32;
-    return h;
+    return mum(K1 ^ len, mum(a ^ K1, b ^ h));
 }
 
 void sf_memo_init(sf_memo *m)
