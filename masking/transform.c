@@ -1360,6 +1360,7 @@ static int fpe_column(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in
                 fpe_val *fv = &w->v[nv++];
                 fv->at = at;
                 fv->len = v->len;
+                fv->num[0] = fv->num[1] = fv->n[0] = fv->n[1] = 0; /* a text digits value has one run */
                 fv->scan = v->len > UINT16_MAX + (size_t)1;
                 if (kind == FK_ALNUM)
                     prep_alnum(m, ctx, v, fv, &nnum, cnt);

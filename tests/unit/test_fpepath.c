@@ -265,7 +265,7 @@ static void assert_same(char **a, char **b, const corpus *c, const char *what)
     }
 }
 
-Test(fpepath, outputs_equal_the_recorded_bytes_for_every_column, .timeout = 120)
+Test(fpepath, outputs_equal_the_recorded_bytes_for_every_column)
 {
     static const size_t full[] = {64};
     setup s = make_setup();
@@ -291,7 +291,7 @@ Test(fpepath, outputs_equal_the_recorded_bytes_for_every_column, .timeout = 120)
     free_setup(&s);
 }
 
-Test(fpepath, batches_single_rows_warm_and_cold_memos_agree, .timeout = 180)
+Test(fpepath, batches_single_rows_warm_and_cold_memos_agree)
 {
     static const size_t full[] = {64}, one[] = {1}, mixed[] = {1, 2, 63, 5, 64, 17, 3, 33, 7, 64, 64, 11};
     setup s = make_setup();
@@ -328,7 +328,7 @@ Test(fpepath, batches_single_rows_warm_and_cold_memos_agree, .timeout = 180)
  * short form's output spread out the same way; lengths 65536 (the last
  * with offsets) and 65537 included.
  */
-Test(fpepath, values_past_65536_bytes_mask_like_their_short_form, .timeout = 60)
+Test(fpepath, values_past_65536_bytes_mask_like_their_short_form)
 {
     static const char *const pol_yaml = "version: 1\ntables:\n  t:\n    a: alnum\n    b: {alnum: {keep_leading: 2}}\n"
                                         "    c: digits\n    d: {digits: {keep_leading: 3}}\n";

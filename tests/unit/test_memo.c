@@ -174,7 +174,7 @@ static void grow_big(sf_memo *m, int keys, int tag)
         }
 }
 
-Test(memo, all_memos_of_a_process_share_a_64_mib_budget, .timeout = 120)
+Test(memo, all_memos_of_a_process_share_a_64_mib_budget)
 {
     /* five memos that would each take 16 MiB: the budget lets the first ones grow, not all five */
     sf_memo m[5];
