@@ -1333,8 +1333,11 @@ static int fpe_column(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in
         if (v->null)
             continue;
         if (use && (e = sf_memo_get(&s->memo, h, v->ptr, v->len, &vlen))) {
-            if (sf_buf_add(&ctx->scratch, e, vlen) < 0)
+            if (ctx->scratch.len + vlen >= ctx->scratch.cap && sf_buf_grow(&ctx->scratch, vlen) < 0)
                 return sf_error_set(m->err, SF_ENOMEM, "out of memory");
+            copy_short(ctx->scratch.ptr + at, (const char *)e, vlen);
+            ctx->scratch.len += vlen;
+            ctx->scratch.ptr[ctx->scratch.len] = '\0';
         } else {
             if (use) {
                 /* the batch's misses by hash, open addressing (at most half the slots are used) */
