@@ -174,7 +174,10 @@ static int alloc_sets(sf_memo *m, size_t nsets)
  * End of a window: go cold when hardly anything hits; grow while the table
  * churns (evictions) and not everything hits: a working set larger than the
  * table looks like distinct values until the table is large enough. Past
- * SETS_FREE sets a bigger table must pay: a quarter of the lookups hit.
+ * SETS_FREE sets a bigger table must pay (a quarter of the lookups hit),
+ * and it grows x16 at once: the windows of a large table are long, and a
+ * table at an intermediate size for one of them loses the hits it would
+ * have had.
  */
 static void adapt(sf_memo *m)
 {
@@ -184,7 +187,7 @@ static void adapt(sf_memo *m)
     if (m->nsets && m->nsets < SETS_MAX && m->evictions > cap / 4 && m->hits * 50 < m->lookups * 49 &&
         (m->nsets < SETS_FREE || m->hits * 4 >= m->lookups))
         (void)alloc_sets(m, m->nsets < SETS_FREE ? (m->nsets * 4 > SETS_FREE ? SETS_FREE : m->nsets * 4)
-                                                 : (m->nsets * 4 > SETS_MAX ? SETS_MAX : m->nsets * 4));
+                                                 : (m->nsets * 16 > SETS_MAX ? SETS_MAX : m->nsets * 16));
     m->lookups = m->hits = m->evictions = 0;
 }
 
