@@ -588,6 +588,11 @@ static inline void str10(uint8_t *x, size_t m, uint64_t c)
 }
 #endif
 
+/*
+ * T_L and T_R of a 56-bit tweak as the last word of the rounds' AES blocks
+ * (REVB puts W's bytes reversed there, the round number XORed into the
+ * first): computed once per tweak by fpe.c, not once per value and round.
+ */
 void sf_ff3_tweak_words(const uint8_t tweak[7], uint32_t *wl, uint32_t *wr)
 {
     uint8_t tl[4], tr[4];
@@ -745,6 +750,11 @@ static int big_group(sf_ff3 *f, sf_ff3_lane *const *ls, size_t k)
     return 0;
 }
 
+/*
+ * The lanes in groups of 64 of one kind (halves within 64 bits, or not),
+ * in their order within each kind; every lane is independent, so the
+ * grouping does not change any result. Lanes are trusted (fpe.c's).
+ */
 int sf_ff3_encrypt_lanes(sf_ff3 *f, sf_ff3_lane *lanes, size_t count)
 {
     sf_ff3_lane *sm[LANES], *bg[LANES];
@@ -775,6 +785,7 @@ int sf_ff3_encrypt_lanes(sf_ff3 *f, sf_ff3_lane *lanes, size_t count)
     return 0;
 }
 
+/* Every request checked first (nothing changes on SF_EUSAGE), then run as lanes. */
 int sf_ff3_encrypt_many(sf_ff3 *f, sf_ff3_req *reqs, size_t count)
 {
     sf_ff3_lane lanes[LANES];
