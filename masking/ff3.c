@@ -133,13 +133,15 @@ static inline void str_rev64(uint8_t *x, size_t m, unsigned radix, uint64_t c)
     size_t i = 0;
     switch (radix) {
     case 10:
-        /* two digits per step: half the chain of dependent multiplications */
-        for (; i + 2 <= m; i += 2, c /= 100) {
-            unsigned r = (unsigned)(c % 100);
-            x[i] = (uint8_t)(r % 10);
-            x[i + 1] = (uint8_t)(r / 10);
+        /* four digits per step: a quarter of the chain of dependent multiplications */
+        for (; i + 4 <= m; i += 4, c /= 10000) {
+            unsigned r = (unsigned)(c % 10000), lo = r % 100, hi = r / 100;
+            x[i] = (uint8_t)(lo % 10);
+            x[i + 1] = (uint8_t)(lo / 10);
+            x[i + 2] = (uint8_t)(hi % 10);
+            x[i + 3] = (uint8_t)(hi / 10);
         }
-        if (i < m)
+        for (; i < m; i++, c /= 10)
             x[i] = (uint8_t)(c % 10);
         break;
     case 26:
@@ -396,31 +398,15 @@ static inline uint64_t modinv_reduce(const modinv *mi, u128 y)
     return r >> mi->sh;
 }
 
-/* The moduli radix^k (k < 20) of the rules' radixes 10, 26, 36: reciprocals computed once per context. */
+/* The moduli radix^k (1 <= k <= 19) of the rules' radixes 10, 26, 36, with their reciprocals: computed at init. */
+#define NMOD 20
 struct sf_ff3_moduli {
-    modinv mi[3][20];
-    unsigned char ready[3][20];
+    modinv mi[3][NMOD];
 };
 
-/* radix^k (below 2^63) and its reciprocal; cached for radix 10, 26, 36. */
-static const modinv *modulus(sf_ff3 *f, unsigned radix, size_t k, modinv *tmp)
+static int radix_slot(unsigned radix)
 {
-    struct sf_ff3_moduli *c = f->moduli;
-    int r = radix == 10 ? 0 : radix == 26 ? 1 : radix == 36 ? 2 : -1;
-    uint64_t pow = 1;
-    if (!c && r >= 0)
-        c = f->moduli = calloc(1, sizeof(*c)); /* an optimisation: without it they are computed each time */
-    if (r >= 0 && k < 20 && c && c->ready[r][k])
-        return &c->mi[r][k];
-    for (size_t i = 0; i < k; i++)
-        pow *= radix;
-    if (r < 0 || k >= 20 || !c) {
-        modinv_init(tmp, pow);
-        return tmp;
-    }
-    modinv_init(&c->mi[r][k], pow);
-    c->ready[r][k] = 1;
-    return &c->mi[r][k];
+    return radix == 10 ? 0 : radix == 26 ? 1 : radix == 36 ? 2 : -1;
 }
 
 /* Longest half (numerals) whose radix^u stays below 2^63: 64-bit rounds. */
@@ -441,28 +427,368 @@ static size_t small_half(unsigned radix)
     }
 }
 
+static struct sf_ff3_moduli *moduli_new(void)
+{
+    static const unsigned radixes[3] = {10, 26, 36};
+    struct sf_ff3_moduli *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    for (int r = 0; r < 3; r++) {
+        uint64_t pow = 1;
+        for (size_t k = 1; k <= small_half(radixes[r]); k++) {
+            pow *= radixes[r];
+            modinv_init(&c->mi[r][k], pow);
+        }
+    }
+    return c;
+}
+
+/* radix^k (below 2^63) and its reciprocal: the context's table, or computed into tmp. */
+static const modinv *modulus(sf_ff3 *f, unsigned radix, size_t k, modinv *tmp)
+{
+    int r = radix_slot(radix);
+    uint64_t pow = 1;
+    if (!f->moduli && r >= 0)
+        f->moduli = moduli_new(); /* an optimisation: without it they are computed each time */
+    if (r >= 0 && f->moduli && k >= 1 && k <= small_half(radix))
+        return &f->moduli->mi[r][k];
+    for (size_t i = 0; i < k; i++)
+        pow *= radix;
+    modinv_init(tmp, pow);
+    return tmp;
+}
+
+/* modulus() for a batch: the table (all k of radix r present) when the context has it. */
+static inline const modinv *modulus_of(sf_ff3 *f, const modinv *tab, unsigned radix, size_t k, modinv *tmp)
+{
+    return tab ? &tab[k] : modulus(f, radix, k, tmp);
+}
+
+/* NUM_radix(REV(X)) of at most small_half(radix) numerals: 64 bits, constant multipliers for the rules' radixes. */
+static inline uint64_t num_rev64(const uint8_t *x, size_t n, unsigned radix)
+{
+    uint64_t w = 0;
+    switch (radix) {
+    case 10:
+        while (n-- > 0)
+            w = w * 10 + x[n];
+        return w;
+    case 26:
+        while (n-- > 0)
+            w = w * 26 + x[n];
+        return w;
+    default:
+        while (n-- > 0)
+            w = w * radix + x[n];
+        return w;
+    }
+}
+
 /*
- * One request's state across the interleaved rounds: 64-bit values and
- * reductions when radix^u < 2^63 (radix 10 up to 36 numerals, 26 up to 26),
- * else 128-bit values and divisions.
+ * Radix 10 in the batch: eight numerals at a time in one 64-bit word
+ * (byte i = numeral i, least significant first, as REV puts them), with
+ * multiply-and-mask steps instead of a chain of one multiplication or
+ * division per digit. The one-value path (core) keeps the plain loops and
+ * so checks these in the tests.
  */
-typedef struct lane {
-    int small;
-    uint64_t a, b;             /* small: NUM_radix(REV(A)), NUM_radix(REV(B)) */
-    const modinv *mu, *mv;     /* small: radix^u, radix^v */
-    modinv tu, tv;             /* their storage when not cached */
-    uint32_t wr, wl;           /* T_R, T_L as the block's last four bytes (before the round number) */
-    u128 a128, b128, pow_u, pow_v;
-    size_t u, v;
-    unsigned radix;
-} lane;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define SWAR10 1
 
-#define LANES 32
+/* x[0..k) (k <= 8) as a word's low bytes, the others 0; nothing past x[k - 1] is read. */
+static inline uint64_t load_k(const uint8_t *x, size_t k)
+{
+    uint64_t w = 0;
+    size_t o = 0;
+    if (k == 8) {
+        memcpy(&w, x, 8);
+        return w;
+    }
+    if (k & 4) {
+        uint32_t t;
+        memcpy(&t, x, 4);
+        w = t;
+        o = 4;
+    }
+    if (k & 2) {
+        uint16_t t;
+        memcpy(&t, x + o, 2);
+        w |= (uint64_t)t << (8 * o);
+        o += 2;
+    }
+    if (k & 1)
+        w |= (uint64_t)x[o] << (8 * o);
+    return w;
+}
 
+/* The word's low k bytes into x[0..k); nothing past x[k - 1] is written. */
+static inline void store_k(uint8_t *x, size_t k, uint64_t w)
+{
+    size_t o = 0;
+    if (k == 8) {
+        memcpy(x, &w, 8);
+        return;
+    }
+    if (k & 4) {
+        uint32_t t = (uint32_t)w;
+        memcpy(x, &t, 4);
+        o = 4;
+    }
+    if (k & 2) {
+        uint16_t t = (uint16_t)(w >> (8 * o));
+        memcpy(x + o, &t, 2);
+        o += 2;
+    }
+    if (k & 1)
+        x[o] = (uint8_t)(w >> (8 * o));
+}
+
+/* sum of byte i * 10^i over a word of eight numerals 0..9: pairs, then quads, then the two halves */
+static inline uint64_t swar_num8(uint64_t w)
+{
+    w = (w & 0x00FF00FF00FF00FFull) + ((w >> 8) & 0x00FF00FF00FF00FFull) * 10;
+    w = (w & 0x0000FFFF0000FFFFull) + ((w >> 16) & 0x0000FFFF0000FFFFull) * 100;
+    return (w & 0xFFFFFFFFull) + (w >> 32) * 10000;
+}
+
+/*
+ * The eight decimal numerals of c < 10^8, byte i = digit i: two 32-bit
+ * lanes of 4 digits, split into 16-bit lanes of 2 (y / 100 = y * 5243 >> 19
+ * for y < 10^4), then into bytes (y / 10 = y * 103 >> 10 for y < 100); no
+ * lane's product reaches the next lane.
+ */
+static inline uint64_t swar_str8(uint64_t c)
+{
+    uint64_t t = (c % 10000) | (c / 10000) << 32, hi;
+    hi = ((t * 5243) >> 19) & 0x0000007F0000007Full;
+    t = (t - hi * 100) | hi << 16;
+    hi = ((t * 103) >> 10) & 0x000F000F000F000Full;
+    return (t - hi * 10) | hi << 8;
+}
+
+/* NUM_10(REV(X)) of n <= 19 numerals. */
+static inline uint64_t num10(const uint8_t *x, size_t n)
+{
+    uint64_t w = 0, p = 1;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8, p *= 100000000ull)
+        w += swar_num8(load_k(x + i, 8)) * p;
+    if (i < n)
+        w += swar_num8(load_k(x + i, n - i)) * p;
+    return w;
+}
+
+/* REV(STR^m_10(c)) for c < 10^m. */
+static inline void str10(uint8_t *x, size_t m, uint64_t c)
+{
+    size_t i = 0;
+    for (; i + 8 <= m; i += 8, c /= 100000000ull)
+        store_k(x + i, 8, swar_str8(c % 100000000ull));
+    if (i < m)
+        store_k(x + i, m - i, swar_str8(c));
+}
+#endif
+
+/*
+ * T_L and T_R of a 56-bit tweak as the last word of the rounds' AES blocks
+ * (REVB puts W's bytes reversed there, the round number XORed into the
+ * first): computed once per tweak by fpe.c, not once per value and round.
+ */
+void sf_ff3_tweak_words(const uint8_t tweak[7], uint32_t *wl, uint32_t *wr)
+{
+    uint8_t tl[4], tr[4];
+    split56(tweak, tl, tr);
+    /* REVB(W xor [i]^4 || ...) ends with W's bytes reversed, the round number in the first of them */
+    *wr = (uint32_t)tr[3] | (uint32_t)tr[2] << 8 | (uint32_t)tr[1] << 16 | (uint32_t)tr[0] << 24;
+    *wl = (uint32_t)tl[3] | (uint32_t)tl[2] << 8 | (uint32_t)tl[1] << 16 | (uint32_t)tl[0] << 24;
+}
+
+#define LANES 64
+
+/* The AES call of one round: LANES blocks at most. */
+static int aes_blocks(sf_ff3 *f, unsigned char *out, const unsigned char *in, size_t k)
+{
+    int outl = 0;
+    if (!EVP_EncryptUpdate(f->aes, out, &outl, in, (int)(16 * k)) || outl != (int)(16 * k)) {
+        ERR_clear_error();
+        return SF_ECRYPTO;
+    }
+    return 0;
+}
+
+/*
+ * Up to LANES lanes whose halves fit 64 bits (radix^u < 2^63), rounds
+ * interleaved: per round, every lane's block [NUM(REV(B))]^12 with the
+ * tweak word and round number, one AES call, then every lane's
+ * reduction modulo radix^m by reciprocal (no division) and Feistel step.
+ */
+static int small_group(sf_ff3 *f, sf_ff3_lane *const *ls, size_t k)
+{
+    uint64_t a[LANES], b[LANES];
+    const modinv *mu[LANES], *mv[LANES];
+    modinv tmp[2 * LANES];
+    uint32_t wl[LANES], wr[LANES];
+    unsigned char in[LANES * 16], out[LANES * 16];
+    for (size_t j = 0; j < k; j++) {
+        const sf_ff3_lane *l = ls[j];
+        unsigned radix = l->radix;
+        size_t u = (l->n + 1u) / 2u, v = l->n - u;
+        const modinv *tab;
+        int r = radix_slot(radix);
+        if (r >= 0 && !f->moduli)
+            f->moduli = moduli_new();
+        tab = r >= 0 && f->moduli ? f->moduli->mi[r] : NULL;
+        mu[j] = modulus_of(f, tab, radix, u, &tmp[2 * j]);
+        mv[j] = v == u ? mu[j] : modulus_of(f, tab, radix, v, &tmp[2 * j + 1]);
+#ifdef SWAR10
+        if (radix == 10) {
+            a[j] = num10(l->x, u);
+            b[j] = num10(l->x + u, v);
+        } else
+#endif
+        {
+            a[j] = num_rev64(l->x, u, radix);
+            b[j] = num_rev64(l->x + u, v, radix);
+        }
+        wl[j] = l->wl;
+        wr[j] = l->wr;
+    }
+    for (unsigned i = 0; i < 8; i++) {
+        int rc;
+        const uint32_t *w = i % 2 == 0 ? wr : wl;
+        const modinv *const *mm = i % 2 == 0 ? mu : mv;
+        for (size_t j = 0; j < k; j++) {
+            /* b < 2^63: the block's bytes 8..11 are zero, 12..15 the tweak word with the round number */
+            uint64_t lo = b[j], hi = (uint64_t)(w[j] ^ i) << 32;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            memcpy(in + 16 * j, &lo, 8);
+            memcpy(in + 16 * j + 8, &hi, 8);
+#else
+            for (int t = 0; t < 8; t++)
+                in[16 * j + t] = (unsigned char)(lo >> (8 * t)), in[16 * j + 8 + t] = (unsigned char)(hi >> (8 * t));
+#endif
+        }
+        if ((rc = aes_blocks(f, out, in, k)))
+            return rc;
+        for (size_t j = 0; j < k; j++) {
+            const modinv *mi = mm[j];
+            u128 y;
+            uint64_t c;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            memcpy(&y, out + 16 * j, 16);
+#else
+            y = 0;
+            for (int t = 15; t >= 0; t--)
+                y = (y << 8) | out[16 * j + t];
+#endif
+            /* a < m and the reduced y < m < 2^63: the sum does not overflow */
+            c = a[j] + modinv_reduce(mi, y);
+            c -= mi->m & (0 - (uint64_t)(c >= mi->m));
+            a[j] = b[j];
+            b[j] = c;
+        }
+    }
+    for (size_t j = 0; j < k; j++) {
+        const sf_ff3_lane *l = ls[j];
+        size_t u = (l->n + 1u) / 2u;
+#ifdef SWAR10
+        if (l->radix == 10) {
+            str10(l->x, u, a[j]);
+            str10(l->x + u, l->n - u, b[j]);
+            continue;
+        }
+#endif
+        str_rev64(l->x, u, l->radix, a[j]);
+        str_rev64(l->x + u, l->n - u, l->radix, b[j]);
+    }
+    return 0;
+}
+
+/* The same for lanes whose halves need 128 bits (radix^u <= 2^96), with divisions. */
+static int big_group(sf_ff3 *f, sf_ff3_lane *const *ls, size_t k)
+{
+    u128 a[LANES], b[LANES], pu[LANES], pv[LANES];
+    unsigned char in[LANES * 16], out[LANES * 16];
+    for (size_t j = 0; j < k; j++) {
+        const sf_ff3_lane *l = ls[j];
+        size_t u = (l->n + 1u) / 2u, v = l->n - u;
+        pu[j] = 1;
+        for (size_t i = 0; i < u; i++)
+            pu[j] *= l->radix;
+        pv[j] = v == u ? pu[j] : pu[j] / l->radix;
+        a[j] = num_rev(l->x, u, l->radix);
+        b[j] = num_rev(l->x + u, v, l->radix);
+    }
+    for (unsigned i = 0; i < 8; i++) {
+        int rc, even = i % 2 == 0;
+        for (size_t j = 0; j < k; j++) {
+            u128 bb = b[j];
+            uint32_t w = (even ? ls[j]->wr : ls[j]->wl) ^ i;
+            for (int t = 0; t < 12; t++, bb >>= 8)
+                in[16 * j + t] = (unsigned char)(bb & 0xff);
+            for (int t = 0; t < 4; t++)
+                in[16 * j + 12 + t] = (unsigned char)(w >> (8 * t));
+        }
+        if ((rc = aes_blocks(f, out, in, k)))
+            return rc;
+        for (size_t j = 0; j < k; j++) {
+            u128 y = 0, mod = even ? pu[j] : pv[j], c;
+            for (int t = 15; t >= 0; t--)
+                y = (y << 8) | out[16 * j + t];
+            c = a[j] + y % mod;
+            if (c >= mod)
+                c -= mod;
+            a[j] = b[j];
+            b[j] = c;
+        }
+    }
+    for (size_t j = 0; j < k; j++) {
+        const sf_ff3_lane *l = ls[j];
+        size_t u = (l->n + 1u) / 2u;
+        str_rev(l->x, u, l->radix, a[j]);
+        str_rev(l->x + u, l->n - u, l->radix, b[j]);
+    }
+    return 0;
+}
+
+/*
+ * The lanes in groups of 64 of one kind (halves within 64 bits, or not),
+ * in their order within each kind; every lane is independent, so the
+ * grouping does not change any result. Lanes are trusted (fpe.c's).
+ */
+int sf_ff3_encrypt_lanes(sf_ff3 *f, sf_ff3_lane *lanes, size_t count)
+{
+    sf_ff3_lane *sm[LANES], *bg[LANES];
+    size_t ns = 0, nb = 0;
+    int rc;
+    for (size_t i = 0; i < count; i++) {
+        sf_ff3_lane *l = &lanes[i];
+        if ((l->n + 1u) / 2u <= small_half(l->radix)) {
+            sm[ns++] = l;
+            if (ns == LANES) {
+                if ((rc = small_group(f, sm, ns)))
+                    return rc;
+                ns = 0;
+            }
+        } else {
+            bg[nb++] = l;
+            if (nb == LANES) {
+                if ((rc = big_group(f, bg, nb)))
+                    return rc;
+                nb = 0;
+            }
+        }
+    }
+    if (ns && (rc = small_group(f, sm, ns)))
+        return rc;
+    if (nb && (rc = big_group(f, bg, nb)))
+        return rc;
+    return 0;
+}
+
+/* Every request checked first (nothing changes on SF_EUSAGE), then run as lanes. */
 int sf_ff3_encrypt_many(sf_ff3 *f, sf_ff3_req *reqs, size_t count)
 {
-    lane ln[LANES];
-    unsigned char in[LANES * 16], out[LANES * 16];
+    sf_ff3_lane lanes[LANES];
     for (size_t i = 0; i < count; i++) {
         int rc = check(reqs[i].radix, reqs[i].x, reqs[i].n);
         if (rc)
@@ -470,93 +796,16 @@ int sf_ff3_encrypt_many(sf_ff3 *f, sf_ff3_req *reqs, size_t count)
     }
     for (size_t g = 0; g < count; g += LANES) {
         size_t k = count - g < LANES ? count - g : LANES;
+        int rc;
         for (size_t j = 0; j < k; j++) {
             const sf_ff3_req *q = &reqs[g + j];
-            lane *l = &ln[j];
-            uint8_t tl[4], tr[4];
-            l->radix = q->radix;
-            split56(q->tweak, tl, tr);
-            /* REVB(W xor [i]^4 || ...) ends with W's bytes reversed, the round number in the first of them */
-            l->wr = (uint32_t)tr[3] | (uint32_t)tr[2] << 8 | (uint32_t)tr[1] << 16 | (uint32_t)tr[0] << 24;
-            l->wl = (uint32_t)tl[3] | (uint32_t)tl[2] << 8 | (uint32_t)tl[1] << 16 | (uint32_t)tl[0] << 24;
-            l->u = (q->n + 1) / 2;
-            l->v = q->n - l->u;
-            l->small = l->u <= small_half(q->radix);
-            if (l->small) {
-                l->mu = modulus(f, q->radix, l->u, &l->tu);
-                l->mv = l->v == l->u ? l->mu : modulus(f, q->radix, l->v, &l->tv);
-                l->a = (uint64_t)num_rev(q->x, l->u, q->radix);
-                l->b = (uint64_t)num_rev(q->x + l->u, l->v, q->radix);
-            } else {
-                l->pow_u = 1;
-                for (size_t i = 0; i < l->u; i++)
-                    l->pow_u *= q->radix;
-                l->pow_v = l->v == l->u ? l->pow_u : l->pow_u / q->radix;
-                l->a128 = num_rev(q->x, l->u, q->radix);
-                l->b128 = num_rev(q->x + l->u, l->v, q->radix);
-            }
+            lanes[j].x = q->x;
+            lanes[j].n = (uint16_t)q->n;
+            lanes[j].radix = (uint16_t)q->radix;
+            sf_ff3_tweak_words(q->tweak, &lanes[j].wl, &lanes[j].wr);
         }
-        for (unsigned i = 0; i < 8; i++) {
-            int outl = 0, even = i % 2 == 0;
-            /* every lane's round input, then one AES call for all of them */
-            for (size_t j = 0; j < k; j++) {
-                const lane *l = &ln[j];
-                unsigned char *rp = in + 16 * j;
-                u128 b = l->small ? (u128)l->b : l->b128;
-                uint32_t w = (even ? l->wr : l->wl) ^ i;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-                uint64_t lo = (uint64_t)b, hi = (uint64_t)(b >> 64) & 0xFFFFFFFFu;
-                hi |= (uint64_t)w << 32;
-                memcpy(rp, &lo, 8);
-                memcpy(rp + 8, &hi, 8);
-#else
-                for (int t = 0; t < 12; t++, b >>= 8)
-                    rp[t] = (unsigned char)(b & 0xff);
-                for (int t = 0; t < 4; t++)
-                    rp[12 + t] = (unsigned char)(w >> (8 * t));
-#endif
-            }
-            if (!EVP_EncryptUpdate(f->aes, out, &outl, in, (int)(16 * k)) || outl != (int)(16 * k)) {
-                ERR_clear_error();
-                return SF_ECRYPTO;
-            }
-            for (size_t j = 0; j < k; j++) {
-                lane *l = &ln[j];
-                u128 y;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-                memcpy(&y, out + 16 * j, 16);
-#else
-                y = 0;
-                for (int t = 15; t >= 0; t--)
-                    y = (y << 8) | out[16 * j + t];
-#endif
-                if (l->small) {
-                    const modinv *mi = even ? l->mu : l->mv;
-                    /* a < m and the reduced y < m < 2^63: the sum does not overflow */
-                    uint64_t c = l->a + modinv_reduce(mi, y);
-                    c -= mi->m & (0 - (uint64_t)(c >= mi->m));
-                    l->a = l->b;
-                    l->b = c;
-                } else {
-                    u128 mod = even ? l->pow_u : l->pow_v, c = l->a128 + y % mod;
-                    if (c >= mod)
-                        c -= mod;
-                    l->a128 = l->b128;
-                    l->b128 = c;
-                }
-            }
-        }
-        for (size_t j = 0; j < k; j++) {
-            const lane *l = &ln[j];
-            uint8_t *x = reqs[g + j].x;
-            if (l->small) {
-                str_rev64(x, l->u, l->radix, l->a);
-                str_rev64(x + l->u, l->v, l->radix, l->b);
-            } else {
-                str_rev(x, l->u, l->radix, l->a128);
-                str_rev(x + l->u, l->v, l->radix, l->b128);
-            }
-        }
+        if ((rc = sf_ff3_encrypt_lanes(f, lanes, k)))
+            return rc;
     }
     return 0;
 }

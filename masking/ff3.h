@@ -38,12 +38,28 @@ typedef struct sf_ff3_req {
 
 /*
  * sf_ff3_encrypt for every request (any radix, length and tweak), with the
- * rounds of up to 32 requests interleaved: one AES call per round encrypts
+ * rounds of up to 64 requests interleaved: one AES call per round encrypts
  * all their blocks, so the AES latency and the EVP call are paid once per
  * round for the group instead of once per value. Same results as one call
  * each. SF_EUSAGE (before anything is changed) if any request is invalid.
  */
 int sf_ff3_encrypt_many(sf_ff3 *f, sf_ff3_req *reqs, size_t count);
+
+/*
+ * The batch of fpe.c, which builds only valid requests: numerals x[0..n)
+ * (< radix, n within the radix's limits), the tweak as the two words of
+ * sf_ff3_tweak_words. Nothing is checked. Lanes whose halves fit 64 bits
+ * run 64 at a time with reductions by reciprocal; the others with 128-bit
+ * divisions. Same results as sf_ff3_encrypt.
+ */
+typedef struct sf_ff3_lane {
+    uint8_t *x;
+    uint16_t n, radix;
+    uint32_t wl, wr; /* T_L, T_R as the AES block's last word (before the round number) */
+} sf_ff3_lane;
+
+void sf_ff3_tweak_words(const uint8_t tweak[7], uint32_t *wl, uint32_t *wr);
+int sf_ff3_encrypt_lanes(sf_ff3 *f, sf_ff3_lane *lanes, size_t count);
 
 /* The original FF3 with a 64-bit tweak, only to check against NIST's FF3 sample vectors. */
 int sf_ff3_encrypt_64(sf_ff3 *f, unsigned radix, const uint8_t tweak[8], const uint8_t *in, uint8_t *out, size_t n);

@@ -24,7 +24,7 @@ typedef struct sf_fpe sf_fpe;
 int sf_fpe_new(sf_fpe **out, const unsigned char ff3_key[32], const unsigned char perm_key[32],
                const unsigned char tweak[7], sf_error *err);
 void sf_fpe_free(sf_fpe *f);
-/* Encrypt x[0..n) in place; radix 10, 26 or 36. */
+/* Encrypt x[0..n) in place; radix 10, 26 or 36; every numeral < radix (not checked: callers build them). */
 int sf_fpe_encrypt(sf_fpe *f, unsigned radix, unsigned domain, uint8_t *x, size_t n);
 /*
  * sf_fpe_encrypt of x[i][0..n[i]) for every i, with all their FF3-1 chunks

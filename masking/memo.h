@@ -8,10 +8,15 @@
  *
  * Set-associative (8 ways, CLOCK replacement within a set), entries of one
  * cache line (key + value up to 62 bytes; longer pairs are not kept). It
- * adapts per window of lookups: it starts at 512 entries and grows to
- * 16384 while it evicts and not every lookup hits; when hardly anything
- * hits (every value distinct, or a working set still too large) it goes
- * cold: callers
+ * adapts per window of lookups (4x its size): it starts at 512 entries and
+ * grows (entries moved over) while it evicts and not every lookup hits:
+ * freely up to 16384 entries (1 MiB, x4 per step), then by x16 steps up to
+ * 262144 entries (16 MiB, e.g. 120k distinct SKUs) only while at least a
+ * quarter of the lookups hit.
+ * Bound: 1 MiB + 80 KiB tags per memo, plus at most 64 MiB of entries beyond
+ * that for all memos of the process together (a process-wide budget; a memo
+ * that finds it spent stays at its size). When hardly anything hits (every
+ * value distinct, or a working set still too large) it goes cold: callers
  * skip it (sf_memo_skip) for 15 values in 16, so a stream of unique values
  * costs nearly nothing, and the 16th keeps watch for repetition.
  */

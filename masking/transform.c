@@ -621,20 +621,11 @@ struct sf_rowctx {
     sf_dec *vals;         /* expr operands */
     sf_sdec *svals;       /* the same as small decimals */
     size_t vals_cap;
-    /* digits / alnum of one column over a batch of rows: runs of numerals to encrypt */
-    struct fputask *tasks;
-    size_t ntasks, tasks_cap;
-    size_t *tpos;         /* numeral offsets within their value */
-    size_t ntpos, tpos_cap;
-    uint8_t *tnum;        /* the numerals being encrypted */
-    size_t ntnum, tnum_cap;
-    size_t *act;          /* tasks still to encrypt (cycle-walking) */
-    uint8_t **xs;         /* one sf_fpe_encrypt_many call's values */
-    size_t *xn;
-    size_t *pend;         /* rows whose value missed the memo */
-    uint64_t *pend_h;
-    size_t work_cap;      /* capacity of act, xs, xn (tasks) */
-    size_t pend_cap;      /* rows pend (4 per row) and pend_h (2 per row) have room for */
+    /* digits / alnum of one column over a batch of rows (fpe_column) */
+    uint8_t *fnum;        /* the numerals being encrypted (plaintext: wiped when moved or freed) */
+    uint16_t *fpos;       /* per numeral: its offset in its value (values up to 65536 bytes) */
+    size_t fnum_cap;      /* entries of fnum and fpos */
+    struct fpe_work *fw;  /* the batch's values, runs per domain, misses, repeats */
     /* PRF batches of one column: messages, their rows, outputs */
     const void *mptr[SF_TABLEPLAN_MAX_ROWS];
     size_t mlen[SF_TABLEPLAN_MAX_ROWS];
@@ -692,16 +683,11 @@ void sf_rowctx_free(sf_rowctx *ctx)
     free(ctx->len);
     free(ctx->vals);
     free(ctx->svals);
-    if (ctx->tnum)
-        OPENSSL_cleanse(ctx->tnum, ctx->tnum_cap);
-    free(ctx->tnum);
-    free(ctx->tasks);
-    free(ctx->tpos);
-    free(ctx->act);
-    free(ctx->xs);
-    free(ctx->xn);
-    free(ctx->pend);
-    free(ctx->pend_h);
+    if (ctx->fnum)
+        OPENSSL_cleanse(ctx->fnum, ctx->fnum_cap);
+    free(ctx->fnum);
+    free(ctx->fpos);
+    free(ctx->fw);
     free(ctx);
 }
 
@@ -948,10 +934,10 @@ static int fmt_prf(const mctx *m, const unsigned char *blk, sf_buf *dst)
     return 0;
 }
 
-/* Digits of value v at positions pos[0..n) meet the integer constraints? */
-static int int_ok(const char *v, const size_t *pos, size_t n, const char *bound)
+/* Digits d[0..n) (an integer part, most significant first) meet the integer constraints? */
+static int int_ok(const char *d, size_t n, const char *bound)
 {
-    if (n >= 2 && v[pos[0]] == '0')
+    if (n >= 2 && d[0] == '0')
         return 0;
     if (bound) {
         size_t bl = strlen(bound);
@@ -959,8 +945,8 @@ static int int_ok(const char *v, const size_t *pos, size_t n, const char *bound)
             return 0;
         if (n == bl)
             for (size_t i = 0; i < n; i++) {
-                if (v[pos[i]] != bound[i])
-                    return v[pos[i]] < bound[i];
+                if (d[i] != bound[i])
+                    return d[i] < bound[i];
             }
     }
     return 1;
@@ -968,106 +954,126 @@ static int int_ok(const char *v, const size_t *pos, size_t n, const char *bound)
 
 /*
  * digits and alnum work column by column over a batch of rows: each value
- * that misses the memo is copied into scratch and split into runs of
- * numerals (fputask); all runs of one radix and domain are encrypted
- * together (sf_fpe_encrypt_many, FF3-1 rounds interleaved), then written
- * back over the copies.
+ * that misses the memo is copied into scratch and scanned once, its
+ * numerals going straight into ctx->fnum (and their offsets into
+ * ctx->fpos) as at most two runs (letters and digits, integer and fraction
+ * part, or the text's digits), each listed under its domain. Each domain's
+ * runs are encrypted together (sf_fpe_encrypt_many: FF3-1 rounds
+ * interleaved), then the numerals go back to their offsets; values longer
+ * than 65536 bytes (offsets do not fit) are scanned again instead, by the
+ * same rule that took the numerals out.
  */
-typedef struct fputask {
-    size_t at;          /* scratch offset of the value's copy */
-    size_t pos, npos;   /* ctx->tpos[pos .. pos + npos): offsets in the value of the run's numerals */
-    size_t skip;        /* the first `skip` of them are kept */
-    size_t num;         /* ctx->tnum[num .. num + npos - skip): the numerals being encrypted */
-    unsigned radix, domain;
-    int constrained;    /* integer part: walk the cycle until no leading zero and |v| <= bound */
-    const char *bound;
-} fputask;
+typedef struct fpe_val {
+    size_t at, len;      /* scratch offset and length of the value's copy */
+    size_t num[2], n[2]; /* its runs: ctx->fnum offsets and numerals encrypted (after those kept) */
+    size_t nint, ikeep;  /* integers and numerics: digits before the point, and of them kept */
+    unsigned char neg;   /* integers and numerics: 1 after a leading '-' */
+    unsigned char scan;  /* longer than 65536 bytes: put back by scanning, not by offsets */
+} fpe_val;
 
-static int grow(void **p, size_t *cap, size_t need, size_t size)
+typedef struct fpe_work {
+    fpe_val v[SF_TABLEPLAN_MAX_ROWS];          /* the values to encrypt, in row order */
+    uint8_t *x[2][SF_TABLEPLAN_MAX_ROWS];      /* per domain: its runs' numerals */
+    size_t xn[2][SF_TABLEPLAN_MAX_ROWS];
+    size_t xv[SF_TABLEPLAN_MAX_ROWS];          /* cycle walking: the values whose integer part walks on */
+    size_t miss[SF_TABLEPLAN_MAX_ROWS];        /* rows encrypted, their hashes */
+    uint64_t miss_h[SF_TABLEPLAN_MAX_ROWS];
+    size_t dup[SF_TABLEPLAN_MAX_ROWS][2];      /* (row, earlier row with the same value) */
+    size_t pend[SF_TABLEPLAN_MAX_ROWS];        /* rows to remember (misses that used the memo) */
+} fpe_work;
+
+#define PREFETCH_AHEAD 12 /* rows between fetching a memo set's tags and its entry */
+
+/* memcpy for the short values of these columns without a call: two overlapping moves up to 16 bytes. */
+static inline void copy_short(char *dst, const char *src, size_t n)
 {
-    size_t n;
-    void *q;
-    if (need <= *cap)
-        return 0;
-    n = *cap ? *cap : 64;
-    while (n < need)
-        n *= 2;
-    if (!(q = realloc(*p, n * size)))
-        return -1;
-    *p = q;
-    *cap = n;
-    return 0;
+    if (n >= 8 && n <= 16) {
+        uint64_t a, b;
+        memcpy(&a, src, 8);
+        memcpy(&b, src + n - 8, 8);
+        memcpy(dst, &a, 8);
+        memcpy(dst + n - 8, &b, 8);
+    } else if (n >= 4 && n < 8) {
+        uint32_t a, b;
+        memcpy(&a, src, 4);
+        memcpy(&b, src + n - 4, 4);
+        memcpy(dst, &a, 4);
+        memcpy(dst + n - 4, &b, 4);
+    } else if (n > 0) {
+        memcpy(dst, src, n);
+    }
 }
 
-/* Room for `more` positions and numerals. */
-static int task_room(sf_rowctx *ctx, size_t more)
+/* The kinds of digits/alnum columns: their two domains and radixes. */
+enum { FK_TEXT, FK_ALNUM, FK_NUMBER };
+static const unsigned fk_dom[3][2] = {{DOM_TEXT_DIGITS, 0}, {DOM_ALNUM_LETTERS, DOM_ALNUM_DIGITS},
+                                      {DOM_INT_PART, DOM_FRAC_PART}};
+static const unsigned fk_radix[3][2] = {{10, 10}, {26, 10}, {10, 10}};
+
+/* Room in ctx->fnum and ctx->fpos for `need` numerals (the batch's, reserved once: pointers into them stay valid). */
+static int grow(sf_rowctx *ctx, size_t need)
 {
-    size_t cap = ctx->tnum_cap;
+    size_t cap = ctx->fnum_cap;
     uint8_t *num;
-    if (grow((void **)&ctx->tpos, &ctx->tpos_cap, ctx->ntpos + more, sizeof(size_t)) < 0)
-        return -1;
-    if (ctx->ntnum + more <= cap)
+    uint16_t *pos;
+    if (need <= cap)
         return 0;
+    while (cap < need)
+        cap = cap ? cap * 2 : 1024;
+    num = malloc(cap);
+    pos = num ? malloc(cap * sizeof(uint16_t)) : NULL;
+    if (!pos) {
+        free(num);
+        return -1;
+    }
     /* numerals are plaintext: wiped when they move */
-    while (cap < ctx->ntnum + more)
-        cap = cap ? cap * 2 : 256;
-    if (!(num = malloc(cap)))
-        return -1;
-    if (ctx->tnum) {
-        memcpy(num, ctx->tnum, ctx->ntnum);
-        OPENSSL_cleanse(ctx->tnum, ctx->tnum_cap);
-        free(ctx->tnum);
+    if (ctx->fnum) {
+        OPENSSL_cleanse(ctx->fnum, ctx->fnum_cap);
+        free(ctx->fnum);
     }
-    ctx->tnum = num;
-    ctx->tnum_cap = cap;
+    free(ctx->fpos);
+    ctx->fnum = num;
+    ctx->fpos = pos;
+    ctx->fnum_cap = cap;
     return 0;
 }
 
-/* A run of the value at scratch offset `at`: positions tpos[pos..ntpos) (already added), the first `skip` kept. */
-static int add_task(sf_rowctx *ctx, size_t at, size_t pos, size_t skip, unsigned radix, unsigned domain,
-                    int constrained, const char *bound)
+/* The work area of fpe_column, allocated on first use. */
+static int task_room(sf_rowctx *ctx)
 {
-    fputask *t;
-    const char *v = ctx->scratch.ptr + at;
-    size_t npos = ctx->ntpos - pos;
-    if (npos <= skip) {
-        ctx->ntpos = pos;
-        return 0;
-    }
-    if (grow((void **)&ctx->tasks, &ctx->tasks_cap, ctx->ntasks + 1, sizeof(fputask)) < 0)
+    if (!ctx->fw && !(ctx->fw = malloc(sizeof(*ctx->fw))))
         return -1;
-    t = &ctx->tasks[ctx->ntasks++];
-    t->at = at;
-    t->pos = pos;
-    t->npos = npos;
-    t->skip = skip;
-    t->num = ctx->ntnum;
-    t->radix = radix;
-    t->domain = domain;
-    t->constrained = constrained;
-    t->bound = bound;
-    for (size_t k = skip; k < npos; k++) {
-        char ch = v[ctx->tpos[pos + k]];
-        ctx->tnum[ctx->ntnum++] = (uint8_t)(radix == 10 ? ch - '0' : ch >= 'a' ? ch - 'a' : ch - 'A');
-    }
     return 0;
 }
 
-/* The digits runs of one value (its copy at scratch offset `at`). */
-static int prep_digits(const mctx *m, sf_rowctx *ctx, const sf_field *in, size_t at)
+/* A value's run d (numerals at ctx->fnum + num, n of them) joins its domain's list. */
+static void add_task(sf_rowctx *ctx, size_t *cnt, unsigned d, fpe_val *fv, size_t num, size_t n)
+{
+    fv->num[d] = num;
+    fv->n[d] = n;
+    if (n) {
+        ctx->fw->x[d][cnt[d]] = ctx->fnum + num;
+        ctx->fw->xn[d][cnt[d]++] = n;
+    }
+}
+
+/* The runs of a digits value: the text's digits after `keep`, or an integer's / numeric's two parts. */
+static int prep_digits(const mctx *m, sf_rowctx *ctx, const sf_field *in, fpe_val *fv, size_t *nnum, size_t *cnt)
 {
     const colplan *c = &m->p->cols[m->col];
-    size_t n = 0, nint = 0, keep = (size_t)c->rule->keep_leading, pos = ctx->ntpos;
+    size_t n = 0, keep = (size_t)c->rule->keep_leading, base = *nnum;
     const char *v = in->ptr;
-    int neg = in->len > 0 && v[0] == '-';
-    if (task_room(ctx, in->len) < 0)
-        return sf_error_set(m->err, SF_ENOMEM, "out of memory");
+    uint8_t *x = ctx->fnum + base;
+    fv->neg = 0;
+    fv->nint = fv->ikeep = 0;
     if (c->fit == FIT_INT || c->fit == FIT_NUMERIC) {
         /* [-]digits[.digits] exactly */
-        size_t i = neg ? 1 : 0, dot = 0;
+        int neg = in->len > 0 && v[0] == '-';
+        size_t i = neg ? 1 : 0, nint = 0, nfrac, int_keep, frac_keep;
+        int dot = 0;
         for (; i < in->len; i++) {
             if (v[i] >= '0' && v[i] <= '9')
-                ctx->tpos[pos + n++] = i;
+                n++;
             else if (v[i] == '.' && c->fit == FIT_NUMERIC && !dot)
                 dot = 1, nint = n;
             else
@@ -1076,192 +1082,273 @@ static int prep_digits(const mctx *m, sf_rowctx *ctx, const sf_field *in, size_t
         if (!dot)
             nint = n;
         if (i != in->len || nint == 0) {
-            if (c->fit == FIT_NUMERIC && (ci_eq(v, in->len, "nan") || ci_eq(v + neg, in->len - neg, "infinity")))
+            if (c->fit == FIT_NUMERIC && (ci_eq(v, in->len, "nan") || ci_eq(v + neg, in->len - neg, "infinity"))) {
+                add_task(ctx, cnt, 0, fv, base, 0);
+                add_task(ctx, cnt, 1, fv, base, 0);
                 return 0;
+            }
             return value_error(m, c->fit == FIT_INT ? "value is not an integer" : "value is not a number");
         }
         {
             const char *bound = c->fit == FIT_INT ? (neg ? c->bound_neg : c->bound_pos) : NULL;
             /* numeric(p,s) with p == s holds only "0" before the point: nothing to permute there */
-            size_t int_keep = c->fit == FIT_NUMERIC && c->type.precision >= 0 &&
-                                      (size_t)(c->type.precision - c->type.scale) < nint
-                                  ? nint
-                                  : (keep < nint ? keep : nint);
-            if (!int_ok(v, ctx->tpos + pos, nint, bound))
+            int_keep = c->fit == FIT_NUMERIC && c->type.precision >= 0 &&
+                               (size_t)(c->type.precision - c->type.scale) < nint
+                           ? nint
+                           : (keep < nint ? keep : nint);
+            if (!int_ok(v + neg, nint, bound))
                 return value_error(m, "value is not a canonical integer");
-            ctx->ntpos = pos + nint;
-            if (add_task(ctx, at, pos, int_keep, 10, DOM_INT_PART, 1, bound) < 0)
-                return sf_error_set(m->err, SF_ENOMEM, "out of memory");
-            if (n > nint) {
-                /* the fraction's positions follow the integer part's in tpos */
-                size_t fpos = ctx->ntpos;
-                if (fpos != pos + nint)
-                    memmove(ctx->tpos + fpos, ctx->tpos + pos + nint, (n - nint) * sizeof(size_t));
-                ctx->ntpos = fpos + (n - nint);
-                if (add_task(ctx, at, fpos, keep > nint ? keep - nint : 0, 10, DOM_FRAC_PART, 0, NULL) < 0)
-                    return sf_error_set(m->err, SF_ENOMEM, "out of memory");
-            }
         }
+        nfrac = n - nint;
+        frac_keep = keep > nint ? keep - nint : 0;
+        if (frac_keep > nfrac)
+            frac_keep = nfrac;
+        fv->neg = (unsigned char)neg;
+        fv->nint = nint;
+        fv->ikeep = int_keep;
+        for (size_t k = int_keep; k < nint; k++)
+            x[k - int_keep] = (uint8_t)(v[neg + k] - '0');
+        add_task(ctx, cnt, 0, fv, base, nint - int_keep);
+        base += nint - int_keep;
+        x = ctx->fnum + base;
+        for (size_t k = frac_keep; k < nfrac; k++)
+            x[k - frac_keep] = (uint8_t)(v[neg + nint + 1 + k] - '0');
+        add_task(ctx, cnt, 1, fv, base, nfrac - frac_keep);
+        *nnum = base + nfrac - frac_keep;
         return 0;
     }
-    for (size_t i = 0; i < in->len; i++)
-        if (v[i] >= '0' && v[i] <= '9')
-            ctx->tpos[pos + n++] = i;
-    ctx->ntpos = pos + n;
-    return add_task(ctx, at, pos, keep, 10, DOM_TEXT_DIGITS, 0, NULL) < 0 ? sf_error_set(m->err, SF_ENOMEM, "out of memory")
-                                                                         : 0;
-}
-
-/* 1 for ASCII letters, 2 for digits. */
-static const unsigned char alnum_class[256] = {
-    ['0'] = 2, ['1'] = 2, ['2'] = 2, ['3'] = 2, ['4'] = 2, ['5'] = 2, ['6'] = 2, ['7'] = 2, ['8'] = 2, ['9'] = 2,
-    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1,
-    ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1,
-    ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
-    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1,
-    ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1,
-    ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1};
-
-/* The letters run and the digits run of one value (its copy at scratch offset `at`). */
-static int prep_alnum(const mctx *m, sf_rowctx *ctx, const sf_field *in, size_t at)
-{
-    size_t keep = (size_t)m->p->cols[m->col].rule->keep_leading, lpos, nl = 0, nd = 0, seen = 0;
-    const unsigned char *v = (const unsigned char *)in->ptr;
-    size_t *lp, *dp;
-    if (task_room(ctx, 2 * in->len) < 0)
-        return sf_error_set(m->err, SF_ENOMEM, "out of memory");
-    /* one pass after the first `keep` letters and digits: letters from lpos up, digits parked after them */
-    lpos = ctx->ntpos;
-    lp = ctx->tpos + lpos;
-    dp = lp + in->len;
-    for (size_t i = 0; i < in->len; i++) {
-        unsigned cl = alnum_class[v[i]];
-        if (!cl || seen++ < keep)
-            continue;
-        if (cl == 1)
-            lp[nl++] = i;
-        else
-            dp[nd++] = i;
-    }
-    ctx->ntpos = lpos + nl;
-    if (add_task(ctx, at, lpos, 0, 26, DOM_ALNUM_LETTERS, 0, NULL) < 0)
-        return sf_error_set(m->err, SF_ENOMEM, "out of memory");
     {
-        size_t dpos = ctx->ntpos;
-        memmove(ctx->tpos + dpos, dp, nd * sizeof(size_t));
-        ctx->ntpos = dpos + nd;
-        if (add_task(ctx, at, dpos, 0, 10, DOM_ALNUM_DIGITS, 0, NULL) < 0)
-            return sf_error_set(m->err, SF_ENOMEM, "out of memory");
+        const size_t len = in->len;
+        size_t i = 0;
+        uint16_t *q = ctx->fpos + base;
+        for (size_t seen = 0; seen < keep && i < len; i++)
+            seen += (unsigned)(unsigned char)v[i] - '0' < 10;
+        for (; i < len; i++) {
+            unsigned d = (unsigned)(unsigned char)v[i] - '0';
+            /* n <= i: inside the value's share of ctx->fnum / fpos */
+            x[n] = (uint8_t)d;
+            q[n] = (uint16_t)i;
+            n += d < 10;
+        }
     }
+    add_task(ctx, cnt, 0, fv, base, n);
+    *nnum = base + n;
     return 0;
 }
 
+/* Per byte: 0x40 | numeral for ASCII letters (either case), 0x80 | numeral for digits, 0 otherwise. */
+#define AN_LETTER 0x40
+#define AN_DIGIT 0x80
+static const unsigned char alnum_info[256] = {
+    ['0'] = 0x80 | 0, ['1'] = 0x80 | 1, ['2'] = 0x80 | 2, ['3'] = 0x80 | 3, ['4'] = 0x80 | 4, ['5'] = 0x80 | 5,
+    ['6'] = 0x80 | 6, ['7'] = 0x80 | 7, ['8'] = 0x80 | 8, ['9'] = 0x80 | 9, ['A'] = 0x40 | 0, ['B'] = 0x40 | 1,
+    ['C'] = 0x40 | 2, ['D'] = 0x40 | 3, ['E'] = 0x40 | 4, ['F'] = 0x40 | 5, ['G'] = 0x40 | 6, ['H'] = 0x40 | 7,
+    ['I'] = 0x40 | 8, ['J'] = 0x40 | 9, ['K'] = 0x40 | 10, ['L'] = 0x40 | 11, ['M'] = 0x40 | 12, ['N'] = 0x40 | 13,
+    ['O'] = 0x40 | 14, ['P'] = 0x40 | 15, ['Q'] = 0x40 | 16, ['R'] = 0x40 | 17, ['S'] = 0x40 | 18, ['T'] = 0x40 | 19,
+    ['U'] = 0x40 | 20, ['V'] = 0x40 | 21, ['W'] = 0x40 | 22, ['X'] = 0x40 | 23, ['Y'] = 0x40 | 24, ['Z'] = 0x40 | 25,
+    ['a'] = 0x40 | 0, ['b'] = 0x40 | 1, ['c'] = 0x40 | 2, ['d'] = 0x40 | 3, ['e'] = 0x40 | 4, ['f'] = 0x40 | 5,
+    ['g'] = 0x40 | 6, ['h'] = 0x40 | 7, ['i'] = 0x40 | 8, ['j'] = 0x40 | 9, ['k'] = 0x40 | 10, ['l'] = 0x40 | 11,
+    ['m'] = 0x40 | 12, ['n'] = 0x40 | 13, ['o'] = 0x40 | 14, ['p'] = 0x40 | 15, ['q'] = 0x40 | 16, ['r'] = 0x40 | 17,
+    ['s'] = 0x40 | 18, ['t'] = 0x40 | 19, ['u'] = 0x40 | 20, ['v'] = 0x40 | 21, ['w'] = 0x40 | 22, ['x'] = 0x40 | 23,
+    ['y'] = 0x40 | 24, ['z'] = 0x40 | 25};
+
 /*
- * Encrypt every task, a batch per radix and domain, and write the numerals
- * back into the values. Constrained runs that come out with a leading zero
- * or beyond the bound are encrypted again (cycle walking): the input was
- * valid, so the walk ends at the latest when the cycle returns to it.
+ * The letters run and the digits run of an alnum value (after the first
+ * `keep` letters and digits). The kept prefix is skipped first; then the
+ * loop is branch-free (letters, digits and the rest come in no predictable
+ * order): every character stores its numeral and offset at both runs' ends
+ * and only the matching run advances.
  */
-static int run_tasks(const mctx *m, sf_rowctx *ctx, sf_fpe *f)
+static void prep_alnum(const mctx *m, sf_rowctx *ctx, const sf_field *in, fpe_val *fv, size_t *nnum, size_t *cnt)
 {
-    static const unsigned groups[][2] = {{10, DOM_TEXT_DIGITS}, {10, DOM_INT_PART}, {10, DOM_FRAC_PART},
-                                         {26, DOM_ALNUM_LETTERS}, {10, DOM_ALNUM_DIGITS}};
-    size_t nact = ctx->ntasks;
-    if (nact > ctx->work_cap) {
-        size_t cap = ctx->work_cap;
-        if (grow((void **)&ctx->act, &cap, nact, sizeof(size_t)) < 0 ||
-            (cap = ctx->work_cap, grow((void **)&ctx->xs, &cap, nact, sizeof(uint8_t *))) < 0 ||
-            (cap = ctx->work_cap, grow((void **)&ctx->xn, &cap, nact, sizeof(size_t))) < 0)
-            return sf_error_set(m->err, SF_ENOMEM, "out of memory");
-        ctx->work_cap = cap;
+    /* locals: the numeral stores (uint8_t) may alias anything, so nothing is re-read through a pointer */
+    const size_t keep = (size_t)m->p->cols[m->col].rule->keep_leading, base = *nnum, len = in->len;
+    size_t nl = 0, nd = 0, i = 0;
+    const unsigned char *v = (const unsigned char *)in->ptr;
+    /* letters from base up, digits from base + the value's length up (2 * length at most) */
+    uint8_t *lp = ctx->fnum + base, *dp = lp + len;
+    uint16_t *lq = ctx->fpos + base, *dq = lq + len;
+    for (size_t seen = 0; seen < keep && i < len; i++)
+        seen += alnum_info[v[i]] != 0;
+    for (; i < len; i++) {
+        unsigned info = alnum_info[v[i]];
+        lp[nl] = (uint8_t)(info & 0x3f);
+        lq[nl] = (uint16_t)i;
+        dp[nd] = (uint8_t)(info & 0x3f);
+        dq[nd] = (uint16_t)i;
+        nl += (info >> 6) & 1;
+        nd += info >> 7;
     }
-    for (size_t k = 0; k < nact; k++)
-        ctx->act[k] = k;
-    for (long iter = 0; nact > 0; iter++) {
+    add_task(ctx, cnt, 0, fv, base, nl);
+    add_task(ctx, cnt, 1, fv, base + len, nd);
+    *nnum = base + len + nd;
+}
+
+/* The encrypted numerals of value fv back into its copy (the scans of prep_alnum / prep_digits, reversed). */
+static void put_back(const colplan *c, int kind, sf_rowctx *ctx, const fpe_val *fv)
+{
+    char *v = ctx->scratch.ptr + fv->at;
+    size_t keep = (size_t)c->rule->keep_leading;
+    const uint8_t *a = ctx->fnum + fv->num[0], *b = ctx->fnum + fv->num[1];
+    if (kind == FK_NUMBER) {
+        const size_t nfrac_enc = fv->n[1], nint_enc = fv->n[0];
+        char *d = v + fv->neg + fv->ikeep;
+        for (size_t k = 0; k < nint_enc; k++)
+            d[k] = (char)('0' + a[k]);
+        /* the fraction's encrypted digits are its last ones */
+        d = v + fv->len - nfrac_enc;
+        for (size_t k = 0; k < nfrac_enc; k++)
+            d[k] = (char)('0' + b[k]);
+        return;
+    }
+    if (!fv->scan) {
+        /* locals: the char stores may alias anything */
+        const uint16_t *pa = ctx->fpos + fv->num[0], *pb = ctx->fpos + fv->num[1];
+        const size_t n0 = fv->n[0], n1 = fv->n[1];
+        if (kind == FK_TEXT) {
+            for (size_t k = 0; k < n0; k++)
+                v[pa[k]] = (char)('0' + a[k]);
+            return;
+        }
+        for (size_t k = 0; k < n0; k++) {
+            char *ch = v + pa[k];
+            *ch = (char)((*ch >= 'a' ? 'a' : 'A') + a[k]);
+        }
+        for (size_t k = 0; k < n1; k++)
+            v[pb[k]] = (char)('0' + b[k]);
+        return;
+    }
+    if (kind == FK_TEXT) {
+        if (fv->n[0] == 0)
+            return;
+        for (size_t i = 0, seen = 0, k = 0; i < fv->len; i++) {
+            unsigned d = (unsigned)(unsigned char)v[i] - '0', on = d < 10 && seen >= keep;
+            seen += d < 10;
+            /* a[k] for k == n[0] is the byte after the run: inside ctx->fnum, never used */
+            v[i] = on ? (char)('0' + a[k]) : v[i];
+            k += on;
+        }
+        return;
+    }
+    if (fv->n[0] + fv->n[1] == 0)
+        return;
+    /* branch-free like prep_alnum; a[ia], b[ib] past their runs stay inside ctx->fnum and are not used */
+    for (size_t i = 0, seen = 0, ia = 0, ib = 0; i < fv->len; i++) {
+        unsigned c = (unsigned char)v[i], cl = alnum_info[c] >> 6, on = seen >= keep;
+        unsigned isl = on & (cl == 1), isd = on & (cl == 2);
+        char lc = (char)((c >= 'a' ? 'a' : 'A') + a[ia]), dc = (char)('0' + b[ib]);
+        seen += cl != 0;
+        v[i] = isl ? lc : isd ? dc : (char)c;
+        ia += isl;
+        ib += isd;
+    }
+}
+
+/*
+ * Encrypt the batch's runs, one sf_fpe_encrypt_many per domain, and write
+ * the numerals back into the values. Integer parts that come out with a
+ * leading zero or beyond the bound are encrypted again (cycle walking):
+ * the input was valid, so the walk ends at the latest when the cycle
+ * returns to it.
+ */
+static int run_tasks(const mctx *m, sf_rowctx *ctx, sf_fpe *f, int kind, size_t nv, const size_t *cnt)
+{
+    const colplan *c = &m->p->cols[m->col];
+    fpe_work *w = ctx->fw;
+    size_t nwalk = 0;
+    for (unsigned d = 0; d < 2; d++)
+        if (cnt[d] && sf_fpe_encrypt_many(f, fk_radix[kind][d], fk_dom[kind][d], w->x[d], w->xn[d], cnt[d]) < 0)
+            return crypto_failed(m);
+    for (size_t k = 0; k < nv; k++) {
+        const fpe_val *fv = &w->v[k];
+        put_back(c, kind, ctx, fv);
+        if (kind == FK_NUMBER && fv->n[0]) {
+            const char *bound = c->fit == FIT_INT ? (fv->neg ? c->bound_neg : c->bound_pos) : NULL;
+            if (!int_ok(ctx->scratch.ptr + fv->at + fv->neg, fv->nint, bound))
+                w->xv[nwalk++] = k;
+        }
+    }
+    for (long iter = 0; nwalk > 0; iter++) {
         size_t left = 0;
         if (iter > 10000000)
             return sf_error_set(m->err, SF_EINTERNAL, "masking %s: digit permutation did not converge", m->p->qname);
-        for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
-            size_t cnt = 0;
-            for (size_t k = 0; k < nact; k++) {
-                fputask *t = &ctx->tasks[ctx->act[k]];
-                if (t->domain != groups[g][1]) /* the domain says the radix */
-                    continue;
-                ctx->xs[cnt] = ctx->tnum + t->num;
-                ctx->xn[cnt++] = t->npos - t->skip;
-            }
-            if (cnt && sf_fpe_encrypt_many(f, groups[g][0], groups[g][1], ctx->xs, ctx->xn, cnt) < 0)
-                return crypto_failed(m);
+        for (size_t j = 0; j < nwalk; j++) {
+            const fpe_val *fv = &w->v[w->xv[j]];
+            w->x[0][j] = ctx->fnum + fv->num[0];
+            w->xn[0][j] = fv->n[0];
         }
-        for (size_t k = 0; k < nact; k++) {
-            fputask *t = &ctx->tasks[ctx->act[k]];
-            char *v = ctx->scratch.ptr + t->at;
-            const size_t *pos = ctx->tpos + t->pos + t->skip;
-            const uint8_t *x = ctx->tnum + t->num;
-            size_t n = t->npos - t->skip;
-            if (t->radix == 10) {
-                for (size_t j = 0; j < n; j++)
-                    v[pos[j]] = (char)('0' + x[j]);
-            } else {
-                for (size_t j = 0; j < n; j++) {
-                    char *ch = &v[pos[j]];
-                    *ch = (char)((*ch >= 'a' ? 'a' : 'A') + x[j]);
-                }
-            }
-            if (t->constrained && !int_ok(v, ctx->tpos + t->pos, t->npos, t->bound))
-                ctx->act[left++] = ctx->act[k];
+        if (sf_fpe_encrypt_many(f, 10, DOM_INT_PART, w->x[0], w->xn[0], nwalk) < 0)
+            return crypto_failed(m);
+        for (size_t j = 0; j < nwalk; j++) {
+            const fpe_val *fv = &w->v[w->xv[j]];
+            const char *bound = c->fit == FIT_INT ? (fv->neg ? c->bound_neg : c->bound_pos) : NULL;
+            char *d = ctx->scratch.ptr + fv->at + fv->neg;
+            for (size_t k = 0; k < fv->n[0]; k++)
+                d[fv->ikeep + k] = (char)('0' + ctx->fnum[fv->num[0] + k]);
+            if (!int_ok(d, fv->nint, bound))
+                w->xv[left++] = w->xv[j];
         }
-        nact = left;
+        nwalk = left;
     }
     return 0;
 }
 
 /*
  * digits / alnum for column m->col of rows [0, nrows): memo hits are
- * copied, misses are encrypted in batches and remembered.
+ * copied, misses are encrypted in batches and remembered. A cold memo
+ * (sf_memo_skip) costs the skipped values nothing: no hash, no lookup,
+ * and they are not deduplicated within the batch either (distinct values
+ * are what made it cold).
  */
 static int fpe_column(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in, size_t nrows)
 {
     const colplan *c = &m->p->cols[m->col];
-    size_t nc = m->p->ncols, npend = 0, nmiss = 0, ndup = 0;
+    int kind = c->rule->kind == SF_RULE_ALNUM                      ? FK_ALNUM
+               : c->fit == FIT_INT || c->fit == FIT_NUMERIC ? FK_NUMBER
+                                                                   : FK_TEXT;
+    size_t nc = m->p->ncols, npend = 0, nmiss = 0, ndup = 0, nv = 0, nnum = 0, total = 0, cnt[2] = {0, 0};
     uint8_t seen[2 * SF_TABLEPLAN_MAX_ROWS]; /* 1 + index of a miss, by hash */
+    int any_use = 0;
+    fpe_work *w;
     sf_fpe *f;
     int rc;
     if ((rc = get_fpe(s->rs, &f, m->err)))
         return rc;
-    if (nrows > ctx->pend_cap) {
-        /* pend holds 4 * nrows sizes, pend_h 2 * nrows hashes */
-        size_t cap = 4 * ctx->pend_cap, hcap = 2 * ctx->pend_cap;
-        if (grow((void **)&ctx->pend, &cap, 4 * nrows, sizeof(size_t)) < 0 ||
-            grow((void **)&ctx->pend_h, &hcap, 2 * nrows, sizeof(uint64_t)) < 0)
-            return sf_error_set(m->err, SF_ENOMEM, "out of memory");
-        ctx->pend_cap = nrows;
-    }
+    if (task_room(ctx) < 0)
+        return sf_error_set(m->err, SF_ENOMEM, "out of memory");
+    w = ctx->fw;
     /*
-     * pend[0..npend): rows to remember after the batch; the batch's misses
-     * (rows and hashes) at pend + nrows, pend_h + nrows. A value repeated
-     * within the batch is encrypted once: its copies are listed as
-     * (row, first row) pairs at pend + 2 * nrows.
+     * Hashes first, and the memo's lines fetched for all rows before any
+     * lookup waits on one: a row's tags are fetched as it is hashed, its
+     * entry PREFETCH_AHEAD rows later (by then the tags have arrived).
      */
-    ctx->ntasks = ctx->ntpos = ctx->ntnum = 0;
-    memset(seen, 0, sizeof(seen));
-    /* hashes first, and the memo's lines fetched for all rows before any lookup waits on one */
     for (size_t r = 0; r < nrows; r++) {
         const sf_field *v = &in[r * nc + m->col];
-        ctx->use[r] = !v->null && !sf_memo_skip(&s->memo);
-        if (!v->null)
-            ctx->hash[r] = sf_memo_hash(v->ptr, v->len, 7);
-        if (ctx->use[r])
-            sf_memo_prefetch_tags(&s->memo, ctx->hash[r]);
+        ctx->use[r] = 0;
+        if (r >= PREFETCH_AHEAD && ctx->use[r - PREFETCH_AHEAD])
+            sf_memo_prefetch_entry(&s->memo, ctx->hash[r - PREFETCH_AHEAD]);
+        if (v->null)
+            continue;
+        total += v->len;
+        if (sf_memo_skip(&s->memo))
+            continue;
+        ctx->use[r] = 1;
+        any_use = 1;
+        ctx->hash[r] = sf_memo_hash(v->ptr, v->len, 7);
+        sf_memo_prefetch_tags(&s->memo, ctx->hash[r]);
     }
-    for (size_t r = 0; r < nrows; r++)
-        if (ctx->use[r])
-            sf_memo_prefetch_entry(&s->memo, ctx->hash[r]);
+    /* every value's copy, and twice its length of numerals (alnum puts its digits after the letters' room) */
+    if (sf_buf_grow(&ctx->scratch, total) < 0 || grow(ctx, 2 * total + 1) < 0)
+        return sf_error_set(m->err, SF_ENOMEM, "out of memory");
+    if (any_use) {
+        memset(seen, 0, sizeof(seen));
+        for (size_t r = nrows > PREFETCH_AHEAD ? nrows - PREFETCH_AHEAD : 0; r < nrows; r++)
+            if (ctx->use[r])
+                sf_memo_prefetch_entry(&s->memo, ctx->hash[r]);
+    }
     for (size_t r = 0; r < nrows; r++) {
         const sf_field *v = &in[r * nc + m->col];
         size_t cell = r * nc + m->col, at = ctx->scratch.len, vlen, first = SIZE_MAX;
-        size_t *miss = ctx->pend + nrows, *dup = ctx->pend + 2 * nrows;
-        uint64_t *miss_h = ctx->pend_h + nrows;
         const unsigned char *e;
         uint64_t h = ctx->hash[r];
         int use = ctx->use[r];
@@ -1269,54 +1356,68 @@ static int fpe_column(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in
         if (v->null)
             continue;
         if (use && (e = sf_memo_get(&s->memo, h, v->ptr, v->len, &vlen))) {
-            if (sf_buf_add(&ctx->scratch, e, vlen) < 0)
+            if (ctx->scratch.len + vlen >= ctx->scratch.cap && sf_buf_grow(&ctx->scratch, vlen) < 0)
                 return sf_error_set(m->err, SF_ENOMEM, "out of memory");
+            copy_short(ctx->scratch.ptr + at, (const char *)e, vlen);
+            ctx->scratch.len += vlen;
+            ctx->scratch.ptr[ctx->scratch.len] = '\0';
         } else {
-            /* the batch's misses by hash, open addressing (at most half the slots are used) */
-            for (size_t sl = h % sizeof(seen); seen[sl]; sl = (sl + 1) % sizeof(seen)) {
-                size_t k = seen[sl] - 1;
-                const sf_field *w = &in[miss[k] * nc + m->col];
-                if (miss_h[k] == h && w->len == v->len && memcmp(w->ptr, v->ptr, v->len) == 0) {
-                    first = miss[k];
-                    break;
+            if (use) {
+                /* the batch's misses by hash, open addressing (at most half the slots are used) */
+                for (size_t sl = h % sizeof(seen); seen[sl]; sl = (sl + 1) % sizeof(seen)) {
+                    size_t k = seen[sl] - 1;
+                    const sf_field *o = &in[w->miss[k] * nc + m->col];
+                    if (w->miss_h[k] == h && o->len == v->len && memcmp(o->ptr, v->ptr, v->len) == 0) {
+                        first = w->miss[k];
+                        break;
+                    }
                 }
             }
-            if (sf_buf_add(&ctx->scratch, v->ptr, v->len) < 0)
+            /* room was reserved above (unless a remembered value was longer than its key) */
+            if (ctx->scratch.len + v->len >= ctx->scratch.cap && sf_buf_grow(&ctx->scratch, v->len) < 0)
                 return sf_error_set(m->err, SF_ENOMEM, "out of memory");
+            copy_short(ctx->scratch.ptr + at, v->ptr, v->len);
+            ctx->scratch.len += v->len;
+            ctx->scratch.ptr[ctx->scratch.len] = '\0';
             if (first != SIZE_MAX) {
-                dup[2 * ndup] = r;
-                dup[2 * ndup++ + 1] = first;
+                w->dup[ndup][0] = r;
+                w->dup[ndup++][1] = first;
             } else {
-                if ((rc = c->rule->kind == SF_RULE_DIGITS ? prep_digits(m, ctx, v, at) : prep_alnum(m, ctx, v, at)))
+                fpe_val *fv = &w->v[nv++];
+                fv->at = at;
+                fv->len = v->len;
+                fv->num[0] = fv->num[1] = fv->n[0] = fv->n[1] = 0; /* a text digits value has one run */
+                fv->scan = v->len > UINT16_MAX + (size_t)1;
+                if (kind == FK_ALNUM)
+                    prep_alnum(m, ctx, v, fv, &nnum, cnt);
+                else if ((rc = prep_digits(m, ctx, v, fv, &nnum, cnt)))
                     return rc;
-                {
+                if (use) {
                     size_t sl = h % sizeof(seen);
                     while (seen[sl])
                         sl = (sl + 1) % sizeof(seen);
                     seen[sl] = (uint8_t)(nmiss + 1);
-                }
-                miss[nmiss] = r;
-                miss_h[nmiss++] = h;
-                if (use) {
-                    ctx->pend[npend] = r;
-                    ctx->pend_h[npend++] = h;
+                    w->miss[nmiss] = r;
+                    w->miss_h[nmiss++] = h;
+                    w->pend[npend++] = r;
                 }
             }
         }
         ctx->off[cell] = at;
         ctx->len[cell] = ctx->scratch.len - at;
     }
-    if (ctx->ntasks && (rc = run_tasks(m, ctx, f)))
+    if (nv && (rc = run_tasks(m, ctx, f, kind, nv, cnt)))
         return rc;
     for (size_t k = 0; k < ndup; k++) {
         /* digits and alnum keep the length: the copy's room is the original's size */
-        size_t to = ctx->pend[2 * nrows + 2 * k] * nc + m->col, from = ctx->pend[2 * nrows + 2 * k + 1] * nc + m->col;
+        size_t to = w->dup[k][0] * nc + m->col, from = w->dup[k][1] * nc + m->col;
         memcpy(ctx->scratch.ptr + ctx->off[to], ctx->scratch.ptr + ctx->off[from], ctx->len[from]);
     }
     for (size_t k = 0; k < npend; k++) {
-        size_t cell = ctx->pend[k] * nc + m->col;
+        size_t cell = w->pend[k] * nc + m->col;
         const sf_field *v = &in[cell];
-        sf_memo_put(&s->memo, ctx->pend_h[k], v->ptr, v->len, ctx->scratch.ptr + ctx->off[cell], ctx->len[cell]);
+        sf_memo_put(&s->memo, ctx->hash[w->pend[k]], v->ptr, v->len, ctx->scratch.ptr + ctx->off[cell],
+                    ctx->len[cell]);
     }
     return 0;
 }

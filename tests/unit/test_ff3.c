@@ -415,3 +415,46 @@ Test(fpe, a_batch_gives_what_one_call_each_gives)
     sf_fpe_free(f);
     sf_fpe_free(g);
 }
+
+Test(ff3, lanes_of_every_length_agree_with_one_call_each)
+{
+    /* every length of the rules' radixes in one batch (64-bit and 128-bit lanes mixed, more than 64 lanes),
+       three rounds of tweaks, against the one-value path checked by NIST's vectors */
+    static const unsigned radixes[] = {10, 26, 36};
+    unsigned char key[32];
+    uint32_t seed = 4242;
+    sf_ff3 f;
+    for (int i = 0; i < 32; i++)
+        key[i] = (unsigned char)(i * 7 + 1);
+    cr_assert_eq(sf_ff3_init(&f, key, 32, NULL), 0);
+    for (int round = 0; round < 3; round++) {
+        sf_ff3_lane lanes[200];
+        uint8_t x[200][64], want[200][64];
+        size_t count = 0;
+        for (size_t ri = 0; ri < 3; ri++) {
+            unsigned radix = radixes[ri];
+            for (size_t n = sf_ff3_minlen(radix); n <= sf_ff3_maxlen(radix); n++, count++) {
+                uint8_t tweak[7];
+                for (int t = 0; t < 7; t++) {
+                    seed = seed * 1103515245u + 12345u;
+                    tweak[t] = (uint8_t)(seed >> 16);
+                }
+                for (size_t i = 0; i < n; i++) {
+                    seed = seed * 1103515245u + 12345u;
+                    x[count][i] = (uint8_t)(round == 1 ? radix - 1 : round == 2 ? 0 : (seed >> 16) % radix);
+                }
+                cr_assert_eq(sf_ff3_encrypt(&f, radix, tweak, x[count], want[count], n), 0);
+                lanes[count].x = x[count];
+                lanes[count].n = (uint16_t)n;
+                lanes[count].radix = (uint16_t)radix;
+                sf_ff3_tweak_words(tweak, &lanes[count].wl, &lanes[count].wr);
+            }
+        }
+        cr_assert_gt(count, 64);
+        cr_assert_eq(sf_ff3_encrypt_lanes(&f, lanes, count), 0);
+        for (size_t k = 0; k < count; k++)
+            cr_assert_eq(memcmp(x[k], want[k], lanes[k].n), 0, "lane %zu (radix %u, %u numerals)", k, lanes[k].radix,
+                         lanes[k].n);
+    }
+    sf_ff3_cleanup(&f);
+}

@@ -117,3 +117,82 @@ Test(memo, distinct_values_go_cold_and_a_large_working_set_grows_it)
     }
     sf_memo_free(&m);
 }
+
+Test(memo, a_repeating_working_set_past_16384_grows_and_keeps_its_entries)
+{
+    sf_memo m;
+    size_t vl;
+    char k[32], v[32];
+    sf_memo_init(&m);
+    /* 19 000 keys (15 000 seen once a round, 4000 often): 16384 entries thrash, but most lookups hit */
+    for (int round = 0; round < 8; round++)
+        for (int i = 0; i < 60000; i++) {
+            int key = i % 4 == 0 ? i : i % 4000;
+            snprintf(k, sizeof(k), "sku-%d", key);
+            snprintf(v, sizeof(v), "m-%d", key);
+            use_value(&m, k, v);
+        }
+    cr_assert_gt(m.nsets * 8, 16384, "grown past the free size");
+    cr_assert_leq(m.nsets * 8, 262144, "never past 16 MiB");
+    {
+        uint64_t before = m.total_hits, lookups = m.total_lookups;
+        for (int i = 0; i < 60000; i++) {
+            const unsigned char *got;
+            int key = i % 4 == 0 ? i : i % 4000;
+            snprintf(k, sizeof(k), "sku-%d", key);
+            snprintf(v, sizeof(v), "m-%d", key);
+            got = get(&m, k, &vl);
+            cr_assert(!got || (vl == strlen(v) && memcmp(got, v, vl) == 0), "%s", k);
+        }
+        cr_assert_gt((m.total_hits - before) * 10, (m.total_lookups - lookups) * 9, "over 90%% hits once grown");
+    }
+    sf_memo_free(&m);
+}
+
+Test(memo, distinct_values_never_grow_it_past_the_free_size)
+{
+    sf_memo m;
+    char k[32];
+    sf_memo_init(&m);
+    for (int i = 0; i < 600000; i++) {
+        snprintf(k, sizeof(k), "unique-%d", i);
+        use_value(&m, k, "x");
+    }
+    cr_assert_leq(m.nsets * 8, 16384);
+    sf_memo_free(&m);
+}
+
+/* Drive m with a working set of `keys` keys (a quarter of them hot) until it stops growing. */
+static void grow_big(sf_memo *m, int keys, int tag)
+{
+    char k[48];
+    for (int round = 0; round < 12; round++)
+        for (int i = 0; i < keys; i++) {
+            int key = i % 4 == 0 ? i : i % 20000;
+            snprintf(k, sizeof(k), "m%d-key-%d", tag, key);
+            use_value(m, k, "v");
+        }
+}
+
+Test(memo, all_memos_of_a_process_share_a_64_mib_budget)
+{
+    /* five memos that would each take 16 MiB: the budget lets the first ones grow, not all five */
+    sf_memo m[5];
+    size_t big = 0, total = 0;
+    for (int i = 0; i < 5; i++) {
+        sf_memo_init(&m[i]);
+        grow_big(&m[i], 300000, i);
+        total += m[i].nsets * 8 * 64;
+        big += m[i].nsets * 8 == 262144;
+    }
+    cr_assert_geq(big, 1, "a memo reaches 16 MiB");
+    cr_assert_lt(big, 5, "not every one");
+    cr_assert_leq(total, 5 * ((size_t)1 << 20) + ((size_t)64 << 20), "1 MiB each plus the shared 64 MiB");
+    /* freeing gives the budget back: a new memo grows again */
+    for (int i = 0; i < 5; i++)
+        sf_memo_free(&m[i]);
+    sf_memo_init(&m[0]);
+    grow_big(&m[0], 300000, 9);
+    cr_assert_eq(m[0].nsets * 8, 262144);
+    sf_memo_free(&m[0]);
+}
