@@ -83,10 +83,14 @@ rel_s3_status() {
     -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "$STAGEFORK_TEST_S3/$1?location="
 }
 
-# pids whose environment carries SF_TRIAL=<slug>
+# pids whose environment carries SF_TRIAL=<slug> and a database of this run's
+# prefix (other checkouts may run the same suite on this machine at the same time)
 rel_procs() {
   local f
-  for f in $(grep -lsz -- "^SF_TRIAL=$1\$" /proc/[0-9]*/environ); do f=${f#/proc/}; echo "${f%/environ}"; done
+  for f in $(grep -lsz -- "^SF_TRIAL=$1\$" /proc/[0-9]*/environ); do
+    grep -qsz -- "^DATABASE_URL=.*/${P}_" "$f" || continue
+    f=${f#/proc/}; echo "${f%/environ}"
+  done
 }
 
 rel_leaks() {
