@@ -15,6 +15,7 @@
 #else
 #define SF_HAVE_AVX2 0
 #endif
+#include "copyscan.h"
 #include "maskerint.h"
 #include "pgarchive.h"
 #include "sqlident.h"
@@ -536,35 +537,15 @@ static size_t split_line(splitout *s, const char *line, size_t len, size_t *bad,
 #if defined(__SSE2__)
     if (len >= 16 && simd) {
         int over = 0; /* more than max fields: ends no longer stored */
-        const __m128i vt = _mm_set1_epi8('\t'), vb = _mm_set1_epi8('\\');
         for (;;) {
-            const char *q = p;
-            unsigned mt, mb, mn, hard, skip = 0;
-            int tail = 0;
-            __m128i v;
-            if (end - p < 17) {
-                /* the last 16 bytes, without the ones already seen; the byte after the end counts as "hard" */
-                if (p >= end)
-                    break;
-                q = end - 16;
-                skip = (unsigned)(p - q);
-                tail = 1;
-            }
-            v = _mm_loadu_si128((const __m128i *)(const void *)q);
-            mt = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vt));
-            mb = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vb));
-            if (tail) {
-                mt &= 0xFFFFu << skip;
-                mb &= 0xFFFFu << skip;
-                mn = ((mt | mb) >> 1) | 0x8000u;
-            } else if (mb) {
-                /* the byte after each backslash (byte 16 is still in the line) */
-                __m128i w = _mm_loadu_si128((const __m128i *)(const void *)(p + 1));
-                mn = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(w, vt), _mm_cmpeq_epi8(w, vb)));
-            } else {
-                mn = 0;
-            }
-            hard = mb & mn;
+            sf_copy_step st;
+            const char *q;
+            unsigned mt, mb, hard;
+            int tail;
+            if (p >= end)
+                break;
+            sf_copy_step16(&st, p, end);
+            q = st.q, mt = st.mt, mb = st.mb, hard = st.hard, tail = st.tail;
             if (hard) {
                 unsigned before = (hard & (0u - hard)) - 1;
                 mt &= before; /* the tabs before that backslash */
