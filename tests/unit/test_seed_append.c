@@ -14,94 +14,13 @@
 #include <string.h>
 #include <unistd.h>
 #include "seed_util.h"
+#include "pgtest.h"
 #include "stagefork/seed.h"
 
 static const char *const tables[] = {"tenants", "warehouses", "suppliers", "products", "price_lists",
                                      "price_tiers", "customers", "customer_contacts", "inventory", "orders",
                                      "order_lines", "shipments", "invoices", "edi_partners", "edi_messages"};
 #define NT (sizeof(tables) / sizeof(tables[0]))
-
-static char admin[512];
-
-static PGconn *conn_ok(const char *dsn)
-{
-    PGconn *c = PQconnectdb(dsn);
-    cr_assert_eq(PQstatus(c), CONNECTION_OK, "connect %s: %s", dsn, PQerrorMessage(c));
-    return c;
-}
-
-static void run_sql(PGconn *c, const char *sql)
-{
-    PGresult *r = PQexec(c, sql);
-    cr_assert(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", sql,
-              PQresultErrorMessage(r));
-    PQclear(r);
-}
-
-/* The single value of a query as a new string. */
-static char *value(PGconn *c, const char *sql)
-{
-    PGresult *r = PQexec(c, sql);
-    char *v;
-    cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s: %s", sql, PQresultErrorMessage(r));
-    cr_assert_eq(PQntuples(r), 1, "%s", sql);
-    v = strdup(PQgetisnull(r, 0, 0) ? "" : PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return v;
-}
-
-static long long num(PGconn *c, const char *sql)
-{
-    char *v = value(c, sql);
-    long long n = strtoll(v, NULL, 10);
-    free(v);
-    return n;
-}
-
-static void fresh_db(char *dsn, size_t cap, char *name, size_t ncap, const char *tag)
-{
-    const char *u = getenv("STAGEFORK_TEST_PG"), *slash;
-    PGconn *a;
-    char sql[256];
-    cr_assert(u && *u, "STAGEFORK_TEST_PG is not set (run through make test / scripts/run-tests.sh)");
-    slash = strrchr(u, '/');
-    snprintf(admin, sizeof(admin), "%s", u);
-    snprintf(name, ncap, "sf_t_append_%s_%d", tag, (int)getpid());
-    snprintf(dsn, cap, "%.*s/%s", (int)(slash - u), u, name);
-    a = conn_ok(admin);
-    run_sql(a, "SET client_min_messages TO warning");
-    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s", name);
-    run_sql(a, sql);
-    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", name);
-    run_sql(a, sql);
-    PQfinish(a);
-}
-
-static void gone_db(const char *name)
-{
-    PGconn *a = conn_ok(admin);
-    char sql[256];
-    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
-    run_sql(a, sql);
-    PQfinish(a);
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *b;
-    long n;
-    cr_assert_not_null(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    b = malloc((size_t)n + 1);
-    cr_assert_not_null(b);
-    cr_assert_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-    b[n] = '\0';
-    fclose(f);
-    return b;
-}
 
 /* Seed the shipped spec; returns the handle (rows per table readable) or fails the test. */
 static sf_seed *seed_shipped(const char *dsn, const char *profiles, const char *scale, uint64_t seed)
@@ -124,7 +43,7 @@ static char *table_md5(PGconn *c, const char *table, const char *where)
     char sql[512];
     snprintf(sql, sizeof(sql), "SELECT md5(coalesce(string_agg(x::text, E'\\n' ORDER BY x::text), '')) FROM %s x WHERE %s",
              table, where);
-    return value(c, sql);
+    return value_of(c, sql);
 }
 
 /* Rows of the table that existed before: the key is at most the old max (inventory: by warehouse). */
@@ -138,7 +57,7 @@ static long long table_max(PGconn *c, const char *table)
     char sql[256];
     snprintf(sql, sizeof(sql), "SELECT coalesce(max(%s), 0) FROM %s",
              strcmp(table, "inventory") ? "id" : "warehouse_id", table);
-    return num(c, sql);
+    return scalar(c, sql);
 }
 
 /*
@@ -152,14 +71,14 @@ static void append_profile(const char *tag, const char *profile, char *md5s[NT])
     long long count[NT], oldmax[NT];
     PGconn *c;
     sf_seed *s;
-    fresh_db(dsn, sizeof(dsn), db, sizeof(db), tag);
-    c = conn_ok(dsn);
-    run_sql(c, schema);
+    make_db(dsn, sizeof(dsn), db, sizeof(db), "sf_t_append", tag);
+    c = connect_ok(dsn);
+    exec_ok(c, schema);
     free(schema);
     sf_seed_free(seed_shipped(dsn, "high-volume", "0.002", 1));
     for (size_t i = 0; i < NT; i++) {
         snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", tables[i]);
-        count[i] = num(c, sql);
+        count[i] = scalar(c, sql);
         cr_assert_gt(count[i], 0);
         oldmax[i] = table_max(c, tables[i]);
         before[i] = table_md5(c, tables[i], "true");
@@ -174,8 +93,8 @@ static void append_profile(const char *tag, const char *profile, char *md5s[NT])
         cr_assert(strstr(name, tables[i]), "%s vs %s", name, tables[i]);
         cr_assert_gt(rows, 0);
         snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", tables[i]);
-        cr_assert_eq(num(c, sql), count[i] + rows, "%s: %s has %lld rows, expected %lld + %lld", profile, tables[i],
-                     num(c, sql), count[i], (long long)rows);
+        cr_assert_eq(scalar(c, sql), count[i] + rows, "%s: %s has %lld rows, expected %lld + %lld", profile, tables[i],
+                     scalar(c, sql), count[i], (long long)rows);
         /* existing rows untouched: the same rows, byte for byte */
         old_rows_where(where, sizeof(where), tables[i], oldmax[i]);
         now = table_md5(c, tables[i], where);
@@ -184,27 +103,27 @@ static void append_profile(const char *tag, const char *profile, char *md5s[NT])
         free(before[i]);
         /* new keys come after the old MAX */
         snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s x WHERE NOT (%s)", tables[i], where);
-        cr_assert_eq(num(c, sql), rows, "%s: %s: new rows are past the old max", profile, tables[i]);
+        cr_assert_eq(scalar(c, sql), rows, "%s: %s: new rows are past the old max", profile, tables[i]);
         md5s[i] = table_md5(c, tables[i], "true");
     }
     /* new rows reference the new parents (from: new), denormalised copies are consistent */
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM orders o WHERE o.id > %lld AND o.customer_id <= %lld", oldmax[9],
              oldmax[6]);
-    cr_assert_eq(num(c, sql), 0, "%s: new orders point at new customers", profile);
-    cr_assert_eq(num(c, "SELECT count(*) FROM order_lines l JOIN products p ON p.id = l.product_id "
+    cr_assert_eq(scalar(c, sql), 0, "%s: new orders point at new customers", profile);
+    cr_assert_eq(scalar(c, "SELECT count(*) FROM order_lines l JOIN products p ON p.id = l.product_id "
                         "WHERE p.sku <> l.sku OR p.list_price <> l.unit_price"), 0);
-    cr_assert_eq(num(c, "SELECT count(*) FROM orders o JOIN customers c ON c.id = o.customer_id "
+    cr_assert_eq(scalar(c, "SELECT count(*) FROM orders o JOIN customers c ON c.id = o.customer_id "
                         "WHERE c.email <> o.customer_email OR c.tenant_id <> o.tenant_id"), 0);
     /* identity sequences are past the new max: the application can insert */
-    run_sql(c, "INSERT INTO tenants (slug, name, region, plan, data_retention_days, created_at) "
+    exec_ok(c, "INSERT INTO tenants (slug, name, region, plan, data_retention_days, created_at) "
                "VALUES ('after-append', 'New', 'eu', 'starter', 30, now())");
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM tenants WHERE slug = 'after-append' AND id > %lld",
              oldmax[0] + 3);
-    cr_assert_eq(num(c, sql), 1);
-    run_sql(c, "DELETE FROM tenants WHERE slug = 'after-append'");
+    cr_assert_eq(scalar(c, sql), 1);
+    exec_ok(c, "DELETE FROM tenants WHERE slug = 'after-append'");
     sf_seed_free(s);
     PQfinish(c);
-    gone_db(db);
+    drop_db(db);
 }
 
 static void append_twice(const char *profile, const char *tag1, const char *tag2)
@@ -281,40 +200,40 @@ static char *orders_for_existing(const char *tag)
     sf_seed *s;
     sf_error err;
     PGconn *c;
-    fresh_db(dsn, sizeof(dsn), db, sizeof(db), tag);
-    c = conn_ok(dsn);
-    run_sql(c, schema);
+    make_db(dsn, sizeof(dsn), db, sizeof(db), "sf_t_append", tag);
+    c = connect_ok(dsn);
+    exec_ok(c, schema);
     free(schema);
     sf_seed_free(seed_shipped(dsn, "standard", "0.02", 3));
     maxo = table_max(c, "orders");
     maxc = table_max(c, "customers");
-    cust = num(c, "SELECT count(*) FROM customers");
+    cust = scalar(c, "SELECT count(*) FROM customers");
     cr_assert_eq(sf_seed_open_mem(&s, "orders.yaml", EXISTING_SPEC, strlen(EXISTING_SPEC), &err), 0, "%s", err.msg);
     cr_assert_eq(sf_seed_to_db(s, dsn, NULL), 0, "%s", sf_seed_error(s)->msg);
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM orders WHERE id > %lld", maxo);
-    cr_assert_eq(num(c, sql), 40);
+    cr_assert_eq(scalar(c, sql), 40);
     /* every new order belongs to a customer that was there before, with its own tenant and email */
     snprintf(sql, sizeof(sql),
              "SELECT count(*) FROM orders o JOIN customers c ON c.id = o.customer_id AND c.tenant_id = o.tenant_id "
              "AND c.email = o.customer_email WHERE o.id > %lld AND c.id <= %lld",
              maxo, maxc);
-    cr_assert_eq(num(c, sql), 40);
-    cr_assert_eq(num(c, "SELECT count(*) FROM customers"), cust, "no customer added");
+    cr_assert_eq(scalar(c, sql), 40);
+    cr_assert_eq(scalar(c, "SELECT count(*) FROM customers"), cust, "no customer added");
     /* lines of the new orders carry an existing product's sku and price, and line_total holds */
     snprintf(sql, sizeof(sql),
              "SELECT count(*) FROM order_lines l JOIN products p ON p.id = l.product_id AND p.sku = l.sku "
              "AND p.list_price = l.unit_price WHERE l.order_id > %lld",
              maxo);
-    cr_assert_eq(num(c, sql), 120);
+    cr_assert_eq(scalar(c, sql), 120);
     /* zipf over existing customers: some customer got several of the new orders */
     snprintf(sql, sizeof(sql),
              "SELECT max(n) FROM (SELECT count(*) AS n FROM orders WHERE id > %lld GROUP BY customer_id) x", maxo);
-    cr_assert_gt(num(c, sql), 1);
+    cr_assert_gt(scalar(c, sql), 1);
     snprintf(sql, sizeof(sql), "(SELECT * FROM orders WHERE id > %lld)", maxo);
     md5 = table_md5(c, sql, "true");
     sf_seed_free(s);
     PQfinish(c);
-    gone_db(db);
+    drop_db(db);
     return md5;
 }
 
@@ -355,22 +274,22 @@ Test(seed_append, from_any_mixes_existing_and_new_parents)
     sf_seed *s;
     sf_error err;
     PGconn *c;
-    fresh_db(dsn, sizeof(dsn), db, sizeof(db), "any");
-    c = conn_ok(dsn);
-    run_sql(c, "CREATE TABLE cat (id int PRIMARY KEY, code text NOT NULL UNIQUE, UNIQUE (id, code));"
+    make_db(dsn, sizeof(dsn), db, sizeof(db), "sf_t_append", "any");
+    c = connect_ok(dsn);
+    exec_ok(c, "CREATE TABLE cat (id int PRIMARY KEY, code text NOT NULL UNIQUE, UNIQUE (id, code));"
                "CREATE TABLE item (id bigserial PRIMARY KEY, cat_id int NOT NULL, cat_code text NOT NULL,"
                "  FOREIGN KEY (cat_id, cat_code) REFERENCES cat (id, code));"
                "INSERT INTO cat SELECT g, 'K' || lpad(g::text, 2, '0') FROM generate_series(0, 49) g");
     cr_assert_eq(sf_seed_open_mem(&s, "any.yaml", spec, strlen(spec), &err), 0, "%s", err.msg);
     /* 50 of the 100 codes K00..K99 exist: the 50 new categories take exactly the other 50 */
     cr_assert_eq(sf_seed_to_db(s, dsn, NULL), 0, "%s", sf_seed_error(s)->msg);
-    cr_assert_eq(num(c, "SELECT count(DISTINCT code) FROM cat"), 100);
-    cr_assert_eq(num(c, "SELECT min(id) FROM cat WHERE code NOT IN (SELECT 'K' || lpad(g::text, 2, '0') "
+    cr_assert_eq(scalar(c, "SELECT count(DISTINCT code) FROM cat"), 100);
+    cr_assert_eq(scalar(c, "SELECT min(id) FROM cat WHERE code NOT IN (SELECT 'K' || lpad(g::text, 2, '0') "
                         "FROM generate_series(0, 49) g)"), 50);
-    cr_assert_gt(num(c, "SELECT count(*) FROM item WHERE cat_id < 50"), 500, "existing parents are used");
-    cr_assert_gt(num(c, "SELECT count(*) FROM item WHERE cat_id >= 50"), 500, "new parents are used");
+    cr_assert_gt(scalar(c, "SELECT count(*) FROM item WHERE cat_id < 50"), 500, "existing parents are used");
+    cr_assert_gt(scalar(c, "SELECT count(*) FROM item WHERE cat_id >= 50"), 500, "new parents are used");
     /* one more category would need a 101st code */
-    run_sql(c, "DELETE FROM item");
+    exec_ok(c, "DELETE FROM item");
     sf_seed_free(s);
     {
         static const char more[] = "version: 1\n"
@@ -385,11 +304,11 @@ Test(seed_append, from_any_mixes_existing_and_new_parents)
         cr_assert(!strncmp(sf_seed_error(s)->msg, "more.yaml:7:7: unique column 'code' of public.cat", 49), "%s",
                   sf_seed_error(s)->msg);
         cr_assert(strstr(sf_seed_error(s)->msg, "no unused values left"), "%s", sf_seed_error(s)->msg);
-        cr_assert_eq(num(c, "SELECT count(*) FROM cat"), 100, "nothing written");
+        cr_assert_eq(scalar(c, "SELECT count(*) FROM cat"), 100, "nothing written");
         sf_seed_free(s);
     }
     PQfinish(c);
-    gone_db(db);
+    drop_db(db);
 }
 
 /* ---- errors and identifiers ----------------------------------------- */
@@ -406,18 +325,18 @@ Test(seed_append, after_max_needs_an_integer_column_and_names_the_position)
     sf_seed *s;
     sf_error err;
     PGconn *c;
-    fresh_db(dsn, sizeof(dsn), db, sizeof(db), "txt");
-    c = conn_ok(dsn);
-    run_sql(c, "CREATE TABLE t (code text PRIMARY KEY); INSERT INTO t VALUES ('a')");
+    make_db(dsn, sizeof(dsn), db, sizeof(db), "sf_t_append", "txt");
+    c = connect_ok(dsn);
+    exec_ok(c, "CREATE TABLE t (code text PRIMARY KEY); INSERT INTO t VALUES ('a')");
     cr_assert_eq(sf_seed_open_mem(&s, "spec.yaml", spec, strlen(spec), &err), 0, "%s", err.msg);
     cr_assert_eq(sf_seed_to_db(s, dsn, NULL), SF_ECONFIG);
     cr_assert(!strncmp(sf_seed_error(s)->msg, "spec.yaml:6:27: column 'code' of public.t is text", 48), "%s",
               sf_seed_error(s)->msg);
     cr_assert(strstr(sf_seed_error(s)->msg, "needs an integer column"), "%s", sf_seed_error(s)->msg);
-    cr_assert_eq(num(c, "SELECT count(*) FROM t"), 1);
+    cr_assert_eq(scalar(c, "SELECT count(*) FROM t"), 1);
     sf_seed_free(s);
     /* an integer column whose MAX plus the new rows leaves its type */
-    run_sql(c, "CREATE TABLE s (id smallint PRIMARY KEY); INSERT INTO s VALUES (32766)");
+    exec_ok(c, "CREATE TABLE s (id smallint PRIMARY KEY); INSERT INTO s VALUES (32766)");
     {
         static const char small[] = "version: 1\n"
                                     "tables:\n"
@@ -443,7 +362,7 @@ Test(seed_append, after_max_needs_an_integer_column_and_names_the_position)
         free(out);
     }
     PQfinish(c);
-    gone_db(db);
+    drop_db(db);
 }
 
 Test(seed_append, odd_identifiers_are_quoted_by_libpq_in_every_append_query)
@@ -464,20 +383,20 @@ Test(seed_append, odd_identifiers_are_quoted_by_libpq_in_every_append_query)
     sf_seed *s;
     sf_error err;
     PGconn *c;
-    fresh_db(dsn, sizeof(dsn), db, sizeof(db), "odd");
-    c = conn_ok(dsn);
-    run_sql(c, "CREATE EXTENSION IF NOT EXISTS citext; CREATE SCHEMA odd;"
+    make_db(dsn, sizeof(dsn), db, sizeof(db), "sf_t_append", "odd");
+    c = connect_ok(dsn);
+    exec_ok(c, "CREATE EXTENSION IF NOT EXISTS citext; CREATE SCHEMA odd;"
                "CREATE TABLE odd.\"Par ent\" (\"Select\" int PRIMARY KEY, \"na;me\" text UNIQUE);"
                "CREATE TABLE odd.\"Ch\"\"ild\" (\"E-Mail\" citext UNIQUE, \"pa rent\" int REFERENCES odd.\"Par ent\");"
                "INSERT INTO odd.\"Par ent\" VALUES (10, 'c');");
     cr_assert_eq(sf_seed_open_mem(&s, "odd.yaml", spec, strlen(spec), &err), 0, "%s", err.msg);
     cr_assert_eq(sf_seed_to_db(s, dsn, NULL), 0, "%s", sf_seed_error(s)->msg);
-    cr_assert_eq(num(c, "SELECT min(\"Select\") FROM odd.\"Par ent\" WHERE \"Select\" > 10"), 11);
-    cr_assert_eq(num(c, "SELECT count(DISTINCT \"na;me\") FROM odd.\"Par ent\""), 6);
+    cr_assert_eq(scalar(c, "SELECT min(\"Select\") FROM odd.\"Par ent\" WHERE \"Select\" > 10"), 11);
+    cr_assert_eq(scalar(c, "SELECT count(DISTINCT \"na;me\") FROM odd.\"Par ent\""), 6);
     /* a second load: the emails of the first are there (citext compares case-insensitively) */
     sf_seed_free(s);
-    run_sql(c, "UPDATE odd.\"Ch\"\"ild\" SET \"E-Mail\" = upper(\"E-Mail\"::text)");
-    run_sql(c, "DELETE FROM odd.\"Par ent\" WHERE \"Select\" > 10 AND \"Select\" NOT IN "
+    exec_ok(c, "UPDATE odd.\"Ch\"\"ild\" SET \"E-Mail\" = upper(\"E-Mail\"::text)");
+    exec_ok(c, "DELETE FROM odd.\"Par ent\" WHERE \"Select\" > 10 AND \"Select\" NOT IN "
                "(SELECT \"pa rent\" FROM odd.\"Ch\"\"ild\")");
     {
         static const char again[] = "version: 1\n"
@@ -489,11 +408,11 @@ Test(seed_append, odd_identifiers_are_quoted_by_libpq_in_every_append_query)
                                     "      \"pa rent\": {ref: 'odd.\"Par ent\".Select', from: existing}\n";
         cr_assert_eq(sf_seed_open_mem(&s, "again.yaml", again, strlen(again), &err), 0, "%s", err.msg);
         cr_assert_eq(sf_seed_to_db(s, dsn, NULL), 0, "%s", sf_seed_error(s)->msg);
-        cr_assert_eq(num(c, "SELECT count(DISTINCT lower(\"E-Mail\"::text)) FROM odd.\"Ch\"\"ild\""), 40);
+        cr_assert_eq(scalar(c, "SELECT count(DISTINCT lower(\"E-Mail\"::text)) FROM odd.\"Ch\"\"ild\""), 40);
         sf_seed_free(s);
     }
     PQfinish(c);
-    gone_db(db);
+    drop_db(db);
 }
 
 Test(seed_append, an_insert_only_role_seeds_without_the_writer_lock)
@@ -509,26 +428,26 @@ Test(seed_append, an_insert_only_role_seeds_without_the_writer_lock)
     sf_seed *s;
     sf_error err;
     PGconn *c;
-    fresh_db(dsn, sizeof(dsn), db, sizeof(db), "insonly");
+    make_db(dsn, sizeof(dsn), db, sizeof(db), "sf_t_append", "insonly");
     snprintf(role, sizeof(role), "sf_t_insonly_%d", (int)getpid());
-    c = conn_ok(dsn);
+    c = connect_ok(dsn);
     snprintf(sql, sizeof(sql),
              "CREATE TABLE cat (id int PRIMARY KEY, code text NOT NULL UNIQUE);"
              "INSERT INTO cat SELECT g, 'K' || lpad(g::text, 2, '0') FROM generate_series(0, 9) g;"
              "SET client_min_messages TO warning; DROP ROLE IF EXISTS %s; CREATE ROLE %s LOGIN; GRANT SELECT, INSERT ON cat TO %s",
              role, role, role);
-    run_sql(c, sql);
+    exec_ok(c, sql);
     /* the same server and database, as the role that may only read and insert */
     snprintf(rdsn, sizeof(rdsn), "%s?user=%s", dsn, role);
     cr_assert_eq(sf_seed_open_mem(&s, "insonly.yaml", spec, strlen(spec), &err), 0, "%s", err.msg);
     cr_assert_eq(sf_seed_to_db(s, rdsn, NULL), 0, "%s", sf_seed_error(s)->msg);
-    cr_assert_eq(num(c, "SELECT count(*) FROM cat"), 40);
-    cr_assert_eq(num(c, "SELECT count(DISTINCT code) FROM cat"), 40, "no code collides with an existing one");
-    cr_assert_eq(num(c, "SELECT min(id) FROM cat WHERE code NOT IN (SELECT 'K' || lpad(g::text, 2, '0') "
+    cr_assert_eq(scalar(c, "SELECT count(*) FROM cat"), 40);
+    cr_assert_eq(scalar(c, "SELECT count(DISTINCT code) FROM cat"), 40, "no code collides with an existing one");
+    cr_assert_eq(scalar(c, "SELECT min(id) FROM cat WHERE code NOT IN (SELECT 'K' || lpad(g::text, 2, '0') "
                         "FROM generate_series(0, 9) g)"), 10);
     sf_seed_free(s);
     snprintf(sql, sizeof(sql), "DROP TABLE cat; DROP ROLE %s", role);
-    run_sql(c, sql);
+    exec_ok(c, sql);
     PQfinish(c);
-    gone_db(db);
+    drop_db(db);
 }

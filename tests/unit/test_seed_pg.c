@@ -12,89 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "pgtest.h"
 #include "seed_util.h"
 #include "stagefork/config.h"
 #include "stagefork/seed.h"
-
-static char admin_dsn[512];
-
-static const char *pg_url(void)
-{
-    const char *u = getenv("STAGEFORK_TEST_PG");
-    cr_assert(u && *u, "STAGEFORK_TEST_PG is not set (run through make test / scripts/run-tests.sh)");
-    return u;
-}
-
-static PGconn *connect_ok(const char *dsn)
-{
-    PGconn *c = PQconnectdb(dsn);
-    cr_assert_eq(PQstatus(c), CONNECTION_OK, "connect %s: %s", dsn, PQerrorMessage(c));
-    return c;
-}
-
-static void exec_ok(PGconn *c, const char *sql)
-{
-    PGresult *r = PQexec(c, sql);
-    cr_assert(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", sql,
-              PQresultErrorMessage(r));
-    PQclear(r);
-}
-
-static long long scalar(PGconn *c, const char *sql)
-{
-    PGresult *r = PQexec(c, sql);
-    long long v;
-    cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s: %s", sql, PQresultErrorMessage(r));
-    cr_assert_eq(PQntuples(r), 1, "%s", sql);
-    v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    PQclear(r);
-    return v;
-}
-
-/* A fresh database for one test; its DSN is written to dsn. Dropped by drop_db. */
-static void make_db(char *dsn, size_t cap, char *name, size_t ncap, const char *tag)
-{
-    const char *u = pg_url();
-    const char *slash = strrchr(u, '/');
-    PGconn *a;
-    char sql[256];
-    snprintf(admin_dsn, sizeof(admin_dsn), "%s", u);
-    snprintf(name, ncap, "sf_t_seed_%s_%d", tag, (int)getpid());
-    snprintf(dsn, cap, "%.*s/%s", (int)(slash - u), u, name);
-    a = connect_ok(admin_dsn);
-    exec_ok(a, "SET client_min_messages TO warning");
-    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s", name);
-    exec_ok(a, sql);
-    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", name);
-    exec_ok(a, sql);
-    PQfinish(a);
-}
-
-static void drop_db(const char *name)
-{
-    PGconn *a = connect_ok(admin_dsn);
-    char sql[256];
-    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
-    exec_ok(a, sql);
-    PQfinish(a);
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *b;
-    long n;
-    cr_assert_not_null(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    b = malloc((size_t)n + 1);
-    cr_assert_not_null(b);
-    cr_assert_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-    b[n] = '\0';
-    fclose(f);
-    return b;
-}
 
 /* ---- shipped profiles ----------------------------------------------- */
 
@@ -105,7 +26,7 @@ static void load_profile(const char *tag, const char *profiles, const char *scal
     sf_seed *s;
     sf_error err;
     PGconn *c;
-    make_db(dsn, sizeof(dsn), db, sizeof(db), tag);
+    make_db(dsn, sizeof(dsn), db, sizeof(db), "sf_t_seed", tag);
     c = connect_ok(dsn);
     exec_ok(c, schema);
     free(schema);
@@ -179,7 +100,7 @@ Test(seed_pg, high_volume_customers_are_measurably_hot)
     sf_error err;
     PGconn *c;
     long long top, total;
-    make_db(dsn, sizeof(dsn), db, sizeof(db), "hot");
+    make_db(dsn, sizeof(dsn), db, sizeof(db), "sf_t_seed", "hot");
     c = connect_ok(dsn);
     exec_ok(c, schema);
     free(schema);
@@ -297,7 +218,7 @@ Test(seed_pg, catalog_mismatches_are_config_errors_and_write_nothing)
 {
     char dsn[512], db[128];
     PGconn *c;
-    make_db(dsn, sizeof(dsn), db, sizeof(db), "bad");
+    make_db(dsn, sizeof(dsn), db, sizeof(db), "sf_t_seed", "bad");
     c = connect_ok(dsn);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char schema[16], sql[256], prefix[64];
@@ -345,7 +266,7 @@ Test(seed_pg, long_dictionary_values_are_cut_by_characters)
     sf_seed *s;
     sf_error err;
     PGconn *c;
-    make_db(dsn, sizeof(dsn), db, sizeof(db), "cut");
+    make_db(dsn, sizeof(dsn), db, sizeof(db), "sf_t_seed", "cut");
     c = connect_ok(dsn);
     exec_ok(c, "CREATE TABLE t (c varchar(6), n varchar(5), s character(4), p varchar(7))");
     cr_assert_eq(sf_seed_open_mem(&s, "spec.yaml", spec, strlen(spec), &err), 0, "%s", err.msg);
@@ -373,7 +294,7 @@ Test(seed_pg, failure_mid_load_rolls_back_every_table)
     sf_seed *s;
     sf_error err;
     PGconn *c;
-    make_db(dsn, sizeof(dsn), db, sizeof(db), "rb");
+    make_db(dsn, sizeof(dsn), db, sizeof(db), "sf_t_seed", "rb");
     c = connect_ok(dsn);
     exec_ok(c, "CREATE TABLE a (id int PRIMARY KEY); "
                "CREATE TABLE b (a_id int REFERENCES a, v int CHECK (v < 95))");
@@ -403,7 +324,7 @@ Test(seed_pg, odd_identifiers_escapes_and_huge_rows_survive_copy)
     sf_error err;
     PGconn *c;
     PGresult *r;
-    make_db(dsn, sizeof(dsn), db, sizeof(db), "odd");
+    make_db(dsn, sizeof(dsn), db, sizeof(db), "sf_t_seed", "odd");
     c = connect_ok(dsn);
     exec_ok(c, "CREATE SCHEMA \"Odd Schema\";"
                "CREATE TABLE \"Odd Schema\".\"Order Lines\" (\"select\" bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
@@ -458,7 +379,7 @@ Test(seed_pg, copy_text_output_loads_the_same_rows_as_a_direct_load)
     PGconn *c;
     char *text = seed_run(yaml, "integration-heavy", sets, 9, &err);
     cr_assert_not_null(text, "%s", err.msg);
-    make_db(dsn, sizeof(dsn), db, sizeof(db), "same");
+    make_db(dsn, sizeof(dsn), db, sizeof(db), "sf_t_seed", "same");
     c = connect_ok(dsn);
     exec_ok(c, schema);
     exec_ok(c, "CREATE SCHEMA direct");
