@@ -197,10 +197,19 @@ int pga_outfile_open(pga_outfile *f, const char *out, sf_error *err)
     const char *slash;
     size_t dlen;
     mode_t mask;
+    struct stat st;
     memset(f, 0, sizeof(*f));
     f->out = out;
     if (strcmp(out, "-") == 0) {
         f->fd = 1;
+        return 0;
+    }
+    /* an existing device or FIFO (/dev/null, a named pipe) is written in place: renaming a temp file
+       over it would replace the node itself */
+    if (stat(out, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+        if ((f->fd = open(out, O_WRONLY | O_CLOEXEC)) < 0)
+            return sf_error_set(err, SF_EIO, "cannot open '%s': %s", out, strerror(errno));
+        f->own_fd = 1;
         return 0;
     }
     slash = strrchr(out, '/');
@@ -227,6 +236,12 @@ int pga_outfile_open(pga_outfile *f, const char *out, sf_error *err)
 
 int pga_outfile_commit(pga_outfile *f, sf_error *err)
 {
+    if (f->own_fd) {
+        int rc = close(f->fd);
+        f->fd = -1;
+        f->own_fd = 0;
+        return rc != 0 ? sf_error_set(err, SF_EIO, "cannot write '%s': %s", f->out, strerror(errno)) : 0;
+    }
     if (!f->tmp)
         return 0;
     if (close(f->fd) != 0) {
@@ -243,6 +258,12 @@ int pga_outfile_commit(pga_outfile *f, sf_error *err)
 
 void pga_outfile_discard(pga_outfile *f)
 {
+    if (f->own_fd) {
+        close(f->fd);
+        f->fd = -1;
+        f->own_fd = 0;
+        return;
+    }
     if (!f->tmp)
         return;
     if (f->fd >= 0)

@@ -75,10 +75,11 @@ int pga_job_end_rest(pga_job *j, sf_error *err);
 void pga_job_free(pga_job *j);
 
 /* An output file: a temp file beside `out`, renamed over it by commit;
-   "-" is stdout (fd 1). */
+   "-" is stdout (fd 1); an existing device or FIFO is opened and written in place. */
 typedef struct pga_outfile {
     int fd;
-    char *tmp;       /* NULL for stdout */
+    int own_fd;      /* fd is an opened device/FIFO: closed by commit/discard, nothing renamed */
+    char *tmp;       /* NULL for stdout and devices */
     const char *out;
 } pga_outfile;
 

@@ -118,6 +118,19 @@ cat "$W/tar.tar" | "$SF" mask --policy "$POLICY" --format tar - - | cmp -s - "$W
   && ok "tar: pipe in, pipe out gives the file output" || fail "tar: pipe in, pipe out gives the file output"
 assert_exit 2 "$SF" mask --policy "$POLICY" --format directory "$W/dir.d" -
 grep -q "cannot be written to standard output" "$T_ERR" && ok "directory to stdout refused" || fail "directory to stdout refused" "$(cat "$T_ERR")"
+# an existing FIFO (or device such as /dev/null) as OUT is written in place, never replaced by a
+# renamed temp file: the reader gets the same bytes as a pipe on standard output and the node stays a FIFO
+for f in tar custom; do
+  mkfifo "$W/$f.fifo"
+  timeout 30 cat "$W/$f.fifo" > "$W/$f.fifo.bytes" &  # bounded: a run that never opens the FIFO leaves cat waiting
+  reader=$!
+  "$SF" mask --policy "$POLICY" "$W/${IN[$f]}" "$W/$f.fifo"; rc=$?
+  wait "$reader"
+  "$SF" mask --policy "$POLICY" "$W/${IN[$f]}" - | cat > "$W/$f.stdout"  # a pipe: not seekable either
+  [[ $rc == 0 && -p $W/$f.fifo ]] && cmp -s "$W/$f.fifo.bytes" "$W/$f.stdout" && no_leftovers "$W" "$f.fifo" \
+    && ok "$f: a FIFO as output is written in place and stays a FIFO" \
+    || fail "$f: a FIFO as output is written in place and stays a FIFO" "rc=$rc $(ls -la "$W/$f.fifo")"
+done
 
 # ---- strict mode: a policy without a rule for a sensitive column
 grep -v 'contact_name: name' "$POLICY" > "$W/loose.yaml"
