@@ -2,8 +2,9 @@
 #define SF_MASKING_MASKERINT_H
 /*
  * The masker's insides, shared by the dump side: masker.c (handles, rows,
- * counters), plain.c (the plain-format reader), check.c (--check) and
- * report.c (--report). Archive readers may use it too.
+ * counters), plain.c (the plain-format reader) and plain_par.c (its -j N
+ * workers), check.c (--check) and report.c (--report). Archive readers may
+ * use it too.
  */
 
 #include <pthread.h>

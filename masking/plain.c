@@ -26,9 +26,7 @@
 #define WR_BLOCK (1u << 20)
 #define MAX_UNIT ((size_t)1 << 30) /* longest statement or COPY line accepted */
 /* COPY data handed to a worker at a time with -j N (<= RD_BLOCK / 2: a refilled window holds one) */
-#ifndef PAR_CHUNK
 #define PAR_CHUNK ((size_t)256 << 10)
-#endif
 
 typedef struct reader {
     FILE *f;
