@@ -149,7 +149,7 @@ int sf_mask_check(sf_masker *m, sf_mask_format fmt, const char *in, sf_buf *out)
     } else {
         if (!fin && !(fin = fopen(in, "rb")))
             return sf_error_set(&m->err, SF_EIO, "cannot open '%s': %s", in, strerror(errno));
-        rc = sf_plain_run(m, fin, head, nhead, NULL, 1);
+        rc = sf_plain_run(m, fin, head, nhead, NULL, 1, 1);
         if (fin != stdin)
             fclose(fin);
     }

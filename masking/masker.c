@@ -1181,7 +1181,7 @@ int sf_mask_plain(sf_masker *m, FILE *in, FILE *out)
 {
     int rc;
     run_started(m, SF_MASK_FORMAT_PLAIN);
-    rc = sf_plain_run(m, in, NULL, 0, out, 0);
+    rc = sf_plain_run(m, in, NULL, 0, out, 0, 1);
     run_finished(m);
     if (rc == 0)
         sf_masker_warn_absent(m);
@@ -1232,7 +1232,7 @@ int sf_mask_run(sf_masker *m, sf_mask_format fmt, const char *in, const char *ou
         return rc;
     }
     run_started(m, SF_MASK_FORMAT_PLAIN);
-    rc = sf_plain_run(m, fin, head, nhead, of.f, 0);
+    rc = sf_plain_run(m, fin, head, nhead, of.f, 0, jobs);
     run_finished(m);
     if (fin != stdin)
         fclose(fin);

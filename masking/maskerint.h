@@ -2,8 +2,9 @@
 #define SF_MASKING_MASKERINT_H
 /*
  * The masker's insides, shared by the dump side: masker.c (handles, rows,
- * counters), plain.c (the plain-format reader), check.c (--check) and
- * report.c (--report). Archive readers may use it too.
+ * counters), plain.c (the plain-format reader) and plain_par.c (its -j N
+ * workers), check.c (--check) and report.c (--report). Archive readers may
+ * use it too.
  */
 
 #include <pthread.h>
@@ -144,7 +145,11 @@ int sf_masker_fail(sf_masker *m, const sf_error *err);
  */
 void sf_masker_warn_absent(sf_masker *m);
 
-/* The plain reader (plain.c): mask, or with check set only learn DDL and data heads. */
-int sf_plain_run(sf_masker *m, FILE *in, const unsigned char *pre, size_t npre, FILE *out, int check);
+/*
+ * The plain reader (plain.c): mask, or with check set only learn DDL and
+ * data heads. jobs > 1: the rows of each masked COPY block are masked by
+ * that many threads (plain_par.c); the output is the same bytes.
+ */
+int sf_plain_run(sf_masker *m, FILE *in, const unsigned char *pre, size_t npre, FILE *out, int check, int jobs);
 
 #endif

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include "insert.h"
 #include "maskerint.h"
+#include "plain_par.h"
 #include "sqlident.h"
 #include "sqlscan.h"
 #include "sqltok.h"
@@ -24,6 +25,8 @@
 #define RD_BLOCK (1u << 20)
 #define WR_BLOCK (1u << 20)
 #define MAX_UNIT ((size_t)1 << 30) /* longest statement or COPY line accepted */
+/* COPY data handed to a worker at a time with -j N (<= RD_BLOCK / 2: a refilled window holds one) */
+#define PAR_CHUNK ((size_t)256 << 10)
 
 typedef struct reader {
     FILE *f;
@@ -51,6 +54,8 @@ typedef struct plain {
     writer wr;
     sf_sqlscan sc;
     int check;
+    int jobs;          /* > 1: masked COPY blocks go through par */
+    sf_plainpar *par;  /* created at the first such block */
     sf_error err;
     sf_copyhead ch;
     sf_insert ins;
@@ -159,19 +164,25 @@ static int wr_flush(plain *p)
     return 0;
 }
 
+/* Write s[0..n) after what is buffered, without copying it into the buffer. */
+static int wr_direct(plain *p, const char *s, size_t n)
+{
+    writer *w = &p->wr;
+    if (wr_flush(p) < 0)
+        return p->err.code;
+    if (fwrite(s, 1, n, w->f) != n)
+        return sf_error_set(&p->err, SF_EIO, "cannot write the masked dump: %s", strerror(errno));
+    w->bytes += n;
+    return 0;
+}
+
 static int wr_add(plain *p, const char *s, size_t n)
 {
     writer *w = &p->wr;
     if (!w->f)
         return 0;
-    if (n >= WR_BLOCK) {
-        if (wr_flush(p) < 0)
-            return p->err.code;
-        if (fwrite(s, 1, n, w->f) != n)
-            return sf_error_set(&p->err, SF_EIO, "cannot write the masked dump: %s", strerror(errno));
-        w->bytes += n;
-        return 0;
-    }
+    if (n >= WR_BLOCK)
+        return wr_direct(p, s, n);
     if (sf_buf_add(&w->buf, s, n) < 0)
         return sf_error_set(&p->err, SF_ENOMEM, "out of memory");
     return w->buf.len >= WR_BLOCK ? wr_flush(p) : 0;
@@ -411,7 +422,8 @@ static inline unsigned popcount16(unsigned x)
 /*
  * memmem(b, n, "\n\\.", 3) (the newline before a line starting with \.),
  * counting in *nls the newlines up to and including it, or all of them
- * when there is none: one pass, 16 bytes at a time where SSE2 is there.
+ * when there is none: one pass, 16 bytes at a time where SSE2 is there
+ * (newlines counted per byte lane, summed every 255 blocks).
  */
 static const char *find_end(const char *b, size_t n, uint64_t *nls)
 {
@@ -419,18 +431,28 @@ static const char *find_end(const char *b, size_t n, uint64_t *nls)
     uint64_t c = 0;
 #if defined(__SSE2__)
     const __m128i vn = _mm_set1_epi8('\n'), vb = _mm_set1_epi8('\\'), vd = _mm_set1_epi8('.');
-    for (; i + 18 <= n; i += 16) {
-        __m128i v0 = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
-        __m128i v1 = _mm_loadu_si128((const __m128i *)(const void *)(b + i + 1));
-        __m128i v2 = _mm_loadu_si128((const __m128i *)(const void *)(b + i + 2));
-        unsigned mn = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v0, vn));
-        unsigned hit = mn & (unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(v1, vb), _mm_cmpeq_epi8(v2, vd)));
-        if (hit) {
-            unsigned k = (unsigned)__builtin_ctz(hit);
-            *nls = c + popcount16(mn & ((2u << k) - 1));
-            return b + i + k;
+    const __m128i zero = _mm_setzero_si128();
+    while (i + 18 <= n) {
+        __m128i acc = zero, sum;
+        size_t stop = i + 255 * 16;
+        for (; i + 18 <= n && i < stop; i += 16) {
+            __m128i v0 = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
+            __m128i v1 = _mm_loadu_si128((const __m128i *)(const void *)(b + i + 1));
+            __m128i v2 = _mm_loadu_si128((const __m128i *)(const void *)(b + i + 2));
+            __m128i en = _mm_cmpeq_epi8(v0, vn);
+            unsigned hit = (unsigned)_mm_movemask_epi8(
+                _mm_and_si128(en, _mm_and_si128(_mm_cmpeq_epi8(v1, vb), _mm_cmpeq_epi8(v2, vd))));
+            if (hit) {
+                unsigned k = (unsigned)__builtin_ctz(hit), mn = (unsigned)_mm_movemask_epi8(en);
+                sum = _mm_sad_epu8(acc, zero);
+                *nls = c + (uint64_t)_mm_cvtsi128_si32(sum) + (uint64_t)_mm_cvtsi128_si32(_mm_srli_si128(sum, 8)) +
+                       popcount16(mn & ((2u << k) - 1));
+                return b + i + k;
+            }
+            acc = _mm_sub_epi8(acc, en);
         }
-        c += popcount16(mn);
+        sum = _mm_sad_epu8(acc, zero);
+        c += (uint64_t)_mm_cvtsi128_si32(sum) + (uint64_t)_mm_cvtsi128_si32(_mm_srli_si128(sum, 8));
     }
 #endif
     for (; i < n; i++) {
@@ -560,6 +582,89 @@ static int copy_masked(plain *p, sf_mask_table *t, const char *tname)
     }
 }
 
+/* A masked chunk (about PAR_CHUNK bytes) is written as it is, not copied into the write buffer first. */
+static int par_emit(void *ctx, const char *s, size_t n, sf_error *err)
+{
+    plain *p = ctx;
+    int rc = p->wr.f && n >= PAR_CHUNK / 4 ? wr_direct(p, s, n) : wr_add(p, s, n);
+    return rc < 0 ? sf_error_copy(err, &p->err) : 0;
+}
+
+/* A reader error (in p->err) inside a table's data: a row error of an earlier chunk comes first, as with -j 1. */
+static int par_reader_fail(plain *p)
+{
+    sf_error e;
+    if (sf_plainpar_drain(p->par, &e) < 0)
+        sf_error_copy(&p->err, &e);
+    return p->err.code;
+}
+
+/*
+ * copy_masked with worker threads: the data is cut into chunks of complete
+ * lines (about PAR_CHUNK bytes, one line when it is longer) and handed to
+ * p->par in input order. A mapped input's chunks are used in place (pages
+ * rd_release drops are read again from the file); a read window's are
+ * copied, as the next rd_fill moves it.
+ */
+static int copy_masked_par(plain *p, const char *tname)
+{
+    reader *r = &p->rd;
+    for (;;) {
+        char *b = r->buf + r->start;
+        size_t avail = r->end - r->start, lim, n = 0;
+        const char *q;
+        uint64_t nls;
+        if (avail < 4 && !r->eof) {
+            if (rd_fill(p) < 0)
+                return par_reader_fail(p);
+            continue;
+        }
+        /* the \. line (a CR before its newline is part of the line end) */
+        if (avail >= 3 && b[0] == '\\' && b[1] == '.' && (b[2] == '\n' || (avail >= 4 && b[2] == '\r' && b[3] == '\n')))
+            n = b[2] == '\n' ? 3 : 4;
+        else if (r->eof && avail == 2 && b[0] == '\\' && b[1] == '.')
+            n = 2;
+        if (n) {
+            if (sf_plainpar_drain(p->par, &p->err) < 0 || wr_add(p, b, n) < 0)
+                return p->err.code;
+            r->start += n;
+            if (n > 2)
+                p->sc.line++;
+            return 0;
+        }
+        lim = avail < PAR_CHUNK ? avail : PAR_CHUNK;
+        q = find_end(b, lim, &nls);
+        if (!q) {
+            if (avail < PAR_CHUNK / 2 && !r->eof) {
+                if (rd_fill(p) < 0)
+                    return par_reader_fail(p);
+                continue;
+            }
+            q = memrchr(b, '\n', lim);
+            if (!q && lim < avail) { /* a line longer than a chunk: a chunk of its own */
+                q = memchr(b + lim, '\n', avail - lim);
+                nls = 1;
+            }
+            if (!q) {
+                if (r->eof) {
+                    sf_error_set(&p->err, SF_EFORMAT,
+                                 "line %llu: table %s: the dump ends inside its COPY data (no \\. line)",
+                                 (unsigned long long)p->sc.line, tname);
+                    return par_reader_fail(p);
+                }
+                if (rd_fill(p) < 0)
+                    return par_reader_fail(p);
+                continue;
+            }
+        }
+        n = (size_t)(q - b) + 1;
+        if (sf_plainpar_add(p->par, b, n, r->mapped != 0, p->sc.line, &p->err) < 0)
+            return p->err.code;
+        r->start += n;
+        p->sc.line += nls;
+    }
+}
+
 /* Skip the rest of the COPY statement's line (normally just its newline), writing it. */
 static int copy_rest_of_line(plain *p, const char *tname)
 {
@@ -595,6 +700,7 @@ static int do_copy(plain *p, size_t ulen, size_t tok)
     sf_buf tname = SF_BUF_INIT;
     const char *s = r->buf + r->start + tok;
     uint64_t line = p->sc.tok_line;
+    int par = 0;
     int rc = sf_copyhead_parse(&p->ch, s, ulen - tok, sf_catalog_default_schema(&p->m->cat), p->sc.scs);
     if (rc < 0)
         return sf_error_set(&p->err, SF_EFORMAT, "line %llu: cannot read the COPY statement",
@@ -629,6 +735,13 @@ static int do_copy(plain *p, size_t ulen, size_t tok)
         sf_buf_free(&tname);
         return p->err.code;
     }
+    if (t && !sf_mask_table_identity(t) && p->jobs > 1) {
+        if (!p->par && sf_plainpar_new(&p->par, p->jobs, par_emit, p, &p->err) < 0)
+            goto fail;
+        if (sf_plainpar_begin(p->par, t, s, ulen - tok, &p->err) < 0)
+            goto fail;
+        par = 1;
+    }
     /* the plan is accepted: now the head may be written */
     if (wr_add(p, r->buf + r->start, ulen) < 0)
         goto fail;
@@ -637,8 +750,13 @@ static int do_copy(plain *p, size_t ulen, size_t tok)
         goto fail;
     if (!t || sf_mask_table_identity(t))
         rc = copy_verbatim(p, t, tname.ptr);
+    else if (par)
+        rc = copy_masked_par(p, tname.ptr);
     else
         rc = copy_masked(p, t, tname.ptr);
+    /* the workers' handles are folded before t: each row is counted once, by the handle that masked it */
+    if (par && sf_plainpar_end(p->par, rc == 0) < 0 && rc == 0)
+        rc = masker_fail(p);
     if (rc < 0)
         goto fail;
     sf_buf_free(&tname);
@@ -646,6 +764,8 @@ static int do_copy(plain *p, size_t ulen, size_t tok)
         return masker_fail(p);
     return 0;
 fail:
+    if (par)
+        sf_plainpar_end(p->par, 0); /* joins the workers before t goes */
     sf_mask_table_abort(t);
     sf_buf_free(&tname);
     return p->err.code;
@@ -776,7 +896,7 @@ static int run(plain *p)
     }
 }
 
-int sf_plain_run(sf_masker *m, FILE *in, const unsigned char *pre, size_t npre, FILE *out, int check)
+int sf_plain_run(sf_masker *m, FILE *in, const unsigned char *pre, size_t npre, FILE *out, int check, int jobs)
 {
     plain *p = calloc(1, sizeof(*p));
     int rc;
@@ -784,6 +904,7 @@ int sf_plain_run(sf_masker *m, FILE *in, const unsigned char *pre, size_t npre, 
         return sf_error_set(&m->err, SF_ENOMEM, "out of memory");
     p->m = m;
     p->check = check;
+    p->jobs = check ? 1 : jobs;
     p->rd.f = in;
     p->rd.pre = pre;
     p->rd.npre = npre;
@@ -812,6 +933,7 @@ int sf_plain_run(sf_masker *m, FILE *in, const unsigned char *pre, size_t npre, 
     if (rc < 0)
         sf_error_copy(&m->err, &p->err);
     pthread_mutex_unlock(&m->mu);
+    sf_plainpar_free(p->par);
     sf_copyhead_free(&p->ch);
     sf_insert_free(&p->ins);
     sf_buf_free(&p->wr.buf);

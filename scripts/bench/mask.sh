@@ -9,6 +9,8 @@
 #   mask          `stagefork mask` with the fixture policy (tests/fixtures/masking/policy.yaml, strict)
 #   pass-through  `stagefork mask` with an empty policy and strict off (a plain copy)
 #   fixed         the same columns masked by `fixed`/`null` only: the dump side's own cost
+#   mask -j N     the fixture policy with a table's rows on N threads, N = 2 (and nproc when more),
+#                 output checked identical to the one-thread output
 # and prints MB/s and the ratios (targets: mask >= 2 x pg_dump, >= 0.5 x pass-through),
 # plus the data profile it measured (masked share of text columns and values,
 # duplication of the denormalised masked columns).
@@ -67,6 +69,7 @@ EOF
 
 # each measured twice, the faster run counts (the machine is shared)
 mask_s=$(best "$work/out.sql" "$SF" mask --policy tests/fixtures/masking/policy.yaml --report "$work/report.json" "$work/dump.sql" "$work/out.sql")
+mv "$work/out.sql" "$work/masked.sql"
 fixed_s=$(best "$work/out.sql" "$SF" mask --policy "$work/fixed.yaml" --key-env STAGEFORK_MASK_KEY "$work/dump.sql" "$work/out.sql")
 pass_s=$(best "$work/out.sql" "$SF" mask --policy "$work/empty.yaml" --key-env STAGEFORK_MASK_KEY "$work/dump.sql" "$work/out.sql")
 cmp -s "$work/dump.sql" "$work/out.sql" || { echo "mask bench: pass-through output differs from its input" >&2; exit 1; }
@@ -106,3 +109,16 @@ fixed_mb=$(mbps "$bytes" "$fixed_s")
 echo "mask, fixed values only (dump-side cost): $fixed_mb MB/s (${fixed_s}s; ratio $(ratio "$fixed_mb" "$dump_mb") vs baseline pg_dump $dump_mb MB/s)"
 echo "mask / pg_dump: $(ratio "$mask_mb" "$dump_mb") (target >= 2)"
 echo "mask / pass-through: $(ratio "$mask_mb" "$pass_mb") (target >= 0.5)"
+
+# -j N: the rows of each table masked on N threads (the lines above are one core, the issue's target)
+par_jobs=(2)
+[[ $(nproc) -gt 2 ]] && par_jobs+=("$(nproc)")
+for j in "${par_jobs[@]}"; do
+    par_s=$(best "$work/out.sql" "$SF" mask -j "$j" --policy tests/fixtures/masking/policy.yaml "$work/dump.sql" "$work/out.sql")
+    cmp -s "$work/masked.sql" "$work/out.sql" || { echo "mask bench: -j $j output differs from -j 1's" >&2; exit 1; }
+    par_mb=$(mbps "$bytes" "$par_s")
+    echo "mask -j $j: $par_mb MB/s (${par_s}s; ratio $(ratio "$par_mb" "$dump_mb") vs baseline pg_dump $dump_mb MB/s;" \
+         "$(ratio "$par_mb" "$mask_mb") x mask on one thread)"
+    echo "mask -j $j / pg_dump: $(ratio "$par_mb" "$dump_mb")"
+    echo "mask -j $j / pass-through: $(ratio "$par_mb" "$pass_mb")"
+done
