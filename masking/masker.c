@@ -423,6 +423,38 @@ static int mask_row(sf_mask_table *t, const sf_field *in)
     return 0;
 }
 
+/*
+ * a[0..n) differs from b[0..n): the masked values are short, so up to 16
+ * bytes are compared as two overlapping words without a call (memcmp's
+ * call and length dispatch cost more than the compare).
+ */
+static inline int bytes_differ(const char *a, const char *b, size_t n)
+{
+    if (n >= 8 && n <= 16) {
+        uint64_t a0, a1, b0, b1;
+        memcpy(&a0, a, 8);
+        memcpy(&b0, b, 8);
+        memcpy(&a1, a + n - 8, 8);
+        memcpy(&b1, b + n - 8, 8);
+        return ((a0 ^ b0) | (a1 ^ b1)) != 0;
+    }
+    if (n >= 4 && n < 8) {
+        uint32_t a0, a1, b0, b1;
+        memcpy(&a0, a, 4);
+        memcpy(&b0, b, 4);
+        memcpy(&a1, a + n - 4, 4);
+        memcpy(&b1, b + n - 4, 4);
+        return ((a0 ^ b0) | (a1 ^ b1)) != 0;
+    }
+    if (n < 4) {
+        unsigned d = 0;
+        for (size_t i = 0; i < n; i++)
+            d |= (unsigned char)a[i] ^ (unsigned char)b[i];
+        return d != 0;
+    }
+    return memcmp(a, b, n) != 0;
+}
+
 /* Count NULLs written and values changed in the transformed columns. */
 static void count_masked(sf_mask_table *t, const sf_field *in, const sf_field *o)
 {
@@ -431,7 +463,7 @@ static void count_masked(sf_mask_table *t, const sf_field *in, const sf_field *o
         if (o[i].null)
             t->nulls[i]++;
         if (!in[i].null &&
-            (o[i].null || o[i].len != in[i].len || (o[i].ptr != in[i].ptr && in[i].len && memcmp(o[i].ptr, in[i].ptr, in[i].len))))
+            (o[i].null || o[i].len != in[i].len || (o[i].ptr != in[i].ptr && bytes_differ(o[i].ptr, in[i].ptr, in[i].len))))
             t->masked[i]++;
     }
 }
@@ -901,7 +933,7 @@ static int emit_row(sf_mask_table *t, const char *line, size_t len, size_t eol, 
                 t->masked[i]++;
             else if (v->ptr == f->ptr)
                 continue;
-            else if (f->len && memcmp(v->ptr, f->ptr, f->len) != 0) /* an empty value may have no pointer */
+            else if (bytes_differ(v->ptr, f->ptr, f->len)) /* an empty value may have no pointer: not read */
                 t->masked[i]++;
         }
         need = (size_t)(lend - run) + (v->null ? 2 : 2 * v->len) + 17; /* 16: encode_value's slack */
