@@ -108,7 +108,11 @@ int sf_tableplan_mask(const sf_tableplan *p, sf_rowctx *ctx, const sf_field *in,
 /*
  * sf_tableplan_mask for nrows (<= SF_TABLEPLAN_MAX_ROWS) rows at once: in and out hold nrows * ncols
  * fields, row after row; outputs are valid until the next call with ctx.
- * The same outputs as one call per row, computed column by column so that
+ * Unlike sf_tableplan_mask, out is only guaranteed for the columns the
+ * plan transforms (sf_tableplan_masks): the other columns' values are
+ * in's, and their out fields may be left as they were (callers read them
+ * from in; the batch does not copy every field). The same outputs as one
+ * call per row, computed column by column so that
  * digits and alnum encrypt a whole column's values in one FF3-1 batch. On
  * an error nothing says which row failed: callers that need the failing
  * row (and the rows before it) mask the rows one at a time again.

@@ -68,6 +68,8 @@ struct sf_tableplan {
     size_t nactive;
     size_t *exprs;       /* expr columns */
     size_t nexprs;
+    size_t *outs;        /* the columns a batch's out holds: transformed ones and the expr operands */
+    size_t nouts;
     int identity;
     int has_expr;
 };
@@ -508,7 +510,8 @@ int sf_tableplan_new(sf_tableplan **out, const sf_mask_policy *pol, const char *
                 goto fail;
             }
     p->identity = 1;
-    if (!(p->active = calloc(ncols ? ncols : 1, sizeof(size_t))) || !(p->exprs = calloc(ncols ? ncols : 1, sizeof(size_t)))) {
+    if (!(p->active = calloc(ncols ? ncols : 1, sizeof(size_t))) || !(p->exprs = calloc(ncols ? ncols : 1, sizeof(size_t))) ||
+        !(p->outs = calloc(ncols ? ncols : 1, sizeof(size_t)))) {
         rc = sf_error_set(err, SF_ENOMEM, "out of memory");
         goto fail;
     }
@@ -524,6 +527,10 @@ int sf_tableplan_new(sf_tableplan **out, const sf_mask_policy *pol, const char *
             c->in_scratch = c->rule->kind != SF_RULE_NULL && c->rule->kind != SF_RULE_FIXED;
         }
     }
+    /* expr reads its operands from out (their masked values), so untransformed operands are copied there too */
+    for (size_t i = 0; i < ncols; i++)
+        if (sf_tableplan_masks(p, i) || (p->has_expr && p->cols[i].read_by_other))
+            p->outs[p->nouts++] = i;
     *out = p;
     return 0;
 fail:
@@ -549,6 +556,7 @@ void sf_tableplan_free(sf_tableplan *p)
     free(p->cols);
     free(p->active);
     free(p->exprs);
+    free(p->outs);
     free(p->qname);
     free(p);
 }
@@ -1790,9 +1798,12 @@ int sf_tableplan_mask_rows(const sf_tableplan *p, sf_rowctx *ctx, const sf_field
     int rc;
     if (nrows > SF_TABLEPLAN_MAX_ROWS)
         return sf_error_set(err, SF_EUSAGE, "a batch of %zu rows (%d at most)", nrows, SF_TABLEPLAN_MAX_ROWS);
-    memcpy(out, in, nrows * nc * sizeof(*out));
     if (p->identity || nrows == 0)
         return 0;
+    /* out starts as in, in the columns it holds (the others are read from in by the callers) */
+    for (size_t r = 0; r < nrows; r++)
+        for (size_t k = 0; k < p->nouts; k++)
+            out[r * nc + p->outs[k]] = in[r * nc + p->outs[k]];
     if ((rc = prepare(ctx, p, nrows, err)))
         return rc;
     sf_buf_clear(&ctx->scratch);
@@ -1900,5 +1911,7 @@ int sf_tableplan_mask_rows(const sf_tableplan *p, sf_rowctx *ctx, const sf_field
 
 int sf_tableplan_mask(const sf_tableplan *p, sf_rowctx *ctx, const sf_field *in, sf_field *out, sf_error *err)
 {
+    /* one row: every column of out, as the INSERT writer reads them */
+    memcpy(out, in, p->ncols * sizeof(*out));
     return sf_tableplan_mask_rows(p, ctx, in, out, 1, err);
 }

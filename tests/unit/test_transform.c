@@ -454,6 +454,57 @@ Test(transform, prf_memo_hits_in_batches_equal_fresh_single_rows, .timeout = 120
     sf_mask_policy_free(pol);
 }
 
+Test(transform, a_batch_writes_only_the_transformed_columns)
+{
+    /* qty and note have no rule: the batch leaves their out fields alone, yet the expr over qty sees its value */
+    sf_mask_policy *pol = policy("version: 1\ntables:\n  t:\n    price: {noise: 0.1}\n"
+                                 "    total: {expr: \"qty * price\"}\n    code: digits\n");
+    sf_mask_key *key = key_n(5);
+    tbl t = plan(pol, "t", "qty:integer;price:numeric(10,2);total:numeric(12,2);code:text;note:text");
+    enum { ROWS = 40, NC = 5 };
+    static char vals[ROWS][NC][32];
+    sf_field in[ROWS * NC], out[ROWS * NC], o[NC];
+    sf_field poison = {"poison", 6, 0};
+    sf_rowctx *batch = rowctx(key), *one = rowctx(key);
+    sf_error e = {0};
+    for (int r = 0; r < ROWS; r++) {
+        snprintf(vals[r][0], 32, "%d", 1 + r % 7);
+        snprintf(vals[r][1], 32, "%d.%02d", 10 + r, r % 100);
+        snprintf(vals[r][2], 32, "0.00");
+        snprintf(vals[r][3], 32, "+49 30 %07d", r * 7919);
+        snprintf(vals[r][4], 32, "note %d", r);
+        for (int c = 0; c < NC; c++) {
+            sf_field *f = &in[r * NC + c];
+            f->null = c == 0 && r % 9 == 4;
+            f->ptr = f->null ? NULL : vals[r][c];
+            f->len = f->null ? 0 : strlen(vals[r][c]);
+            out[r * NC + c] = poison;
+        }
+    }
+    cr_assert_eq(sf_tableplan_mask_rows(t.plan, batch, in, out, ROWS, &e), 0, "%s", e.msg);
+    for (int r = 0; r < ROWS; r++) {
+        cr_assert_eq(sf_tableplan_mask(t.plan, one, in + r * NC, o, &e), 0, "%s", e.msg);
+        /* one row: every column of out, the untransformed ones equal to in */
+        cr_assert_eq(o[4].ptr, in[r * NC + 4].ptr);
+        cr_assert_eq(o[0].null, in[r * NC].null);
+        for (int c = 1; c < 4; c++) {
+            const sf_field *b = &out[r * NC + c];
+            cr_assert_eq(b->null, o[c].null, "row %d column %d", r, c);
+            cr_assert(b->null || (b->len == o[c].len && memcmp(b->ptr, o[c].ptr, b->len) == 0),
+                      "row %d column %d: '%.*s' in the batch, '%.*s' alone", r, c, (int)b->len, b->ptr, (int)o[c].len,
+                      o[c].ptr);
+        }
+        /* a NULL qty makes the product NULL */
+        cr_assert_eq(out[r * NC + 2].null, r % 9 == 4, "row %d", r);
+        cr_assert_eq(out[r * NC + 4].ptr, poison.ptr, "row %d: an untransformed column was written", r);
+    }
+    sf_tableplan_free(t.plan);
+    sf_rowctx_free(batch);
+    sf_rowctx_free(one);
+    sf_mask_key_free(key);
+    sf_mask_policy_free(pol);
+}
+
 Test(transform, a_batch_of_rows_masks_like_one_row_at_a_time)
 {
     /* every kind of rule, by:, expr, integer digits (cycle walking), numeric digits, NULLs, NaN, repeats,
