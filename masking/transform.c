@@ -37,6 +37,12 @@ enum { DOM_TEXT_DIGITS = 1, DOM_INT_PART, DOM_FRAC_PART, DOM_ALNUM_LETTERS, DOM_
 
 typedef enum { FIT_TEXT, FIT_INT, FIT_NUMERIC, FIT_FLOAT, FIT_UUID } fit_class;
 
+/* A dictionary's entries with their lengths (no strlen per masked value). */
+typedef struct dictword {
+    const char *w;
+    size_t len;
+} dictword;
+
 typedef struct colplan {
     const sf_rule *rule; /* NULL: no rule */
     sf_coltype type;
@@ -47,6 +53,10 @@ typedef struct colplan {
     /* token / email after fitting */
     int toklen;
     const char *domain;
+    size_t domain_len;
+    /* dictionary rules: the list (name: first names, then last names in [1]) */
+    dictword *words[2];
+    size_t nwords[2];
     /* digits on integers: the largest magnitude allowed, as digits, for + and - */
     const char *bound_pos, *bound_neg;
     int64_t imin, imax;  /* integer range */
@@ -287,6 +297,34 @@ static int plan_error(sf_error *err, int code, const sf_tableplan *p, size_t col
     return rc;
 }
 
+/* The dictionary (or for name: the two) of a dictionary rule, with lengths, into c->words. */
+static int load_words(colplan *c)
+{
+    sf_dict_kind kinds[2];
+    int n = 1;
+    switch (c->rule->kind) {
+    case SF_RULE_NAME:
+        kinds[0] = SF_DICT_FIRST_NAME, kinds[1] = SF_DICT_LAST_NAME, n = 2;
+        break;
+    case SF_RULE_FIRST_NAME: kinds[0] = SF_DICT_FIRST_NAME; break;
+    case SF_RULE_LAST_NAME: kinds[0] = SF_DICT_LAST_NAME; break;
+    case SF_RULE_COMPANY: kinds[0] = SF_DICT_COMPANY; break;
+    case SF_RULE_STREET: kinds[0] = SF_DICT_STREET; break;
+    default: kinds[0] = SF_DICT_CITY; break;
+    }
+    for (int j = 0; j < n; j++) {
+        size_t cnt = sf_dict_size(kinds[j]);
+        if (!(c->words[j] = malloc(cnt * sizeof(dictword))))
+            return -1;
+        for (size_t e = 0; e < cnt; e++) {
+            c->words[j][e].w = sf_dict_get(kinds[j], e);
+            c->words[j][e].len = strlen(c->words[j][e].w);
+        }
+        c->nwords[j] = cnt;
+    }
+    return 0;
+}
+
 /* Check that the rule can produce values of the column's type; work out the fit. */
 static int fit_rule(sf_tableplan *p, size_t i, sf_error *err)
 {
@@ -343,6 +381,7 @@ static int fit_rule(sf_tableplan *p, size_t i, sf_error *err)
                                   need_short, SF_EMAIL_TOKEN_LEN, SF_EMAIL_SHORT_DOMAIN, tn);
             c->domain = SF_EMAIL_SHORT_DOMAIN;
         }
+        c->domain_len = strlen(c->domain);
         snprintf(fit, sizeof(fit), "dom=%s", c->domain);
         break;
     }
@@ -354,6 +393,8 @@ static int fit_rule(sf_tableplan *p, size_t i, sf_error *err)
     case SF_RULE_CITY:
         if (!is_text_kind(k))
             goto wrong_type;
+        if (load_words(c) < 0)
+            return sf_error_set(err, SF_ENOMEM, "out of memory");
         snprintf(fit, sizeof(fit), "max=%d", c->maxchars);
         break;
     case SF_RULE_DIGITS:
@@ -549,6 +590,8 @@ void sf_tableplan_free(sf_tableplan *p)
         if (p->cols) {
             sf_expr_free(p->cols[i].expr);
             free(p->cols[i].expr_cols);
+            free(p->cols[i].words[0]);
+            free(p->cols[i].words[1]);
             free(p->cols[i].slot_sig);
         }
     }
@@ -888,7 +931,6 @@ static int fmt_prf(const mctx *m, const unsigned char *blk, sf_buf *dst)
     const colplan *c = &m->p->cols[m->col];
     size_t start = dst->len, idx = (size_t)sf_prf_u64(blk);
     char tok[SF_TOKEN_MAX_LEN];
-    sf_dict_kind kind;
     int rc = 0;
     switch (c->rule->kind) {
     case SF_RULE_TOKEN:
@@ -898,7 +940,7 @@ static int fmt_prf(const mctx *m, const unsigned char *blk, sf_buf *dst)
         break;
     case SF_RULE_EMAIL: {
         /* token '@' domain, written in place */
-        size_t dl = strlen(c->domain);
+        size_t dl = c->domain_len;
         char *o;
         if ((rc = sf_buf_grow(dst, SF_EMAIL_TOKEN_LEN + 1 + dl)) < 0)
             break;
@@ -909,23 +951,31 @@ static int fmt_prf(const mctx *m, const unsigned char *blk, sf_buf *dst)
         dst->len += SF_EMAIL_TOKEN_LEN + 1 + dl;
         break;
     }
-    case SF_RULE_NAME:
-        rc = sf_buf_adds(dst, sf_dict_get(SF_DICT_FIRST_NAME, idx % sf_dict_size(SF_DICT_FIRST_NAME)));
-        rc = rc ? rc : sf_buf_addc(dst, ' ');
-        idx = (size_t)sf_prf_u64(blk + 8);
-        rc = rc ? rc : sf_buf_adds(dst, sf_dict_get(SF_DICT_LAST_NAME, idx % sf_dict_size(SF_DICT_LAST_NAME)));
+    case SF_RULE_NAME: {
+        /* "First Last", written in place */
+        const dictword *f = &c->words[0][idx % c->nwords[0]],
+                       *l = &c->words[1][(size_t)sf_prf_u64(blk + 8) % c->nwords[1]];
+        char *o;
+        if ((rc = sf_buf_grow(dst, f->len + 1 + l->len)) < 0)
+            break;
+        o = dst->ptr + dst->len;
+        memcpy(o, f->w, f->len);
+        o[f->len] = ' ';
+        memcpy(o + f->len + 1, l->w, l->len + 1);
+        dst->len += f->len + 1 + l->len;
         break;
-    case SF_RULE_STREET:
-        rc = sf_buf_adds(dst, sf_dict_get(SF_DICT_STREET, idx % sf_dict_size(SF_DICT_STREET)));
+    }
+    case SF_RULE_STREET: {
+        const dictword *w = &c->words[0][idx % c->nwords[0]];
+        rc = sf_buf_add(dst, w->w, w->len);
         rc = rc ? rc : sf_buf_addf(dst, " %u", (unsigned)(sf_prf_u64(blk + 8) % 199) + 1);
         break;
-    default:
-        kind = c->rule->kind == SF_RULE_FIRST_NAME  ? SF_DICT_FIRST_NAME
-               : c->rule->kind == SF_RULE_LAST_NAME ? SF_DICT_LAST_NAME
-               : c->rule->kind == SF_RULE_COMPANY   ? SF_DICT_COMPANY
-                                                    : SF_DICT_CITY;
-        rc = sf_buf_adds(dst, sf_dict_get(kind, idx % sf_dict_size(kind)));
+    }
+    default: {
+        const dictword *w = &c->words[0][idx % c->nwords[0]];
+        rc = sf_buf_add(dst, w->w, w->len);
         break;
+    }
     }
     if (rc < 0)
         return sf_error_set(m->err, SF_ENOMEM, "out of memory");
