@@ -868,27 +868,49 @@ static inline char *copy_run(char *w, const char *wlim, const char *src, size_t 
 
 /*
  * sf_copy_encode_to for a masked value, with 16 bytes of room beyond 2 *
- * len at w: a value of up to 16 bytes is read as one 16-byte vector,
- * checked for bytes to escape in one compare and stored whole (most need
- * no escape), instead of byte by byte. The load may read past the value's
- * end, but never past the 4 KiB page of its first byte (so it cannot
- * fault); the bytes past the end are masked off and never used. Hence no
- * AddressSanitizer here.
+ * len at w. Most values need no escape: those of 16 bytes or more are
+ * checked and stored 16 bytes at a time, the last 16 overlapping (nothing
+ * outside the value is read); at the first vector holding a byte to
+ * escape, the byte loop takes over from there. A shorter value is read as
+ * one 16-byte vector, checked in one compare and stored whole: that load
+ * may read past the value's end, but never past the 4 KiB page of its
+ * first byte (so it cannot fault); the bytes past the end are masked off
+ * and never used. Hence no AddressSanitizer here.
  */
 #if defined(__SSE2__)
+/* Bytes of x that need a look: <= 13 (NUL, \b .. \r and a few that need nothing) or a backslash. */
+static inline unsigned escape_mask(__m128i x)
+{
+    return (unsigned)_mm_movemask_epi8(
+        _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(13)), x), _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))));
+}
+
 #if defined(__clang__) || defined(__GNUC__)
 __attribute__((no_sanitize_address))
 #endif
 static inline char *encode_value(char *w, const char *v, size_t len)
 {
+    if (len >= 16) {
+        size_t i = 0;
+        __m128i x;
+        for (; i + 16 < len; i += 16) {
+            x = _mm_loadu_si128((const __m128i *)(const void *)(v + i));
+            if (escape_mask(x))
+                return sf_copy_encode_to(w + i, v + i, len - i);
+            _mm_storeu_si128((__m128i *)(void *)(w + i), x);
+        }
+        /* the bytes before i are clean: a byte to escape here lies at i or later */
+        x = _mm_loadu_si128((const __m128i *)(const void *)(v + len - 16));
+        if (escape_mask(x))
+            return sf_copy_encode_to(w + i, v + i, len - i);
+        _mm_storeu_si128((__m128i *)(void *)(w + len - 16), x);
+        return w + len;
+    }
     if (len == 0)
         return w; /* v may be NULL or point past its buffer */
-    if (len <= 16 && ((uintptr_t)v & 4095) <= 4096 - 16) {
+    if (((uintptr_t)v & 4095) <= 4096 - 16) {
         __m128i x = _mm_loadu_si128((const __m128i *)(const void *)v);
-        /* bytes <= 13 (NUL, \b .. \r and a few that need nothing) or a backslash: the byte loop decides */
-        unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(13)), x),
-                                                              _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))));
-        if (!(m & ((1u << len) - 1))) {
+        if (!(escape_mask(x) & ((1u << len) - 1))) {
             _mm_storeu_si128((__m128i *)(void *)w, x);
             return w + len;
         }

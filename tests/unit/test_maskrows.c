@@ -498,3 +498,60 @@ Test(maskrows, plain_mapped_and_streamed_equal_one_row_masking)
     sf_buf_free(&b);
     sf_buf_free(&ident);
 }
+
+Test(maskrows, masked_values_of_every_length_encode_like_sf_copy_encode)
+{
+    /* fixed values of 0 to 70 bytes, clean or with one byte to escape (or a control byte that needs none) at the
+       start, middle or end: the written field is sf_copy_encode's, whatever the value's length and position */
+    static const char esc[] = {'\t', '\\', '\n', '\r', '\x01'};
+    static const char *const yesc[] = {"\\t", "\\\\", "\\n", "\\r", "\\x01"};
+    const char *copy = "COPY public.v (a, b) FROM stdin;";
+    for (size_t len = 0; len <= 70; len++)
+        for (int pos = -1; pos < 3; pos++)
+            for (size_t e = 0; e < (pos < 0 ? 1 : sizeof(esc)); e++) {
+                size_t at = pos == 0 ? 0 : pos == 1 ? len / 2 : len ? len - 1 : 0;
+                char val[80], yaml[512];
+                sf_buf yv = SF_BUF_INIT, want = SF_BUF_INIT, out = SF_BUF_INIT;
+                sf_mask_policy *pol;
+                sf_mask_key *key;
+                sf_masker *m;
+                sf_mask_table *t;
+                sf_error err = {0};
+                if (pos >= 0 && len == 0)
+                    continue;
+                for (size_t i = 0; i < len; i++)
+                    val[i] = (char)('a' + i % 26);
+                if (pos >= 0)
+                    val[at] = esc[e];
+                for (size_t i = 0; i < len; i++) {
+                    if (pos >= 0 && i == at)
+                        sf_buf_adds(&yv, yesc[e]);
+                    else
+                        sf_buf_addc(&yv, val[i]);
+                }
+                snprintf(yaml, sizeof(yaml), "version: 1\nstrict: false\ntables:\n  public.v:\n    a: {fixed: \"%s\"}\n", yv.ptr);
+                cr_assert_eq(sf_mask_policy_load_mem(&pol, "v.yaml", yaml, strlen(yaml), &err), 0, "%s", err.msg);
+                cr_assert_eq(sf_mask_key_from_bytes(&key, KEY, strlen(KEY), &err), 0, "%s", err.msg);
+                cr_assert_eq(sf_masker_new(&m, pol, key, -1, &err), 0, "%s", err.msg);
+                cr_assert_eq(sf_masker_ddl(m, "CREATE TABLE public.v (a text, b text);\n", 40), 0);
+                cr_assert_eq(sf_masker_table_begin(m, &t, copy, strlen(copy)), 0, "%s", sf_masker_error(m)->msg);
+                {
+                    sf_mask_line lines[3] = {{"x\ty\n", 3, 1}, {"\\N\tz\n", 4, 1}, {"xy\tw\n", 4, 1}};
+                    cr_assert_eq(sf_mask_table_lines(t, lines, 3, 0, &out), 0, "%s", sf_mask_table_error(t)->msg);
+                }
+                cr_assert_eq(sf_mask_table_end(t), 0);
+                sf_copy_encode(&want, val, len);
+                sf_buf_adds(&want, "\ty\n\\N\tz\n");
+                sf_copy_encode(&want, val, len);
+                sf_buf_adds(&want, "\tw\n");
+                cr_assert_eq(out.len, want.len, "length %zu, byte %d at %zu", len, pos < 0 ? -1 : esc[e], at);
+                cr_assert_eq(memcmp(out.ptr, want.ptr, out.len), 0, "length %zu, byte %d at %zu: '%s', want '%s'", len,
+                             pos < 0 ? -1 : esc[e], at, out.ptr, want.ptr);
+                sf_masker_free(m);
+                sf_mask_key_free(key);
+                sf_mask_policy_free(pol);
+                sf_buf_free(&yv);
+                sf_buf_free(&want);
+                sf_buf_free(&out);
+            }
+}
