@@ -781,44 +781,132 @@ static int small_group(sf_ff3 *f, sf_ff3_lane *const *ls, size_t k)
  * [-m, 2m) and one conditional add and one conditional subtract bring it
  * into [0, m). a, b and the Feistel sum (< 2m) stay below 2^51.
  */
-__attribute__((target("avx512f,avx512dq"))) static inline __m512d vmodmul(__m512d w, __m512d r, __m512d m, __m512d inv)
+#define VEC_TARGET "avx512f,avx512dq,avx512bw,avx512vl"
+
+__attribute__((target(VEC_TARGET))) static inline __m512d vmodmul(__m512d w, __m512d r, __m512d m, __m512d inv)
 {
     __m512d h = _mm512_mul_pd(w, r), l = _mm512_fmsub_pd(w, r, h);
     __m512d q = _mm512_roundscale_pd(_mm512_mul_pd(h, inv), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
     return _mm512_add_pd(_mm512_fnmadd_pd(q, m, h), l);
 }
 
-__attribute__((target("avx512f,avx512dq"))) static int vec_group(sf_ff3 *f, sf_ff3_lane *const *ls, size_t k)
+/*
+ * NUM_10(REV(X)) of eight radix-10 halves x[j][0..n[j]) (n <= 16), as
+ * doubles: each half in a 128-bit lane (masked loads: nothing past the
+ * half is read), digit pairs, quads, eights and the two eights combined by
+ * multiply-adds (num10 per lane, 16 lanes' digits per instruction).
+ */
+__attribute__((target(VEC_TARGET))) static inline __m512d vnum10(uint8_t *const *x, const uint16_t *n)
 {
-    /* per lane, padded to a multiple of 8 lanes; [0]: even rounds (radix^u, T_R), [1]: odd (radix^v, T_L) */
+    const __m512i w10 = _mm512_set1_epi16(10 << 8 | 1), w100 = _mm512_set1_epi32(100 << 16 | 1);
+    const __m512i e4 = _mm512_set1_epi64(10000), e8 = _mm512_set1_epi64(100000000), lo32 = _mm512_set1_epi64(0xFFFFFFFF);
+    __m512i z[2];
+    for (int h = 0; h < 2; h++) {
+        const int o = 4 * h;
+        __m512i t = _mm512_castsi128_si512(_mm_maskz_loadu_epi8((__mmask16)((1u << n[o]) - 1), x[o]));
+        t = _mm512_inserti32x4(t, _mm_maskz_loadu_epi8((__mmask16)((1u << n[o + 1]) - 1), x[o + 1]), 1);
+        t = _mm512_inserti32x4(t, _mm_maskz_loadu_epi8((__mmask16)((1u << n[o + 2]) - 1), x[o + 2]), 2);
+        t = _mm512_inserti32x4(t, _mm_maskz_loadu_epi8((__mmask16)((1u << n[o + 3]) - 1), x[o + 3]), 3);
+        t = _mm512_madd_epi16(_mm512_maddubs_epi16(t, w10), w100);
+        t = _mm512_add_epi64(_mm512_and_si512(t, lo32), _mm512_mul_epu32(_mm512_srli_epi64(t, 32), e4));
+        z[h] = _mm512_add_epi64(t, _mm512_mul_epu32(_mm512_unpackhi_epi64(t, t), e8));
+    }
+    return _mm512_cvtepu64_pd(_mm512_permutex2var_epi64(z[0], _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0), z[1]));
+}
+
+/* swar_str8 on eight 64-bit lanes (each < 10^8): y / 10^4 = y * 109951163 >> 40 for y < 10^8. */
+__attribute__((target(VEC_TARGET))) static inline __m512i vswar_str8(__m512i v)
+{
+    __m512i q = _mm512_srli_epi64(_mm512_mul_epu32(v, _mm512_set1_epi64(109951163)), 40), hi;
+    __m512i t = _mm512_or_si512(_mm512_sub_epi64(v, _mm512_mul_epu32(q, _mm512_set1_epi64(10000))), _mm512_slli_epi64(q, 32));
+    hi = _mm512_and_si512(_mm512_srli_epi32(_mm512_mullo_epi32(t, _mm512_set1_epi32(5243)), 19), _mm512_set1_epi32(0x7F));
+    t = _mm512_or_si512(_mm512_sub_epi32(t, _mm512_mullo_epi32(hi, _mm512_set1_epi32(100))), _mm512_slli_epi32(hi, 16));
+    hi = _mm512_and_si512(_mm512_srli_epi16(_mm512_mullo_epi16(t, _mm512_set1_epi16(103)), 10), _mm512_set1_epi16(0xF));
+    return _mm512_or_si512(_mm512_sub_epi16(t, _mm512_mullo_epi16(hi, _mm512_set1_epi16(10))), _mm512_slli_epi16(hi, 8));
+}
+
+/*
+ * REV(STR^n_10(c)) of eight values c < 10^16 (exact integers in doubles)
+ * into x[j][0..n[j]) (masked stores: nothing past the half is written):
+ * c = hi 10^8 + lo (floor by reciprocal, corrected exactly), each part's
+ * eight digits by vswar_str8, then digits 0-7 and 8-15 of a lane together.
+ */
+__attribute__((target(VEC_TARGET))) static inline void vstr10(uint8_t *const *x, const uint16_t *n, __m512d c)
+{
+    const __m512d e8 = _mm512_set1_pd(1e8), one = _mm512_set1_pd(1.0);
+    __m512d q = _mm512_roundscale_pd(_mm512_mul_pd(c, _mm512_set1_pd(1e-8)), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    __m512d r = _mm512_fnmadd_pd(q, e8, c);
+    __mmask8 lt = _mm512_cmp_pd_mask(r, _mm512_setzero_pd(), _CMP_LT_OQ), ge = _mm512_cmp_pd_mask(r, e8, _CMP_GE_OQ);
+    __m512i lo, hi, u, v;
+    q = _mm512_mask_sub_pd(q, lt, q, one);
+    r = _mm512_mask_add_pd(r, lt, r, e8);
+    q = _mm512_mask_add_pd(q, ge, q, one);
+    r = _mm512_mask_sub_pd(r, ge, r, e8);
+    lo = vswar_str8(_mm512_cvttpd_epu64(r));
+    hi = vswar_str8(_mm512_cvttpd_epu64(q));
+    /* u: lanes 0, 2, 4, 6 as [digits 0-7, digits 8-15]; v: lanes 1, 3, 5, 7 */
+    u = _mm512_unpacklo_epi64(lo, hi);
+    v = _mm512_unpackhi_epi64(lo, hi);
+#define STORE_LANE(j, src, k) _mm_mask_storeu_epi8(x[j], (__mmask16)((1u << n[j]) - 1), _mm512_extracti32x4_epi32(src, k))
+    STORE_LANE(0, u, 0);
+    STORE_LANE(1, v, 0);
+    STORE_LANE(2, u, 1);
+    STORE_LANE(3, v, 1);
+    STORE_LANE(4, u, 2);
+    STORE_LANE(5, v, 2);
+    STORE_LANE(6, u, 3);
+    STORE_LANE(7, v, 3);
+#undef STORE_LANE
+}
+
+/* One lane's half as an integer (the scalar conversions of small_group). */
+static inline uint64_t num_half(const uint8_t *x, size_t n, unsigned radix)
+{
+#ifdef SWAR10
+    if (radix == 10)
+        return num10(x, n);
+#endif
+    return num_rev64(x, n, radix);
+}
+
+static inline void str_half(uint8_t *x, size_t n, unsigned radix, uint64_t c)
+{
+#ifdef SWAR10
+    if (radix == 10) {
+        str10(x, n, c);
+        return;
+    }
+#endif
+    str_rev64(x, n, radix, c);
+}
+
+__attribute__((target(VEC_TARGET))) static int vec_group(sf_ff3 *f, sf_ff3_lane *const *ls, size_t k)
+{
+    /* per lane, padded to a multiple of 8 lanes; [0]: even rounds (radix^u, T_R, half A), [1]: odd (radix^v, T_L, half B) */
     double A[LANES], B[LANES], M[2][LANES], INV[2][LANES], R[2][3][LANES];
     uint64_t W[2][LANES];
-    unsigned char in[LANES * 16], out[LANES * 16];
+    uint8_t *px[2][LANES], pad[16] = {0};
+    uint16_t pn[2][LANES];
+    unsigned char in[LANES * 16], out[LANES * 16], dec[LANES / 8]; /* dec: the block of 8 lanes is all radix 10 */
     uint32_t widx[4][16];
     const size_t kp = (k + 7) & ~(size_t)7;
     /* a block is [b, (tweak word ^ i) << 32] as two little-endian words: lanes 0-3, then 4-7 */
     const __m512i blk_lo = _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0), blk_hi = _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4);
     const __m512d zero = _mm512_setzero_pd();
+    memset(dec, 1, sizeof(dec));
     for (size_t j = 0; j < k; j++) {
         const sf_ff3_lane *l = ls[j];
         size_t u = (l->n + 1u) / 2u, v = l->n - u;
         vmod tmp[2];
         const vmod *mm[2];
-        uint64_t a, b;
         mm[0] = vmodulus(f, l->radix, u, &tmp[0]);
         mm[1] = v == u ? mm[0] : vmodulus(f, l->radix, v, &tmp[1]);
-#ifdef SWAR10
-        if (l->radix == 10) {
-            a = num10(l->x, u);
-            b = num10(l->x + u, v);
-        } else
-#endif
-        {
-            a = num_rev64(l->x, u, l->radix);
-            b = num_rev64(l->x + u, v, l->radix);
-        }
-        A[j] = (double)a;
-        B[j] = (double)b;
+        px[0][j] = l->x;
+        px[1][j] = l->x + u;
+        pn[0][j] = (uint16_t)u;
+        pn[1][j] = (uint16_t)v;
+        if (l->radix != 10 || u > 16)
+            dec[j / 8] = 0;
         for (int p = 0; p < 2; p++) {
             M[p][j] = mm[p]->m;
             INV[p][j] = mm[p]->inv;
@@ -829,14 +917,26 @@ __attribute__((target("avx512f,avx512dq"))) static int vec_group(sf_ff3 *f, sf_f
         W[1][j] = (uint64_t)l->wl << 32;
     }
     for (size_t j = k; j < kp; j++) {
-        /* padding lanes: a valid modulus, nothing else; their results are dropped */
-        A[j] = B[j] = 0;
+        /* padding lanes: no numerals, a valid modulus; their results are dropped */
         for (int p = 0; p < 2; p++) {
+            px[p][j] = pad;
+            pn[p][j] = 0;
             M[p][j] = M[p][0];
             INV[p][j] = INV[p][0];
             for (int t = 0; t < 3; t++)
                 R[p][t][j] = 0;
             W[p][j] = 0;
+        }
+    }
+    for (size_t j = 0; j < kp; j += 8) {
+        if (dec[j / 8]) {
+            _mm512_storeu_pd(A + j, vnum10(px[0] + j, pn[0] + j));
+            _mm512_storeu_pd(B + j, vnum10(px[1] + j, pn[1] + j));
+            continue;
+        }
+        for (size_t i = j; i < j + 8; i++) {
+            A[i] = i < k ? (double)num_half(px[0][i], pn[0][i], ls[i]->radix) : 0;
+            B[i] = i < k ? (double)num_half(px[1][i], pn[1][i], ls[i]->radix) : 0;
         }
     }
     /* word t of the 8 lanes' blocks (two vectors of four blocks) into the low 8 dwords */
@@ -875,19 +975,16 @@ __attribute__((target("avx512f,avx512dq"))) static int vec_group(sf_ff3 *f, sf_f
             _mm512_storeu_pd(B + j, c);
         }
     }
-    for (size_t j = 0; j < k; j++) {
-        const sf_ff3_lane *l = ls[j];
-        size_t u = (l->n + 1u) / 2u;
-        uint64_t a = (uint64_t)A[j], b = (uint64_t)B[j];
-#ifdef SWAR10
-        if (l->radix == 10) {
-            str10(l->x, u, a);
-            str10(l->x + u, l->n - u, b);
+    for (size_t j = 0; j < kp; j += 8) {
+        if (dec[j / 8]) {
+            vstr10(px[0] + j, pn[0] + j, _mm512_loadu_pd(A + j));
+            vstr10(px[1] + j, pn[1] + j, _mm512_loadu_pd(B + j));
             continue;
         }
-#endif
-        str_rev64(l->x, u, l->radix, a);
-        str_rev64(l->x + u, l->n - u, l->radix, b);
+        for (size_t i = j; i < j + 8 && i < k; i++) {
+            str_half(px[0][i], pn[0][i], ls[i]->radix, (uint64_t)A[i]);
+            str_half(px[1][i], pn[1][i], ls[i]->radix, (uint64_t)B[i]);
+        }
     }
     return 0;
 }
@@ -895,7 +992,7 @@ __attribute__((target("avx512f,avx512dq"))) static int vec_group(sf_ff3 *f, sf_f
 
 int sf_ff3_simd = -1;
 
-/* The vector rounds are there (the CPU has AVX-512 F and DQ) and not turned off by sf_ff3_simd. */
+/* The vector rounds are there (the CPU has AVX-512 F, DQ, BW and VL) and not turned off by sf_ff3_simd. */
 static int use_vec(void)
 {
 #if SF_FF3_AVX512
@@ -903,7 +1000,8 @@ static int use_vec(void)
     int h = __atomic_load_n(&have, __ATOMIC_RELAXED);
     if (h < 0) {
         __builtin_cpu_init();
-        h = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+        h = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
         __atomic_store_n(&have, h, __ATOMIC_RELAXED);
     }
     return h && sf_ff3_simd != 0;
