@@ -893,14 +893,20 @@ __attribute__((target(VEC_TARGET))) static int vec_group(sf_ff3 *f, sf_ff3_lane 
     /* a block is [b, (tweak word ^ i) << 32] as two little-endian words: lanes 0-3, then 4-7 */
     const __m512i blk_lo = _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0), blk_hi = _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4);
     const __m512d zero = _mm512_setzero_pd();
+    vmod tmp[2];
+    const vmod *mm[2] = {NULL, NULL};
+    unsigned last_radix = 0, last_n = 0;
     memset(dec, 1, sizeof(dec));
     for (size_t j = 0; j < k; j++) {
         const sf_ff3_lane *l = ls[j];
         size_t u = (l->n + 1u) / 2u, v = l->n - u;
-        vmod tmp[2];
-        const vmod *mm[2];
-        mm[0] = vmodulus(f, l->radix, u, &tmp[0]);
-        mm[1] = v == u ? mm[0] : vmodulus(f, l->radix, v, &tmp[1]);
+        if (l->radix != last_radix || l->n != last_n) {
+            /* the lanes of a batch mostly share their radix and length: the moduli of the previous lane */
+            mm[0] = vmodulus(f, l->radix, u, &tmp[0]);
+            mm[1] = v == u ? mm[0] : vmodulus(f, l->radix, v, &tmp[1]);
+            last_radix = l->radix;
+            last_n = l->n;
+        }
         px[0][j] = l->x;
         px[1][j] = l->x + u;
         pn[0][j] = (uint16_t)u;
