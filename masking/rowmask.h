@@ -120,6 +120,13 @@ int sf_tableplan_mask(const sf_tableplan *p, sf_rowctx *ctx, const sf_field *in,
 int sf_tableplan_mask_rows(const sf_tableplan *p, sf_rowctx *ctx, const sf_field *in, sf_field *out, size_t nrows,
                            sf_error *err);
 
+/*
+ * Test hook: 0 keeps the digits/alnum scan on its byte loops even where the
+ * CPU has the vector one (AVX-512 VBMI2, values of up to 64 bytes), so
+ * tests compare the two. -1 (default): the CPU's best.
+ */
+extern int sf_tableplan_simd;
+
 /* ---- policy queries the dump side needs (policy.c) ------------------- */
 
 /* Tables named in the policy, as "schema.table" real names; for the

@@ -16,6 +16,12 @@
 #include <string.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define SF_SCAN_AVX512 1
+#include <immintrin.h>
+#else
+#define SF_SCAN_AVX512 0
+#endif
 #include "stagefork/dict.h"
 #include "stagefork/util.h"
 #include "datetime.h"
@@ -1027,6 +1033,8 @@ typedef struct fpe_val {
     size_t nint, ikeep;  /* integers and numerics: digits before the point, and of them kept */
     unsigned char neg;   /* integers and numerics: 1 after a leading '-' */
     unsigned char scan;  /* longer than 65536 bytes: put back by scanning, not by offsets */
+    unsigned char vec;   /* scanned by the vector path: put back through mask, not offsets */
+    uint64_t mask[2];    /* vec: the byte positions of run 0's and run 1's numerals */
 } fpe_val;
 
 typedef struct fpe_work {
@@ -1242,6 +1250,111 @@ static void prep_alnum(const mctx *m, sf_rowctx *ctx, const sf_field *in, fpe_va
     *nnum = base + len + nd;
 }
 
+#if SF_SCAN_AVX512
+#define SCAN_TARGET "avx512f,avx512bw,avx512vbmi2"
+
+/* The mask of bytes [0, n), n <= 64. */
+static inline uint64_t low_bytes(size_t n)
+{
+    return n >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << n) - 1;
+}
+
+/* The bits of m above its lowest k set ones (the numerals after the kept prefix). */
+static inline uint64_t drop_low_bits(uint64_t m, size_t k)
+{
+    for (; k > 0 && m; k--)
+        m &= m - 1;
+    return m;
+}
+
+/*
+ * prep_alnum (kind FK_ALNUM) or prep_digits on text (FK_TEXT) for a value
+ * of at most 64 bytes, with AVX-512 VBMI2 (chosen at run time): the value
+ * in one masked load, letters and digits classified in two compares, each
+ * run's numerals packed by one compress and stored; the positions are kept
+ * as bit masks (fv->mask) instead of 16-bit offsets, for put_back_vec. The
+ * same runs in ctx->fnum as the byte loops.
+ */
+__attribute__((target(SCAN_TARGET))) static void prep_vec(int kind, size_t keep, sf_rowctx *ctx, const sf_field *in,
+                                                         fpe_val *fv, size_t *nnum, size_t *cnt)
+{
+    const size_t base = *nnum, len = in->len;
+    const __mmask64 lm = low_bytes(len);
+    const __m512i c = _mm512_maskz_loadu_epi8(lm, in->ptr);
+    const __m512i d = _mm512_sub_epi8(c, _mm512_set1_epi8('0'));
+    uint64_t dm = _mm512_mask_cmplt_epu8_mask(lm, d, _mm512_set1_epi8(10)), lmk = 0, keepm;
+    __m512i num = d;
+    size_t nl = 0, nd;
+    if (kind == FK_ALNUM) {
+        const __m512i l = _mm512_sub_epi8(_mm512_or_si512(c, _mm512_set1_epi8(0x20)), _mm512_set1_epi8('a'));
+        lmk = _mm512_mask_cmplt_epu8_mask(lm, l, _mm512_set1_epi8(26));
+        keepm = drop_low_bits(dm | lmk, keep);
+        lmk &= keepm;
+        dm &= keepm;
+        num = _mm512_mask_blend_epi8(lmk, d, l);
+        nl = (size_t)__builtin_popcountll(lmk);
+        _mm512_mask_storeu_epi8(ctx->fnum + base, low_bytes(nl), _mm512_maskz_compress_epi8(lmk, num));
+    } else {
+        dm = drop_low_bits(dm, keep);
+    }
+    nd = (size_t)__builtin_popcountll(dm);
+    /* alnum: digits after the letters' room, as prep_alnum puts them */
+    _mm512_mask_storeu_epi8(ctx->fnum + base + (kind == FK_ALNUM ? len : 0), low_bytes(nd),
+                            _mm512_maskz_compress_epi8(dm, num));
+    fv->vec = 1;
+    if (kind == FK_ALNUM) {
+        fv->mask[0] = lmk;
+        fv->mask[1] = dm;
+        add_task(ctx, cnt, 0, fv, base, nl);
+        add_task(ctx, cnt, 1, fv, base + len, nd);
+        *nnum = base + len + nd;
+    } else {
+        fv->mask[0] = dm;
+        add_task(ctx, cnt, 0, fv, base, nd);
+        *nnum = base + nd;
+    }
+}
+
+/* put_back for a value prep_vec scanned: each run's numerals expanded to its positions and turned into characters. */
+__attribute__((target(SCAN_TARGET))) static void put_back_vec(int kind, sf_rowctx *ctx, const fpe_val *fv)
+{
+    char *v = ctx->scratch.ptr + fv->at;
+    const __mmask64 m0 = fv->mask[0], m1 = kind == FK_ALNUM ? fv->mask[1] : 0;
+    __m512i c = _mm512_maskz_loadu_epi8(low_bytes(fv->len), v);
+    __m512i a = _mm512_maskz_expand_epi8(m0, _mm512_maskz_loadu_epi8(low_bytes(fv->n[0]), ctx->fnum + fv->num[0]));
+    if (kind == FK_ALNUM) {
+        __m512i b = _mm512_maskz_expand_epi8(m1, _mm512_maskz_loadu_epi8(low_bytes(fv->n[1]), ctx->fnum + fv->num[1]));
+        /* a letter keeps its case: 'A' or 'a' plus its numeral */
+        __m512i base = _mm512_or_si512(_mm512_set1_epi8('A'), _mm512_and_si512(c, _mm512_set1_epi8(0x20)));
+        c = _mm512_mask_blend_epi8(m0, c, _mm512_add_epi8(base, a));
+        c = _mm512_mask_blend_epi8(m1, c, _mm512_add_epi8(_mm512_set1_epi8('0'), b));
+    } else {
+        c = _mm512_mask_blend_epi8(m0, c, _mm512_add_epi8(_mm512_set1_epi8('0'), a));
+    }
+    _mm512_mask_storeu_epi8(v, m0 | m1, c);
+}
+#endif
+
+int sf_tableplan_simd = -1;
+
+/* The vector scan is there (AVX-512 F, BW, VBMI2) and not turned off by sf_tableplan_simd. */
+static int use_scan_vec(void)
+{
+#if SF_SCAN_AVX512
+    static int have = -1;
+    int h = __atomic_load_n(&have, __ATOMIC_RELAXED);
+    if (h < 0) {
+        __builtin_cpu_init();
+        h = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+            __builtin_cpu_supports("avx512vbmi2");
+        __atomic_store_n(&have, h, __ATOMIC_RELAXED);
+    }
+    return h && sf_tableplan_simd != 0;
+#else
+    return 0;
+#endif
+}
+
 /* The encrypted numerals of value fv back into its copy (the scans of prep_alnum / prep_digits, reversed). */
 static void put_back(const colplan *c, int kind, sf_rowctx *ctx, const fpe_val *fv)
 {
@@ -1259,6 +1372,12 @@ static void put_back(const colplan *c, int kind, sf_rowctx *ctx, const fpe_val *
             d[k] = (char)('0' + b[k]);
         return;
     }
+#if SF_SCAN_AVX512
+    if (fv->vec) {
+        put_back_vec(kind, ctx, fv);
+        return;
+    }
+#endif
     if (!fv->scan) {
         /* locals: the char stores may alias anything */
         const uint16_t *pa = ctx->fpos + fv->num[0], *pb = ctx->fpos + fv->num[1];
@@ -1367,6 +1486,10 @@ static int fpe_column(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in
     size_t nc = m->p->ncols, npend = 0, nmiss = 0, ndup = 0, nv = 0, nnum = 0, total = 0, cnt[2] = {0, 0};
     uint8_t seen[2 * SF_TABLEPLAN_MAX_ROWS]; /* 1 + index of a miss, by hash */
     int any_use = 0;
+#if SF_SCAN_AVX512
+    const int vec = kind != FK_NUMBER && use_scan_vec();
+    const size_t keep = (size_t)c->rule->keep_leading;
+#endif
     fpe_work *w;
     sf_fpe *f;
     int rc;
@@ -1446,6 +1569,12 @@ static int fpe_column(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in
                 fv->len = v->len;
                 fv->num[0] = fv->num[1] = fv->n[0] = fv->n[1] = 0; /* a text digits value has one run */
                 fv->scan = v->len > UINT16_MAX + (size_t)1;
+                fv->vec = 0;
+#if SF_SCAN_AVX512
+                if (vec && v->len <= 64)
+                    prep_vec(kind, keep, ctx, v, fv, &nnum, cnt);
+                else
+#endif
                 if (kind == FK_ALNUM)
                     prep_alnum(m, ctx, v, fv, &nnum, cnt);
                 else if ((rc = prep_digits(m, ctx, v, fv, &nnum, cnt)))
