@@ -1035,6 +1035,7 @@ typedef struct fpe_val {
     unsigned char scan;  /* longer than 65536 bytes: put back by scanning, not by offsets */
     unsigned char vec;   /* scanned by the vector path: put back through mask, not offsets */
     uint64_t mask[2];    /* vec: the byte positions of run 0's and run 1's numerals */
+    const char *src;     /* vec: the original value (what the copy holds until put back) */
 } fpe_val;
 
 typedef struct fpe_work {
@@ -1302,6 +1303,7 @@ __attribute__((target(SCAN_TARGET))) static void prep_vec(int kind, size_t keep,
     _mm512_mask_storeu_epi8(ctx->fnum + base + (kind == FK_ALNUM ? len : 0), low_bytes(nd),
                             _mm512_maskz_compress_epi8(dm, num));
     fv->vec = 1;
+    fv->src = in->ptr;
     if (kind == FK_ALNUM) {
         fv->mask[0] = lmk;
         fv->mask[1] = dm;
@@ -1315,12 +1317,18 @@ __attribute__((target(SCAN_TARGET))) static void prep_vec(int kind, size_t keep,
     }
 }
 
-/* put_back for a value prep_vec scanned: each run's numerals expanded to its positions and turned into characters. */
+/*
+ * put_back for a value prep_vec scanned: each run's numerals expanded to
+ * its positions and turned into characters. The value is read from its
+ * original (equal to the copy), not from the copy: the copy's 64 bytes
+ * overlap the previous value's masked store, which a load would have to
+ * wait for.
+ */
 __attribute__((target(SCAN_TARGET))) static void put_back_vec(int kind, sf_rowctx *ctx, const fpe_val *fv)
 {
     char *v = ctx->scratch.ptr + fv->at;
     const __mmask64 m0 = fv->mask[0], m1 = kind == FK_ALNUM ? fv->mask[1] : 0;
-    __m512i c = _mm512_maskz_loadu_epi8(low_bytes(fv->len), v);
+    __m512i c = _mm512_maskz_loadu_epi8(low_bytes(fv->len), fv->src);
     __m512i a = _mm512_maskz_expand_epi8(m0, _mm512_maskz_loadu_epi8(low_bytes(fv->n[0]), ctx->fnum + fv->num[0]));
     if (kind == FK_ALNUM) {
         __m512i b = _mm512_maskz_expand_epi8(m1, _mm512_maskz_loadu_epi8(low_bytes(fv->n[1]), ctx->fnum + fv->num[1]));
