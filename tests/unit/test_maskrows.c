@@ -34,7 +34,11 @@ static const char POLICY[] = "version: 1\n"
                              "  public.tail:\n"
                              "    z: {fixed: \"\"}\n"
                              "  public.tok:\n"
-                             "    v: token\n";
+                             "    v: token\n"
+                             "  public.wide:\n"
+                             "    w3: email\n"
+                             "    w50: alnum\n"
+                             "    w99: {fixed: \"W\"}\n";
 static const char DDL[] = "CREATE TABLE public.t (a text, b text, c text, d text, e text, f text, g text, h text);\n"
                           "CREATE TABLE public.one (v text);\n"
                           "CREATE TABLE public.tail (k text, z text);\n"
@@ -61,10 +65,18 @@ static sf_masker *new_masker(sf_mask_policy **pol, sf_mask_key **key)
 {
     sf_error err = {0};
     sf_masker *m;
+    sf_buf wide = SF_BUF_INIT;
     cr_assert_eq(sf_mask_policy_load_mem(pol, "rows.yaml", POLICY, strlen(POLICY), &err), 0, "%s", err.msg);
     cr_assert_eq(sf_mask_key_from_bytes(key, KEY, strlen(KEY), &err), 0, "%s", err.msg);
     cr_assert_eq(sf_masker_new(&m, *pol, *key, -1, &err), 0, "%s", err.msg);
     cr_assert_eq(sf_masker_ddl(m, DDL, strlen(DDL)), 0);
+    /* public.wide: 100 text columns w0 .. w99 */
+    sf_buf_adds(&wide, "CREATE TABLE public.wide (");
+    for (int i = 0; i < 100; i++)
+        sf_buf_addf(&wide, "%sw%d text", i ? ", " : "", i);
+    sf_buf_adds(&wide, ");\n");
+    cr_assert_eq(sf_masker_ddl(m, wide.ptr, wide.len), 0);
+    sf_buf_free(&wide);
     return m;
 }
 
@@ -231,7 +243,7 @@ static void assert_paths_agree_with(const char *copy, const char *data, size_t l
 
 static void assert_paths_agree(const char *copy, const char *data, size_t len, int want_rc)
 {
-    for (int simd = 0; simd <= 2; simd++) {
+    for (int simd = 0; simd <= 3; simd++) {
         sf_masker_simd = simd;
         assert_paths_agree_with(copy, data, len, want_rc);
     }
@@ -286,10 +298,11 @@ Test(maskrows, random_rows_agree_between_batched_and_one_row_paths)
 Test(maskrows, backslashes_at_every_offset_of_short_and_long_lines)
 {
     sf_buf d = SF_BUF_INIT;
-    static const char *const esc[] = {"\\N", "\\\\", "\\t", "\\x41", "\\\\N"};
+    /* ... and a backslash before a raw tab (the tab is data, not a delimiter) */
+    static const char *const esc[] = {"\\N", "\\\\", "\\t", "\\x41", "\\\\N", "\\\t"};
     for (int len = 0; len < 70; len++) {
         for (int at = 0; at <= len; at++) {
-            for (int e = 0; e < 5; e++) {
+            for (int e = 0; e < 6; e++) {
                 /* a, c and g (masked) hold the escape in turn; the others are plain */
                 int col = (at + e) % 8;
                 for (int f = 0; f < 8; f++) {
@@ -554,4 +567,35 @@ Test(maskrows, masked_values_of_every_length_encode_like_sf_copy_encode)
                 sf_buf_free(&want);
                 sf_buf_free(&out);
             }
+}
+
+Test(maskrows, wide_rows_of_mostly_empty_fields)
+{
+    /* 100 fields, most of them empty or one byte: up to 64 tabs per 64-byte step, ends far past the first step */
+    sf_buf copy = SF_BUF_INIT, d = SF_BUF_INIT;
+    sf_buf_adds(&copy, "COPY public.wide (");
+    for (int i = 0; i < 100; i++)
+        sf_buf_addf(&copy, "%sw%d", i ? ", " : "", i);
+    sf_buf_adds(&copy, ") FROM stdin;");
+    for (int r = 0; r < 400; r++) {
+        for (int f = 0; f < 100; f++) {
+            unsigned k = rnd(r % 4 == 0 ? 3 : 12);
+            if (f)
+                sf_buf_addc(&d, '\t');
+            if (f == 3 || f == 50)
+                sf_buf_addf(&d, "v%d@x.io%s", r, k == 0 ? "\\t" : "");
+            else if (k == 1)
+                sf_buf_adds(&d, "\\N");
+            else if (k == 2)
+                sf_buf_adds(&d, r % 5 ? "\\\\" : "\\t");
+            else if (k == 3)
+                gen_field(&d);
+            else if (k == 4)
+                sf_buf_addc(&d, (char)('a' + rnd(26)));
+        }
+        sf_buf_addc(&d, '\n');
+    }
+    assert_paths_agree(copy.ptr, d.ptr, d.len, 0);
+    sf_buf_free(&copy);
+    sf_buf_free(&d);
 }
