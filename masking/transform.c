@@ -891,15 +891,35 @@ static int crypto_failed(const mctx *m)
 static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
 
 /*
+ * The eight base32 characters of a 40-bit group v (character 0 = its top
+ * five bits) as eight bytes, character 0 in the low byte: the group split
+ * into two 20-bit lanes, then 10-bit, then 5-bit ones in the word's bytes
+ * (no lane's bits reach the next), and 0..25 -> 'a'..'z', 26..31 -> '2'..'7'
+ * on all bytes at once (b + 102 has its top bit set exactly when b >= 26).
+ */
+static inline uint64_t base32_group(uint64_t v)
+{
+    uint64_t w = v >> 20 | (v & 0xFFFFF) << 32, ge;
+    w = (w >> 10 & 0x000003FF000003FFull) | (w & 0x000003FF000003FFull) << 16;
+    w = (w >> 5 & 0x001F001F001F001Full) | (w & 0x001F001F001F001Full) << 8;
+    ge = ((w + 0x6666666666666666ull) & 0x8080808080808080ull) >> 7;
+    return w + 0x6161616161616161ull - ge * 73;
+}
+
+/*
  * n base32 characters of the PRF blocks blk (5 bits each, 25 per block):
  * character i is bits [5i, 5i + 5) of the blocks' bytes, most significant
  * first, so every 5 bytes give 8 characters.
  */
-static void base32(const unsigned char *blk, int n, char *out)
+static inline void base32(const unsigned char *blk, int n, char *out)
 {
     int i = 0;
     for (; i + 8 <= n; i += 8, blk += 5) {
         uint64_t v = (uint64_t)blk[0] << 32 | (uint64_t)blk[1] << 24 | (uint64_t)blk[2] << 16 | (uint64_t)blk[3] << 8 | blk[4];
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        uint64_t c = base32_group(v);
+        memcpy(out + i, &c, 8);
+#else
         char *o = out + i;
         o[0] = b32[v >> 35 & 31];
         o[1] = b32[v >> 30 & 31];
@@ -909,6 +929,7 @@ static void base32(const unsigned char *blk, int n, char *out)
         o[5] = b32[v >> 10 & 31];
         o[6] = b32[v >> 5 & 31];
         o[7] = b32[v & 31];
+#endif
     }
     if (i < n) {
         /* the last characters read only the bytes they need */
