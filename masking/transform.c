@@ -84,8 +84,8 @@ struct sf_tableplan {
     size_t nactive;
     size_t *exprs;       /* expr columns */
     size_t nexprs;
-    size_t *outs;        /* the columns a batch's out holds: transformed ones and the expr operands */
-    size_t nouts;
+    size_t *opnds;       /* expr operands no rule transforms: copied into a batch's out (expr reads out) */
+    size_t nopnds;
     int identity;
     int has_expr;
 };
@@ -558,7 +558,7 @@ int sf_tableplan_new(sf_tableplan **out, const sf_mask_policy *pol, const char *
             }
     p->identity = 1;
     if (!(p->active = calloc(ncols ? ncols : 1, sizeof(size_t))) || !(p->exprs = calloc(ncols ? ncols : 1, sizeof(size_t))) ||
-        !(p->outs = calloc(ncols ? ncols : 1, sizeof(size_t)))) {
+        !(p->opnds = calloc(ncols ? ncols : 1, sizeof(size_t)))) {
         rc = sf_error_set(err, SF_ENOMEM, "out of memory");
         goto fail;
     }
@@ -574,10 +574,10 @@ int sf_tableplan_new(sf_tableplan **out, const sf_mask_policy *pol, const char *
             c->in_scratch = c->rule->kind != SF_RULE_NULL && c->rule->kind != SF_RULE_FIXED;
         }
     }
-    /* expr reads its operands from out (their masked values), so untransformed operands are copied there too */
+    /* expr reads its operands from out (their masked values), so untransformed operands are copied there */
     for (size_t i = 0; i < ncols; i++)
-        if (sf_tableplan_masks(p, i) || (p->has_expr && p->cols[i].read_by_other))
-            p->outs[p->nouts++] = i;
+        if (!sf_tableplan_masks(p, i) && p->has_expr && p->cols[i].read_by_other)
+            p->opnds[p->nopnds++] = i;
     *out = p;
     return 0;
 fail:
@@ -605,7 +605,7 @@ void sf_tableplan_free(sf_tableplan *p)
     free(p->cols);
     free(p->active);
     free(p->exprs);
-    free(p->outs);
+    free(p->opnds);
     free(p->qname);
     free(p);
 }
@@ -1092,6 +1092,21 @@ static inline void copy_short(char *dst, const char *src, size_t n)
     }
 }
 
+/*
+ * The value of cell just written to scratch at start: its offset and length,
+ * and out[cell] pointing at it (valid unless scratch moves before the batch
+ * ends, in which case sf_tableplan_mask_rows points out again from the
+ * offsets).
+ */
+static inline void put_out(sf_rowctx *ctx, sf_field *out, size_t cell, size_t start)
+{
+    ctx->off[cell] = start;
+    ctx->len[cell] = ctx->scratch.len - start;
+    out[cell].ptr = ctx->scratch.ptr + start;
+    out[cell].len = ctx->scratch.len - start;
+    out[cell].null = 0;
+}
+
 /* The kinds of digits/alnum columns: their two domains and radixes. */
 enum { FK_TEXT, FK_ALNUM, FK_NUMBER };
 static const unsigned fk_dom[3][2] = {{DOM_TEXT_DIGITS, 0}, {DOM_ALNUM_LETTERS, DOM_ALNUM_DIGITS},
@@ -1506,7 +1521,7 @@ static int run_tasks(const mctx *m, sf_rowctx *ctx, sf_fpe *f, int kind, size_t 
  * and they are not deduplicated within the batch either (distinct values
  * are what made it cold).
  */
-static int fpe_column(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in, size_t nrows)
+static int fpe_column(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in, sf_field *out, size_t nrows)
 {
     const colplan *c = &m->p->cols[m->col];
     int kind = c->rule->kind == SF_RULE_ALNUM                      ? FK_ALNUM
@@ -1563,8 +1578,10 @@ static int fpe_column(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in
         uint64_t h = ctx->hash[r];
         int use = ctx->use[r];
         ctx->off[cell] = SIZE_MAX;
-        if (v->null)
+        if (v->null) {
+            out[cell] = *v;
             continue;
+        }
         if (use && (e = sf_memo_get(&s->memo, h, v->ptr, v->len, &vlen))) {
             if (ctx->scratch.len + vlen >= ctx->scratch.cap && sf_buf_grow(&ctx->scratch, vlen) < 0)
                 return sf_error_set(m->err, SF_ENOMEM, "out of memory");
@@ -1619,8 +1636,7 @@ static int fpe_column(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in
                 }
             }
         }
-        ctx->off[cell] = at;
-        ctx->len[cell] = ctx->scratch.len - at;
+        put_out(ctx, out, cell, at);
     }
     if (nv && (rc = run_tasks(m, ctx, f, kind, nv, cnt)))
         return rc;
@@ -1673,7 +1689,7 @@ static int keyed_column(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *
  * case (ASCII folded here), so the same value in a text column gives the
  * same output. An empty string stays empty.
  */
-static int prf_column(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in, size_t nrows)
+static int prf_column(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in, sf_field *out, size_t nrows)
 {
     const colplan *c = &m->p->cols[m->col];
     size_t nc = m->p->ncols, n = 0;
@@ -1728,13 +1744,14 @@ static int prf_column(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in
         size_t cell = r * nc + m->col, at = ctx->scratch.len;
         int rc;
         ctx->off[cell] = SIZE_MAX;
-        if (in[cell].null)
+        if (in[cell].null) {
+            out[cell] = in[cell];
             continue;
+        }
         if (ctx->mrow[r] != SIZE_MAX &&
             (rc = fmt_prf(m, ctx->prfout + (size_t)nblk * ctx->mrow[r] * SF_PRF_LEN, &ctx->scratch)))
             return rc;
-        ctx->off[cell] = at;
-        ctx->len[cell] = ctx->scratch.len - at;
+        put_out(ctx, out, cell, at);
     }
     return 0;
 }
@@ -2002,24 +2019,26 @@ int sf_tableplan_mask_rows(const sf_tableplan *p, sf_rowctx *ctx, const sf_field
                            sf_error *err)
 {
     mctx m = {p, 0, err};
-    size_t nc = p->ncols;
+    size_t nc = p->ncols, cap0;
     int rc;
     if (nrows > SF_TABLEPLAN_MAX_ROWS)
         return sf_error_set(err, SF_EUSAGE, "a batch of %zu rows (%d at most)", nrows, SF_TABLEPLAN_MAX_ROWS);
     if (p->identity || nrows == 0)
         return 0;
-    /* out starts as in, in the columns it holds (the others are read from in by the callers) */
+    /* untransformed expr operands: out holds them too (the other untransformed columns are read from in) */
     for (size_t r = 0; r < nrows; r++)
-        for (size_t k = 0; k < p->nouts; k++)
-            out[r * nc + p->outs[k]] = in[r * nc + p->outs[k]];
+        for (size_t k = 0; k < p->nopnds; k++)
+            out[r * nc + p->opnds[k]] = in[r * nc + p->opnds[k]];
     if ((rc = prepare(ctx, p, nrows, err)))
         return rc;
     sf_buf_clear(&ctx->scratch);
+    cap0 = ctx->scratch.cap;
     /*
      * Column by column over the rows (so digits/alnum can batch their
-     * FF3-1 work). out starts as in; values written into scratch are
-     * resolved into out at the end (scratch moves while it grows); null
-     * and fixed go to out directly.
+     * FF3-1 work). Every cell of a transformed column is written to out
+     * as it is produced: NULLs as they came, null and fixed directly,
+     * values in scratch by put_out (pointed at again at the end if
+     * scratch moved while it grew).
      */
     for (size_t k = 0; k < p->nactive; k++) {
         size_t i = p->active[k];
@@ -2031,7 +2050,7 @@ int sf_tableplan_mask_rows(const sf_tableplan *p, sf_rowctx *ctx, const sf_field
         switch (c->rule->kind) {
         case SF_RULE_DIGITS:
         case SF_RULE_ALNUM:
-            if ((rc = fpe_column(&m, ctx, sl, in, nrows)))
+            if ((rc = fpe_column(&m, ctx, sl, in, out, nrows)))
                 return rc;
             continue;
         case SF_RULE_NOISE:
@@ -2043,15 +2062,17 @@ int sf_tableplan_mask_rows(const sf_tableplan *p, sf_rowctx *ctx, const sf_field
         case SF_RULE_FIXED:
             break;
         default:
-            if ((rc = prf_column(&m, ctx, sl, in, nrows)))
+            if ((rc = prf_column(&m, ctx, sl, in, out, nrows)))
                 return rc;
             continue;
         }
         for (size_t r = 0; r < nrows; r++) {
             size_t cell = r * nc + i, start = ctx->scratch.len;
             ctx->off[cell] = SIZE_MAX;
-            if (in[cell].null)
+            if (in[cell].null) {
+                out[cell] = in[cell];
                 continue;
+            }
             switch (c->rule->kind) {
             case SF_RULE_NULL:
                 out[cell].ptr = NULL;
@@ -2061,6 +2082,7 @@ int sf_tableplan_mask_rows(const sf_tableplan *p, sf_rowctx *ctx, const sf_field
             case SF_RULE_FIXED:
                 out[cell].ptr = c->rule->fixed;
                 out[cell].len = c->rule->fixed_len;
+                out[cell].null = 0;
                 continue;
             case SF_RULE_NOISE:
                 rc = do_noise(&m, ctx->ku[r], &in[cell], &ctx->scratch, cfit);
@@ -2071,8 +2093,7 @@ int sf_tableplan_mask_rows(const sf_tableplan *p, sf_rowctx *ctx, const sf_field
             }
             if (rc)
                 return rc;
-            ctx->off[cell] = start;
-            ctx->len[cell] = ctx->scratch.len - start;
+            put_out(ctx, out, cell, start);
         }
     }
     for (size_t k = 0; k < p->nexprs; k++) {
@@ -2084,13 +2105,14 @@ int sf_tableplan_mask_rows(const sf_tableplan *p, sf_rowctx *ctx, const sf_field
             size_t cell = r * nc + i, start = ctx->scratch.len;
             int isnull = 0;
             ctx->off[cell] = SIZE_MAX;
-            if (in[cell].null)
+            if (in[cell].null) {
+                out[cell] = in[cell];
                 continue;
+            }
             if (xf.on && (rc = expr_fast(&m, ctx, &xf, r, out + r * nc, &ctx->scratch)) != 0) {
                 if (rc < 0)
                     return rc;
-                ctx->off[cell] = start;
-                ctx->len[cell] = ctx->scratch.len - start;
+                put_out(ctx, out, cell, start);
                 continue;
             }
             if ((rc = do_expr(&m, ctx, r, out + r * nc, &ctx->scratch, &isnull)))
@@ -2101,10 +2123,11 @@ int sf_tableplan_mask_rows(const sf_tableplan *p, sf_rowctx *ctx, const sf_field
                 out[cell].null = 1;
                 continue;
             }
-            ctx->off[cell] = start;
-            ctx->len[cell] = ctx->scratch.len - start;
+            put_out(ctx, out, cell, start);
         }
     }
+    if (ctx->scratch.cap == cap0)
+        return 0; /* scratch did not move: out points into it already */
     for (size_t r = 0; r < nrows; r++)
         for (size_t k = 0; k < p->nactive + p->nexprs; k++) {
             size_t i = k < p->nactive ? p->active[k] : p->exprs[k - p->nactive], cell = r * nc + i;
