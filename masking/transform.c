@@ -674,6 +674,7 @@ struct sf_rowctx {
     sf_buf tmp;
     size_t *off;          /* per row and column: scratch offset of its masked value, or SIZE_MAX (value in out) */
     size_t *len;
+    sf_sdec *sv;          /* per row and column of noise: its masked number when the fast path gave it (scale -1: not) */
     size_t cols_cap, cells_cap;
     sf_dec *vals;         /* expr operands */
     sf_sdec *svals;       /* the same as small decimals */
@@ -738,6 +739,7 @@ void sf_rowctx_free(sf_rowctx *ctx)
     sf_buf_free(&ctx->tmp);
     free(ctx->off);
     free(ctx->len);
+    free(ctx->sv);
     free(ctx->vals);
     free(ctx->svals);
     if (ctx->fnum)
@@ -842,11 +844,14 @@ static int prepare(sf_rowctx *ctx, const sf_tableplan *p, size_t nrows, sf_error
         size_t n = p->ncols * nrows;
         size_t *off = realloc(ctx->off, n * sizeof(size_t));
         size_t *len = off ? realloc(ctx->len, n * sizeof(size_t)) : NULL;
+        sf_sdec *sv = len ? realloc(ctx->sv, n * sizeof(sf_sdec)) : NULL;
         if (off)
             ctx->off = off;
         if (len)
             ctx->len = len;
-        if (!off || !len)
+        if (sv)
+            ctx->sv = sv;
+        if (!off || !len || !sv)
             return sf_error_set(err, SF_ENOMEM, "out of memory");
         ctx->cells_cap = n;
     }
@@ -1778,8 +1783,12 @@ static int dec_room(sf_buf *dst)
     return dst->cap - dst->len > SF_DEC_TEXT_MAX + 1 ? 0 : sf_buf_grow(dst, SF_DEC_TEXT_MAX + 1);
 }
 
-/* noise of one value, given its keyed integer r; cfit: the column's fit for the fast path, or NULL. */
-static int do_noise(const mctx *m, uint64_t r, const sf_field *in, sf_buf *dst, const sf_dec_fit *cfit)
+/*
+ * noise of one value, given its keyed integer r; cfit: the column's fit for
+ * the fast path, or NULL; *val: the number written, as sf_sdec_mul_text
+ * gives it (scale -1 when not given).
+ */
+static int do_noise(const mctx *m, uint64_t r, const sf_field *in, sf_buf *dst, const sf_dec_fit *cfit, sf_sdec *val)
 {
     const colplan *c = &m->p->cols[m->col];
     int64_t k;
@@ -1787,6 +1796,7 @@ static int do_noise(const mctx *m, uint64_t r, const sf_field *in, sf_buf *dst, 
     sf_dec d, f, res;
     char txt[SF_DEC_TEXT_MAX + 1];
     int rc, scale;
+    val->scale = -1;
     k = (int64_t)(r % (2 * NOISE_K + 1)) - NOISE_K;
     pk = (int64_t)c->rule->noise_p * k; /* units of 1e-15 */
     if (c->fit == FIT_FLOAT) {
@@ -1817,7 +1827,7 @@ static int do_noise(const mctx *m, uint64_t r, const sf_field *in, sf_buf *dst, 
                 fit.scale = scale;
                 if (dec_room(dst) < 0)
                     return sf_error_set(m->err, SF_ENOMEM, "out of memory");
-                if ((n = sf_sdec_mul_text(dst->ptr + dst->len, &sd, &sf, &fit))) {
+                if ((n = sf_sdec_mul_text(dst->ptr + dst->len, &sd, &sf, &fit, val))) {
                     dst->len += n;
                     return 0;
                 }
@@ -1881,6 +1891,7 @@ typedef struct {
     sf_expr_operand op[2];
     size_t col[2];
     int scr[2];
+    int noise[2]; /* the operand is a noise column: its number may be in ctx->sv */
 } xfast;
 
 static void expr_fast_prepare(const sf_tableplan *p, size_t i, xfast *x)
@@ -1899,6 +1910,7 @@ static void expr_fast_prepare(const sf_tableplan *p, size_t i, xfast *x)
         if (!x->op[j].cval) {
             x->col[j] = c->expr_cols[x->op[j].ref];
             x->scr[j] = p->cols[x->col[j]].in_scratch;
+            x->noise[j] = p->cols[x->col[j]].rule && p->cols[x->col[j]].rule->kind == SF_RULE_NOISE;
         }
 }
 
@@ -1914,6 +1926,8 @@ static int expr_fast(const mctx *m, sf_rowctx *ctx, const xfast *x, size_t r, co
             v[j] = *x->op[j].cval;
         } else if (out[ci].null) {
             return 0;
+        } else if (x->noise[j] && ctx->off[cell] != SIZE_MAX && ctx->sv[cell].scale >= 0) {
+            v[j] = ctx->sv[cell]; /* the number noise wrote, not parsed back from its text */
         } else if (x->scr[j] && ctx->off[cell] != SIZE_MAX) {
             if (!sf_sdec_parse(&v[j], ctx->scratch.ptr + ctx->off[cell], ctx->len[cell]))
                 return 0;
@@ -1928,7 +1942,7 @@ static int expr_fast(const mctx *m, sf_rowctx *ctx, const xfast *x, size_t r, co
     }
     if (dec_room(dst) < 0)
         return sf_error_set(m->err, SF_ENOMEM, "out of memory");
-    if (!(n = sf_sdec_mul_text(dst->ptr + dst->len, &v[0], &v[1], &fit)))
+    if (!(n = sf_sdec_mul_text(dst->ptr + dst->len, &v[0], &v[1], &fit, NULL)))
         return 0;
     dst->len += n;
     return 1;
@@ -2069,6 +2083,7 @@ int sf_tableplan_mask_rows(const sf_tableplan *p, sf_rowctx *ctx, const sf_field
         for (size_t r = 0; r < nrows; r++) {
             size_t cell = r * nc + i, start = ctx->scratch.len;
             ctx->off[cell] = SIZE_MAX;
+            ctx->sv[cell].scale = -1;
             if (in[cell].null) {
                 out[cell] = in[cell];
                 continue;
@@ -2085,7 +2100,7 @@ int sf_tableplan_mask_rows(const sf_tableplan *p, sf_rowctx *ctx, const sf_field
                 out[cell].null = 0;
                 continue;
             case SF_RULE_NOISE:
-                rc = do_noise(&m, ctx->ku[r], &in[cell], &ctx->scratch, cfit);
+                rc = do_noise(&m, ctx->ku[r], &in[cell], &ctx->scratch, cfit, &ctx->sv[cell]);
                 break;
             default:
                 rc = do_date_shift(&m, ctx->ku[r], &in[cell], &ctx->scratch);
