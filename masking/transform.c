@@ -63,6 +63,7 @@ typedef struct colplan {
     /* dictionary rules: the list (name: first names, then last names in [1]) */
     dictword *words[2];
     size_t nwords[2];
+    int dict_fits;       /* every output fits maxchars as it is (nothing to cut or trim) */
     /* digits on integers: the largest magnitude allowed, as digits, for + and - */
     const char *bound_pos, *bound_neg;
     int64_t imin, imax;  /* integer range */
@@ -318,16 +319,28 @@ static int load_words(colplan *c)
     case SF_RULE_STREET: kinds[0] = SF_DICT_STREET; break;
     default: kinds[0] = SF_DICT_CITY; break;
     }
+    size_t longest[2] = {0, 0};
+    int trailing_space = 0;
     for (int j = 0; j < n; j++) {
         size_t cnt = sf_dict_size(kinds[j]);
         if (!(c->words[j] = malloc(cnt * sizeof(dictword))))
             return -1;
         for (size_t e = 0; e < cnt; e++) {
-            c->words[j][e].w = sf_dict_get(kinds[j], e);
-            c->words[j][e].len = strlen(c->words[j][e].w);
+            const char *w = sf_dict_get(kinds[j], e);
+            size_t len = strlen(w);
+            c->words[j][e].w = w;
+            c->words[j][e].len = len;
+            if (len > longest[j])
+                longest[j] = len;
+            if (j == n - 1 && (len == 0 || w[len - 1] == ' '))
+                trailing_space = 1; /* an output could end in a space, which fmt_prf trims */
         }
         c->nwords[j] = cnt;
     }
+    /* bytes never exceed characters: an output of at most maxchars bytes is not cut */
+    c->dict_fits = c->maxchars < 0 ||
+                   (!trailing_space && c->rule->kind != SF_RULE_STREET &&
+                    longest[0] + (n == 2 ? 1 + longest[1] : 0) <= (size_t)c->maxchars);
     return 0;
 }
 
@@ -1011,7 +1024,7 @@ static int fmt_prf(const mctx *m, const unsigned char *blk, sf_buf *dst)
     }
     if (rc < 0)
         return sf_error_set(m->err, SF_ENOMEM, "out of memory");
-    if (c->maxchars >= 0 && c->rule->kind != SF_RULE_TOKEN && c->rule->kind != SF_RULE_EMAIL) {
+    if (c->maxchars >= 0 && !c->dict_fits && c->rule->kind != SF_RULE_TOKEN && c->rule->kind != SF_RULE_EMAIL) {
         /* no more bytes than characters allowed: it fits as it is */
         size_t keep = dst->len - start <= (size_t)c->maxchars
                           ? dst->len - start
@@ -1744,6 +1757,45 @@ static int prf_column(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in
             return crypto_failed(m);
         for (size_t k = 0; k < n; k++)
             memcpy(ctx->prfout + ((size_t)nblk * k + (size_t)b) * SF_PRF_LEN, ctx->prfblk + k * SF_PRF_LEN, SF_PRF_LEN);
+    }
+    /*
+     * The outputs in row order. e-mails and the one-word dictionaries whose
+     * words all fit take a loop of their own (fmt_prf's work without the
+     * call and the rule dispatch per value); room for the batch is made once.
+     */
+    if (c->rule->kind == SF_RULE_EMAIL || (c->dict_fits && c->rule->kind != SF_RULE_NAME &&
+                                           c->rule->kind != SF_RULE_STREET && c->rule->kind != SF_RULE_TOKEN)) {
+        const int email = c->rule->kind == SF_RULE_EMAIL;
+        const size_t dl = c->domain_len, each = email ? SF_EMAIL_TOKEN_LEN + 1 + dl : 0;
+        size_t room = 0;
+        for (size_t k = 0; k < n; k++)
+            room += email ? each : c->words[0][(size_t)sf_prf_u64(ctx->prfout + k * SF_PRF_LEN) % c->nwords[0]].len;
+        if (sf_buf_grow(&ctx->scratch, room) < 0)
+            return sf_error_set(m->err, SF_ENOMEM, "out of memory");
+        for (size_t r = 0; r < nrows; r++) {
+            size_t cell = r * nc + m->col, at = ctx->scratch.len;
+            ctx->off[cell] = SIZE_MAX;
+            if (in[cell].null) {
+                out[cell] = in[cell];
+                continue;
+            }
+            if (ctx->mrow[r] != SIZE_MAX) {
+                const unsigned char *blk = ctx->prfout + ctx->mrow[r] * SF_PRF_LEN;
+                char *o = ctx->scratch.ptr + at;
+                if (email) {
+                    base32(blk, SF_EMAIL_TOKEN_LEN, o);
+                    o[SF_EMAIL_TOKEN_LEN] = '@';
+                    memcpy(o + SF_EMAIL_TOKEN_LEN + 1, c->domain, dl + 1);
+                    ctx->scratch.len += each;
+                } else {
+                    const dictword *w = &c->words[0][(size_t)sf_prf_u64(blk) % c->nwords[0]];
+                    memcpy(o, w->w, w->len + 1);
+                    ctx->scratch.len += w->len;
+                }
+            }
+            put_out(ctx, out, cell, at);
+        }
+        return 0;
     }
     for (size_t r = 0; r < nrows; r++) {
         size_t cell = r * nc + m->col, at = ctx->scratch.len;
