@@ -64,6 +64,7 @@ typedef struct colplan {
     dictword *words[2];
     size_t nwords[2];
     int dict_fits;       /* every output fits maxchars as it is (nothing to cut or trim) */
+    size_t longest;      /* bytes of the longest output of a one-word dictionary */
     /* digits on integers: the largest magnitude allowed, as digits, for + and - */
     const char *bound_pos, *bound_neg;
     int64_t imin, imax;  /* integer range */
@@ -337,6 +338,7 @@ static int load_words(colplan *c)
         }
         c->nwords[j] = cnt;
     }
+    c->longest = longest[0];
     /* bytes never exceed characters: an output of at most maxchars bytes is not cut */
     c->dict_fits = c->maxchars < 0 ||
                    (!trailing_space && c->rule->kind != SF_RULE_STREET &&
@@ -1766,11 +1768,8 @@ static int prf_column(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in
     if (c->rule->kind == SF_RULE_EMAIL || (c->dict_fits && c->rule->kind != SF_RULE_NAME &&
                                            c->rule->kind != SF_RULE_STREET && c->rule->kind != SF_RULE_TOKEN)) {
         const int email = c->rule->kind == SF_RULE_EMAIL;
-        const size_t dl = c->domain_len, each = email ? SF_EMAIL_TOKEN_LEN + 1 + dl : 0;
-        size_t room = 0;
-        for (size_t k = 0; k < n; k++)
-            room += email ? each : c->words[0][(size_t)sf_prf_u64(ctx->prfout + k * SF_PRF_LEN) % c->nwords[0]].len;
-        if (sf_buf_grow(&ctx->scratch, room) < 0)
+        const size_t dl = c->domain_len, each = email ? SF_EMAIL_TOKEN_LEN + 1 + dl : c->longest;
+        if (sf_buf_grow(&ctx->scratch, n * each) < 0)
             return sf_error_set(m->err, SF_ENOMEM, "out of memory");
         for (size_t r = 0; r < nrows; r++) {
             size_t cell = r * nc + m->col, at = ctx->scratch.len;
