@@ -836,14 +836,61 @@ static inline size_t u64_ndigits(uint64_t v)
     return t + (t < 20 && v >= p10[t]);
 }
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/*
+ * The eight decimal digits of v < 10^8 as ASCII, most significant first in
+ * memory (the word's low byte): the two halves of four digits in 32-bit
+ * lanes, split into pairs (y / 100 = y * 5243 >> 19 for y < 10^4) and
+ * bytes (y / 10 = y * 103 >> 10 for y < 100); no lane reaches the next.
+ */
+static inline uint64_t ascii8(uint64_t v)
+{
+    uint64_t t = v / 10000 | (v % 10000) << 32, h;
+    h = (t * 5243) >> 19 & 0x0000007F0000007Full;
+    t = h | (t - h * 100) << 16;
+    h = (t * 103) >> 10 & 0x000F000F000F000Full;
+    t = h | (t - h * 10) << 8;
+    return t + 0x3030303030303030ull;
+}
+
+/*
+ * fmt_u64_scaled for v < 10^8 and scale <= 7: all digits at once, then the
+ * integer digits (and the fraction's after them) and the fraction's again
+ * past the point, as two 8-byte stores (out has room: SF_DEC_TEXT_MAX).
+ */
+static inline size_t fmt_small(char *out, uint64_t v, int neg, size_t scale)
+{
+    const uint64_t d = ascii8(v), z = d ^ 0x3030303030303030ull;
+    size_t nd = z ? 8 - (size_t)__builtin_ctzll(z) / 8 : 1, ni = nd > scale ? nd - scale : 1;
+    /* the shown digits are the last ni + scale of the eight (ni + scale <= 8) */
+    uint64_t a = d >> (8 * (8 - ni - scale));
+    char *o = out + (neg ? 1 : 0);
+    out[0] = '-';
+    memcpy(o, &a, 8);
+    if (scale) {
+        uint64_t f = d >> (8 * (8 - scale));
+        o[ni] = '.';
+        memcpy(o + ni + 1, &f, 8);
+        o += scale + 1;
+    }
+    o[ni] = 0;
+    return (size_t)(o + ni - out);
+}
+#endif
+
 /*
  * v with `scale` (<= 20) decimals as text ("-12.50", "0.003", never "-0"),
- * the same text sf_dec_format gives; returns the length. Written backwards
- * straight into out, two digits per step (no staging buffer: reloading
- * freshly stored bytes stalls store forwarding).
+ * the same text sf_dec_format gives; returns the length. Below 10^8 with at
+ * most 7 decimals by fmt_small; otherwise written backwards straight into
+ * out, two digits per step (no staging buffer: reloading freshly stored
+ * bytes stalls store forwarding).
  */
 static size_t fmt_u64_scaled(char *out, uint64_t v, int neg, size_t scale)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (v < 100000000 && scale <= 7)
+        return fmt_small(out, v, neg, scale);
+#endif
     size_t nd = u64_ndigits(v), ni = nd > scale ? nd - scale : 1, len = (neg ? 1 : 0) + ni + (scale ? scale + 1 : 0);
     char *p = out + len;
     size_t k = scale;
@@ -876,11 +923,14 @@ static size_t fmt_u64_scaled(char *out, uint64_t v, int neg, size_t scale)
     return len;
 }
 
-size_t sf_sdec_mul_text(char out[SF_DEC_TEXT_MAX + 1], const sf_sdec *a, const sf_sdec *b, const sf_dec_fit *fit)
+size_t sf_sdec_mul_text(char out[SF_DEC_TEXT_MAX + 1], const sf_sdec *a, const sf_sdec *b, const sf_dec_fit *fit,
+                        sf_sdec *val)
 {
     int k = a->scale + b->scale - fit->scale, neg;
     uint64_t q, r;
     u128 p;
+    if (val)
+        val->scale = -1;
     /* results of up to 20 digits and 20 decimals: the zero padding of fmt_u64_scaled suffices */
     if (((a->mag | b->mag) >> 64) || k < 0 || k > 38 || fit->scale > 20)
         return 0;
@@ -915,6 +965,12 @@ size_t sf_sdec_mul_text(char out[SF_DEC_TEXT_MAX + 1], const sf_sdec *a, const s
             q = lim;
     } else if (fit->digits >= 0 && fit->digits < 20 && q > p10[fit->digits] - 1) {
         q = p10[fit->digits] - 1;
+    }
+    if (val && q < 100000000 && fit->scale <= 7) {
+        /* at most 8 digits in the text: sf_sdec_parse takes it, and reads exactly this */
+        val->mag = q;
+        val->scale = fit->scale;
+        val->neg = neg && q != 0;
     }
     return fmt_u64_scaled(out, q, neg && q != 0, (size_t)fit->scale);
 }

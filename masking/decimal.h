@@ -106,8 +106,13 @@ typedef struct sf_dec_fit {
  * sf_dec_rescale, sf_dec_clamp_*, sf_dec_format) and returns its length,
  * or returns 0 without an answer when it cannot (an operand or the rounded
  * result beyond 64 bits, a result scale above 20 or above the product's).
+ * val (may be NULL) receives the written number as sf_sdec_parse would
+ * read the text back, so a caller that uses it again need not parse it;
+ * val->scale is -1 when that is not given (results of 10^8 units or more,
+ * or more than 7 decimals; and when 0 is returned).
  */
-size_t sf_sdec_mul_text(char out[SF_DEC_TEXT_MAX + 1], const sf_sdec *a, const sf_sdec *b, const sf_dec_fit *fit);
+size_t sf_sdec_mul_text(char out[SF_DEC_TEXT_MAX + 1], const sf_sdec *a, const sf_sdec *b, const sf_dec_fit *fit,
+                        sf_sdec *val);
 
 /*
  * Test hook: 0 makes the rules skip the word-sized fast paths (noise,

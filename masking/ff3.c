@@ -5,6 +5,12 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include "ff3.h"
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define SF_FF3_AVX512 1
+#include <immintrin.h>
+#else
+#define SF_FF3_AVX512 0
+#endif
 
 typedef unsigned __int128 u128;
 
@@ -398,10 +404,46 @@ static inline uint64_t modinv_reduce(const modinv *mi, u128 y)
     return r >> mi->sh;
 }
 
+/*
+ * A modulus m < 2^50 for the vector rounds, in doubles (all exact):
+ * m, its rounded reciprocal, and 2^32, 2^64, 2^96 mod m.
+ */
+typedef struct vmod {
+    double m, inv, r[3];
+} vmod;
+
+/* Largest half (numerals) whose radix^u stays below 2^50: the vector rounds. */
+static size_t vec_half(unsigned radix)
+{
+    size_t k = 0;
+    u128 v = 1;
+    switch (radix) {
+    case 10: return 15;
+    case 26: return 10;
+    case 36: return 9;
+    default:
+        while (v * radix < ((u128)1 << 50)) {
+            v *= radix;
+            k++;
+        }
+        return k;
+    }
+}
+
+static void vmod_init(vmod *v, uint64_t m)
+{
+    v->m = (double)m;
+    v->inv = 1.0 / v->m;
+    v->r[0] = (double)(((u128)1 << 32) % m);
+    v->r[1] = (double)(uint64_t)(((u128)1 << 64) % m);
+    v->r[2] = (double)(uint64_t)(((u128)1 << 96) % m);
+}
+
 /* The moduli radix^k (1 <= k <= 19) of the rules' radixes 10, 26, 36, with their reciprocals: computed at init. */
 #define NMOD 20
 struct sf_ff3_moduli {
     modinv mi[3][NMOD];
+    vmod vm[3][NMOD]; /* k <= vec_half(radix) */
 };
 
 static int radix_slot(unsigned radix)
@@ -438,6 +480,8 @@ static struct sf_ff3_moduli *moduli_new(void)
         for (size_t k = 1; k <= small_half(radixes[r]); k++) {
             pow *= radixes[r];
             modinv_init(&c->mi[r][k], pow);
+            if (k <= vec_half(radixes[r]))
+                vmod_init(&c->vm[r][k], pow);
         }
     }
     return c;
@@ -455,6 +499,21 @@ static const modinv *modulus(sf_ff3 *f, unsigned radix, size_t k, modinv *tmp)
     for (size_t i = 0; i < k; i++)
         pow *= radix;
     modinv_init(tmp, pow);
+    return tmp;
+}
+
+/* radix^k below 2^50 for the vector rounds: the context's table, or computed into tmp. */
+static const vmod *vmodulus(sf_ff3 *f, unsigned radix, size_t k, vmod *tmp)
+{
+    int r = radix_slot(radix);
+    uint64_t pow = 1;
+    if (!f->moduli && r >= 0)
+        f->moduli = moduli_new();
+    if (r >= 0 && f->moduli && k >= 1)
+        return &f->moduli->vm[r][k];
+    for (size_t i = 0; i < k; i++)
+        pow *= radix;
+    vmod_init(tmp, pow);
     return tmp;
 }
 
@@ -703,6 +762,260 @@ static int small_group(sf_ff3 *f, sf_ff3_lane *const *ls, size_t k)
     return 0;
 }
 
+#if SF_FF3_AVX512
+/*
+ * The rounds of small_group for lanes with radix^u < 2^50, eight lanes per
+ * instruction in AVX-512 doubles (picked at run time; small_group is the
+ * path elsewhere, and under sf_ff3_simd = 0). Every step is exact integer
+ * arithmetic, so the results are small_group's:
+ *
+ * y = w0 + w1 2^32 + w2 2^64 + w3 2^96 (the AES output's 32-bit words)
+ * = w0 + w1 R1 + w2 R2 + w3 R3 (mod m), R_k = 2^(32k) mod m < m < 2^50.
+ * Each w R (< 2^82) is reduced by vmodmul: h = fl(w R), l = w R - h
+ * exactly (FMA, |l| <= 2^29), q = floor(h / m) from the rounded
+ * reciprocal is within 1 of floor(w R / m) (w R / m < 2^32, relative error
+ * under 2^-51), so h - q m is an integer of magnitude below 2m + 2^29 <
+ * 2^53, which one FMA gives exactly, and r = (h - q m) + l = w R - q m
+ * lies in [-m, 2m). The sum t of w0 and the three r is an integer below
+ * 2^53 in magnitude, exact; t - floor(t / m) m, again by one FMA, lies in
+ * [-m, 2m) and one conditional add and one conditional subtract bring it
+ * into [0, m). a, b and the Feistel sum (< 2m) stay below 2^51.
+ */
+#define VEC_TARGET "avx512f,avx512dq,avx512bw,avx512vl"
+
+__attribute__((target(VEC_TARGET))) static inline __m512d vmodmul(__m512d w, __m512d r, __m512d m, __m512d inv)
+{
+    __m512d h = _mm512_mul_pd(w, r), l = _mm512_fmsub_pd(w, r, h);
+    __m512d q = _mm512_roundscale_pd(_mm512_mul_pd(h, inv), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    return _mm512_add_pd(_mm512_fnmadd_pd(q, m, h), l);
+}
+
+/*
+ * NUM_10(REV(X)) of eight radix-10 halves x[j][0..n[j]) (n <= 16), as
+ * doubles: each half in a 128-bit lane (masked loads: nothing past the
+ * half is read), digit pairs, quads, eights and the two eights combined by
+ * multiply-adds (num10 per lane, 16 lanes' digits per instruction).
+ */
+__attribute__((target(VEC_TARGET))) static inline __m512d vnum10(uint8_t *const *x, const uint16_t *n)
+{
+    const __m512i w10 = _mm512_set1_epi16(10 << 8 | 1), w100 = _mm512_set1_epi32(100 << 16 | 1);
+    const __m512i e4 = _mm512_set1_epi64(10000), e8 = _mm512_set1_epi64(100000000), lo32 = _mm512_set1_epi64(0xFFFFFFFF);
+    __m512i z[2];
+    for (int h = 0; h < 2; h++) {
+        const int o = 4 * h;
+        __m512i t = _mm512_castsi128_si512(_mm_maskz_loadu_epi8((__mmask16)((1u << n[o]) - 1), x[o]));
+        t = _mm512_inserti32x4(t, _mm_maskz_loadu_epi8((__mmask16)((1u << n[o + 1]) - 1), x[o + 1]), 1);
+        t = _mm512_inserti32x4(t, _mm_maskz_loadu_epi8((__mmask16)((1u << n[o + 2]) - 1), x[o + 2]), 2);
+        t = _mm512_inserti32x4(t, _mm_maskz_loadu_epi8((__mmask16)((1u << n[o + 3]) - 1), x[o + 3]), 3);
+        t = _mm512_madd_epi16(_mm512_maddubs_epi16(t, w10), w100);
+        t = _mm512_add_epi64(_mm512_and_si512(t, lo32), _mm512_mul_epu32(_mm512_srli_epi64(t, 32), e4));
+        z[h] = _mm512_add_epi64(t, _mm512_mul_epu32(_mm512_unpackhi_epi64(t, t), e8));
+    }
+    return _mm512_cvtepu64_pd(_mm512_permutex2var_epi64(z[0], _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0), z[1]));
+}
+
+/* swar_str8 on eight 64-bit lanes (each < 10^8): y / 10^4 = y * 109951163 >> 40 for y < 10^8. */
+__attribute__((target(VEC_TARGET))) static inline __m512i vswar_str8(__m512i v)
+{
+    __m512i q = _mm512_srli_epi64(_mm512_mul_epu32(v, _mm512_set1_epi64(109951163)), 40), hi;
+    __m512i t = _mm512_or_si512(_mm512_sub_epi64(v, _mm512_mul_epu32(q, _mm512_set1_epi64(10000))), _mm512_slli_epi64(q, 32));
+    hi = _mm512_and_si512(_mm512_srli_epi32(_mm512_mullo_epi32(t, _mm512_set1_epi32(5243)), 19), _mm512_set1_epi32(0x7F));
+    t = _mm512_or_si512(_mm512_sub_epi32(t, _mm512_mullo_epi32(hi, _mm512_set1_epi32(100))), _mm512_slli_epi32(hi, 16));
+    hi = _mm512_and_si512(_mm512_srli_epi16(_mm512_mullo_epi16(t, _mm512_set1_epi16(103)), 10), _mm512_set1_epi16(0xF));
+    return _mm512_or_si512(_mm512_sub_epi16(t, _mm512_mullo_epi16(hi, _mm512_set1_epi16(10))), _mm512_slli_epi16(hi, 8));
+}
+
+/*
+ * REV(STR^n_10(c)) of eight values c < 10^16 (exact integers in doubles)
+ * into x[j][0..n[j]) (masked stores: nothing past the half is written):
+ * c = hi 10^8 + lo (floor by reciprocal, corrected exactly), each part's
+ * eight digits by vswar_str8, then digits 0-7 and 8-15 of a lane together.
+ */
+__attribute__((target(VEC_TARGET))) static inline void vstr10(uint8_t *const *x, const uint16_t *n, __m512d c)
+{
+    const __m512d e8 = _mm512_set1_pd(1e8), one = _mm512_set1_pd(1.0);
+    __m512d q = _mm512_roundscale_pd(_mm512_mul_pd(c, _mm512_set1_pd(1e-8)), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    __m512d r = _mm512_fnmadd_pd(q, e8, c);
+    __mmask8 lt = _mm512_cmp_pd_mask(r, _mm512_setzero_pd(), _CMP_LT_OQ), ge = _mm512_cmp_pd_mask(r, e8, _CMP_GE_OQ);
+    __m512i lo, hi, u, v;
+    q = _mm512_mask_sub_pd(q, lt, q, one);
+    r = _mm512_mask_add_pd(r, lt, r, e8);
+    q = _mm512_mask_add_pd(q, ge, q, one);
+    r = _mm512_mask_sub_pd(r, ge, r, e8);
+    lo = vswar_str8(_mm512_cvttpd_epu64(r));
+    hi = vswar_str8(_mm512_cvttpd_epu64(q));
+    /* u: lanes 0, 2, 4, 6 as [digits 0-7, digits 8-15]; v: lanes 1, 3, 5, 7 */
+    u = _mm512_unpacklo_epi64(lo, hi);
+    v = _mm512_unpackhi_epi64(lo, hi);
+#define STORE_LANE(j, src, k) _mm_mask_storeu_epi8(x[j], (__mmask16)((1u << n[j]) - 1), _mm512_extracti32x4_epi32(src, k))
+    STORE_LANE(0, u, 0);
+    STORE_LANE(1, v, 0);
+    STORE_LANE(2, u, 1);
+    STORE_LANE(3, v, 1);
+    STORE_LANE(4, u, 2);
+    STORE_LANE(5, v, 2);
+    STORE_LANE(6, u, 3);
+    STORE_LANE(7, v, 3);
+#undef STORE_LANE
+}
+
+/* One lane's half as an integer (the scalar conversions of small_group). */
+static inline uint64_t num_half(const uint8_t *x, size_t n, unsigned radix)
+{
+#ifdef SWAR10
+    if (radix == 10)
+        return num10(x, n);
+#endif
+    return num_rev64(x, n, radix);
+}
+
+static inline void str_half(uint8_t *x, size_t n, unsigned radix, uint64_t c)
+{
+#ifdef SWAR10
+    if (radix == 10) {
+        str10(x, n, c);
+        return;
+    }
+#endif
+    str_rev64(x, n, radix, c);
+}
+
+__attribute__((target(VEC_TARGET))) static int vec_group(sf_ff3 *f, sf_ff3_lane *const *ls, size_t k)
+{
+    /* per lane, padded to a multiple of 8 lanes; [0]: even rounds (radix^u, T_R, half A), [1]: odd (radix^v, T_L, half B) */
+    double A[LANES], B[LANES], M[2][LANES], INV[2][LANES], R[2][3][LANES];
+    uint64_t W[2][LANES];
+    uint8_t *px[2][LANES], pad[16] = {0};
+    uint16_t pn[2][LANES];
+    unsigned char in[LANES * 16], out[LANES * 16], dec[LANES / 8]; /* dec: the block of 8 lanes is all radix 10 */
+    uint32_t widx[4][16];
+    const size_t kp = (k + 7) & ~(size_t)7;
+    /* a block is [b, (tweak word ^ i) << 32] as two little-endian words: lanes 0-3, then 4-7 */
+    const __m512i blk_lo = _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0), blk_hi = _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4);
+    const __m512d zero = _mm512_setzero_pd();
+    vmod tmp[2];
+    const vmod *mm[2] = {NULL, NULL};
+    unsigned last_radix = 0, last_n = 0;
+    memset(dec, 1, sizeof(dec));
+    for (size_t j = 0; j < k; j++) {
+        const sf_ff3_lane *l = ls[j];
+        size_t u = (l->n + 1u) / 2u, v = l->n - u;
+        if (l->radix != last_radix || l->n != last_n) {
+            /* the lanes of a batch mostly share their radix and length: the moduli of the previous lane */
+            mm[0] = vmodulus(f, l->radix, u, &tmp[0]);
+            mm[1] = v == u ? mm[0] : vmodulus(f, l->radix, v, &tmp[1]);
+            last_radix = l->radix;
+            last_n = l->n;
+        }
+        px[0][j] = l->x;
+        px[1][j] = l->x + u;
+        pn[0][j] = (uint16_t)u;
+        pn[1][j] = (uint16_t)v;
+        if (l->radix != 10 || u > 16)
+            dec[j / 8] = 0;
+        for (int p = 0; p < 2; p++) {
+            M[p][j] = mm[p]->m;
+            INV[p][j] = mm[p]->inv;
+            for (int t = 0; t < 3; t++)
+                R[p][t][j] = mm[p]->r[t];
+        }
+        W[0][j] = (uint64_t)l->wr << 32;
+        W[1][j] = (uint64_t)l->wl << 32;
+    }
+    for (size_t j = k; j < kp; j++) {
+        /* padding lanes: no numerals, a valid modulus; their results are dropped */
+        for (int p = 0; p < 2; p++) {
+            px[p][j] = pad;
+            pn[p][j] = 0;
+            M[p][j] = M[p][0];
+            INV[p][j] = INV[p][0];
+            for (int t = 0; t < 3; t++)
+                R[p][t][j] = 0;
+            W[p][j] = 0;
+        }
+    }
+    for (size_t j = 0; j < kp; j += 8) {
+        if (dec[j / 8]) {
+            _mm512_storeu_pd(A + j, vnum10(px[0] + j, pn[0] + j));
+            _mm512_storeu_pd(B + j, vnum10(px[1] + j, pn[1] + j));
+            continue;
+        }
+        for (size_t i = j; i < j + 8; i++) {
+            A[i] = i < k ? (double)num_half(px[0][i], pn[0][i], ls[i]->radix) : 0;
+            B[i] = i < k ? (double)num_half(px[1][i], pn[1][i], ls[i]->radix) : 0;
+        }
+    }
+    /* word t of the 8 lanes' blocks (two vectors of four blocks) into the low 8 dwords */
+    for (int t = 0; t < 4; t++)
+        for (int e = 0; e < 16; e++)
+            widx[t][e] = (uint32_t)(4 * (e & 7) + t);
+    for (unsigned i = 0; i < 8; i++) {
+        const unsigned p = i & 1;
+        const __m512i round = _mm512_set1_epi64((long long)((uint64_t)i << 32));
+        int rc;
+        for (size_t j = 0; j < kp; j += 8) {
+            __m512i b = _mm512_cvttpd_epu64(_mm512_loadu_pd(B + j));
+            __m512i w = _mm512_xor_si512(_mm512_loadu_si512(W[p] + j), round);
+            _mm512_storeu_si512(in + 16 * j, _mm512_permutex2var_epi64(b, blk_lo, w));
+            _mm512_storeu_si512(in + 16 * j + 64, _mm512_permutex2var_epi64(b, blk_hi, w));
+        }
+        if ((rc = aes_blocks(f, out, in, kp)))
+            return rc;
+        for (size_t j = 0; j < kp; j += 8) {
+            const __m512i y0 = _mm512_loadu_si512(out + 16 * j), y1 = _mm512_loadu_si512(out + 16 * j + 64);
+            const __m512d m = _mm512_loadu_pd(M[p] + j), inv = _mm512_loadu_pd(INV[p] + j);
+            __m512d t, q, r, c;
+            t = _mm512_cvtepu32_pd(_mm512_castsi512_si256(_mm512_permutex2var_epi32(y0, _mm512_loadu_si512(widx[0]), y1)));
+            for (int wd = 1; wd < 4; wd++) {
+                __m512d d = _mm512_cvtepu32_pd(
+                    _mm512_castsi512_si256(_mm512_permutex2var_epi32(y0, _mm512_loadu_si512(widx[wd]), y1)));
+                t = _mm512_add_pd(t, vmodmul(d, _mm512_loadu_pd(R[p][wd - 1] + j), m, inv));
+            }
+            q = _mm512_roundscale_pd(_mm512_mul_pd(t, inv), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+            r = _mm512_fnmadd_pd(q, m, t);
+            r = _mm512_mask_add_pd(r, _mm512_cmp_pd_mask(r, zero, _CMP_LT_OQ), r, m);
+            r = _mm512_mask_sub_pd(r, _mm512_cmp_pd_mask(r, m, _CMP_GE_OQ), r, m);
+            c = _mm512_add_pd(_mm512_loadu_pd(A + j), r);
+            c = _mm512_mask_sub_pd(c, _mm512_cmp_pd_mask(c, m, _CMP_GE_OQ), c, m);
+            _mm512_storeu_pd(A + j, _mm512_loadu_pd(B + j));
+            _mm512_storeu_pd(B + j, c);
+        }
+    }
+    for (size_t j = 0; j < kp; j += 8) {
+        if (dec[j / 8]) {
+            vstr10(px[0] + j, pn[0] + j, _mm512_loadu_pd(A + j));
+            vstr10(px[1] + j, pn[1] + j, _mm512_loadu_pd(B + j));
+            continue;
+        }
+        for (size_t i = j; i < j + 8 && i < k; i++) {
+            str_half(px[0][i], pn[0][i], ls[i]->radix, (uint64_t)A[i]);
+            str_half(px[1][i], pn[1][i], ls[i]->radix, (uint64_t)B[i]);
+        }
+    }
+    return 0;
+}
+#endif
+
+int sf_ff3_simd = -1;
+
+/* The vector rounds are there (the CPU has AVX-512 F, DQ, BW and VL) and not turned off by sf_ff3_simd. */
+static int use_vec(void)
+{
+#if SF_FF3_AVX512
+    static int have = -1;
+    int h = __atomic_load_n(&have, __ATOMIC_RELAXED);
+    if (h < 0) {
+        __builtin_cpu_init();
+        h = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+        __atomic_store_n(&have, h, __ATOMIC_RELAXED);
+    }
+    return h && sf_ff3_simd != 0;
+#else
+    return 0;
+#endif
+}
+
 /* The same for lanes whose halves need 128 bits (radix^u <= 2^96), with divisions. */
 static int big_group(sf_ff3 *f, sf_ff3_lane *const *ls, size_t k)
 {
@@ -760,8 +1073,24 @@ int sf_ff3_encrypt_lanes(sf_ff3 *f, sf_ff3_lane *lanes, size_t count)
     sf_ff3_lane *sm[LANES], *bg[LANES];
     size_t ns = 0, nb = 0;
     int rc;
+#if SF_FF3_AVX512
+    sf_ff3_lane *vc[LANES];
+    size_t nv = 0;
+    const int vec = use_vec();
+#endif
     for (size_t i = 0; i < count; i++) {
         sf_ff3_lane *l = &lanes[i];
+#if SF_FF3_AVX512
+        if (vec && (l->n + 1u) / 2u <= vec_half(l->radix)) {
+            vc[nv++] = l;
+            if (nv == LANES) {
+                if ((rc = vec_group(f, vc, nv)))
+                    return rc;
+                nv = 0;
+            }
+            continue;
+        }
+#endif
         if ((l->n + 1u) / 2u <= small_half(l->radix)) {
             sm[ns++] = l;
             if (ns == LANES) {
@@ -778,6 +1107,10 @@ int sf_ff3_encrypt_lanes(sf_ff3 *f, sf_ff3_lane *lanes, size_t count)
             }
         }
     }
+#if SF_FF3_AVX512
+    if (nv && (rc = vec_group(f, vc, nv)))
+        return rc;
+#endif
     if (ns && (rc = small_group(f, sm, ns)))
         return rc;
     if (nb && (rc = big_group(f, bg, nb)))

@@ -61,6 +61,13 @@ typedef struct sf_ff3_lane {
 void sf_ff3_tweak_words(const uint8_t tweak[7], uint32_t *wl, uint32_t *wr);
 int sf_ff3_encrypt_lanes(sf_ff3 *f, sf_ff3_lane *lanes, size_t count);
 
+/*
+ * Test hook: 0 keeps sf_ff3_encrypt_lanes on its scalar rounds even where
+ * the CPU has the vector ones (AVX-512: lanes with radix^u < 2^50, eight
+ * per instruction), so tests compare the two. -1 (default): the CPU's best.
+ */
+extern int sf_ff3_simd;
+
 /* The original FF3 with a 64-bit tweak, only to check against NIST's FF3 sample vectors. */
 int sf_ff3_encrypt_64(sf_ff3 *f, unsigned radix, const uint8_t tweak[8], const uint8_t *in, uint8_t *out, size_t n);
 int sf_ff3_decrypt_64(sf_ff3 *f, unsigned radix, const uint8_t tweak[8], const uint8_t *in, uint8_t *out, size_t n);

@@ -131,15 +131,21 @@ static uint32_t *build_table(sf_fpe *f, unsigned domain, unsigned radix, size_t 
     for (uint32_t i = 0; i < size; i++)
         t[i] = i;
     for (uint32_t i = size - 1; i > 0; i--) {
-        uint32_t bound = i + 1, lim = (uint32_t)(0x100000000ull - (0x100000000ull % bound)), r, j, tmp;
-        do {
+        uint32_t bound = i + 1, lim, r, j, tmp;
+        for (;;) {
             if (next_word(s, &r) < 0) {
                 OPENSSL_cleanse(s, sizeof(*s));
                 free(s);
                 free(t);
                 return NULL;
             }
-        } while (lim != 0 && r >= lim);
+            /* lim = 2^32 - (2^32 mod bound) > 2^32 - bound: only a word above that needs lim (the division) */
+            if (r <= 0xFFFFFFFFu - bound + 1u)
+                break;
+            lim = (uint32_t)(0x100000000ull - (0x100000000ull % bound));
+            if (lim == 0 || r < lim)
+                break;
+        }
         j = r % bound;
         tmp = t[i];
         t[i] = t[j];

@@ -74,7 +74,7 @@ struct sf_mask_table {
     size_t *ncols_used, nncols; /* the columns transformed or read, ascending: the only ones split_row fills in */
     const char **ends;        /* split scratch: where each field of a line ends (ncols + 33) */
     size_t *bsl;              /* split scratch: the fields of a line holding a backslash */
-    int simd;                 /* the line splitter: 2 = AVX2, 1 = SSE2, 0 = scalar */
+    int simd;                 /* the line splitter: 3 = AVX-512, 2 = AVX2, 1 = SSE2, 0 = scalar */
     struct sf_decoded { size_t cell, off; } *dec; /* decoded values: in[cell] is at scratch + off */
     size_t ndec;
     size_t *pnull, npnull;    /* NULLs of untransformed columns in rows split but not yet written */
@@ -121,8 +121,9 @@ void sf_mask_table_add_rows(sf_mask_table *t, uint64_t n);
 
 /*
  * The COPY line splitter new table handles use: -1 (default) = the best the
- * CPU has (AVX2, else SSE2), 0 = scalar, 1 = at most SSE2, 2 = at most
- * AVX2. For tests, which compare the three; set it before opening tables.
+ * CPU has (AVX-512 BW + VBMI2, else AVX2, else SSE2), 0 = scalar, 1 = at
+ * most SSE2, 2 = at most AVX2, 3 = at most AVX-512. For tests, which
+ * compare them; set it before opening tables.
  */
 extern int sf_masker_simd;
 

@@ -108,13 +108,24 @@ int sf_tableplan_mask(const sf_tableplan *p, sf_rowctx *ctx, const sf_field *in,
 /*
  * sf_tableplan_mask for nrows (<= SF_TABLEPLAN_MAX_ROWS) rows at once: in and out hold nrows * ncols
  * fields, row after row; outputs are valid until the next call with ctx.
- * The same outputs as one call per row, computed column by column so that
+ * Unlike sf_tableplan_mask, out is only guaranteed for the columns the
+ * plan transforms (sf_tableplan_masks): the other columns' values are
+ * in's, and their out fields may be left as they were (callers read them
+ * from in; the batch does not copy every field). The same outputs as one
+ * call per row, computed column by column so that
  * digits and alnum encrypt a whole column's values in one FF3-1 batch. On
  * an error nothing says which row failed: callers that need the failing
  * row (and the rows before it) mask the rows one at a time again.
  */
 int sf_tableplan_mask_rows(const sf_tableplan *p, sf_rowctx *ctx, const sf_field *in, sf_field *out, size_t nrows,
                            sf_error *err);
+
+/*
+ * Test hook: 0 keeps the digits/alnum scan on its byte loops even where the
+ * CPU has the vector one (AVX-512 VBMI2, values of up to 64 bytes), so
+ * tests compare the two. -1 (default): the CPU's best.
+ */
+extern int sf_tableplan_simd;
 
 /* ---- policy queries the dump side needs (policy.c) ------------------- */
 

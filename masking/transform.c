@@ -16,6 +16,12 @@
 #include <string.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define SF_SCAN_AVX512 1
+#include <immintrin.h>
+#else
+#define SF_SCAN_AVX512 0
+#endif
 #include "stagefork/dict.h"
 #include "stagefork/util.h"
 #include "datetime.h"
@@ -37,6 +43,12 @@ enum { DOM_TEXT_DIGITS = 1, DOM_INT_PART, DOM_FRAC_PART, DOM_ALNUM_LETTERS, DOM_
 
 typedef enum { FIT_TEXT, FIT_INT, FIT_NUMERIC, FIT_FLOAT, FIT_UUID } fit_class;
 
+/* A dictionary's entries with their lengths (no strlen per masked value). */
+typedef struct dictword {
+    const char *w;
+    size_t len;
+} dictword;
+
 typedef struct colplan {
     const sf_rule *rule; /* NULL: no rule */
     sf_coltype type;
@@ -47,6 +59,12 @@ typedef struct colplan {
     /* token / email after fitting */
     int toklen;
     const char *domain;
+    size_t domain_len;
+    /* dictionary rules: the list (name: first names, then last names in [1]) */
+    dictword *words[2];
+    size_t nwords[2];
+    int dict_fits;       /* every output fits maxchars as it is (nothing to cut or trim) */
+    size_t longest;      /* bytes of the longest output of a one-word dictionary */
     /* digits on integers: the largest magnitude allowed, as digits, for + and - */
     const char *bound_pos, *bound_neg;
     int64_t imin, imax;  /* integer range */
@@ -68,6 +86,8 @@ struct sf_tableplan {
     size_t nactive;
     size_t *exprs;       /* expr columns */
     size_t nexprs;
+    size_t *opnds;       /* expr operands no rule transforms: copied into a batch's out (expr reads out) */
+    size_t nopnds;
     int identity;
     int has_expr;
 };
@@ -285,6 +305,47 @@ static int plan_error(sf_error *err, int code, const sf_tableplan *p, size_t col
     return rc;
 }
 
+/* The dictionary (or for name: the two) of a dictionary rule, with lengths, into c->words. */
+static int load_words(colplan *c)
+{
+    sf_dict_kind kinds[2];
+    int n = 1;
+    switch (c->rule->kind) {
+    case SF_RULE_NAME:
+        kinds[0] = SF_DICT_FIRST_NAME, kinds[1] = SF_DICT_LAST_NAME, n = 2;
+        break;
+    case SF_RULE_FIRST_NAME: kinds[0] = SF_DICT_FIRST_NAME; break;
+    case SF_RULE_LAST_NAME: kinds[0] = SF_DICT_LAST_NAME; break;
+    case SF_RULE_COMPANY: kinds[0] = SF_DICT_COMPANY; break;
+    case SF_RULE_STREET: kinds[0] = SF_DICT_STREET; break;
+    default: kinds[0] = SF_DICT_CITY; break;
+    }
+    size_t longest[2] = {0, 0};
+    int trailing_space = 0;
+    for (int j = 0; j < n; j++) {
+        size_t cnt = sf_dict_size(kinds[j]);
+        if (!(c->words[j] = malloc(cnt * sizeof(dictword))))
+            return -1;
+        for (size_t e = 0; e < cnt; e++) {
+            const char *w = sf_dict_get(kinds[j], e);
+            size_t len = strlen(w);
+            c->words[j][e].w = w;
+            c->words[j][e].len = len;
+            if (len > longest[j])
+                longest[j] = len;
+            if (j == n - 1 && (len == 0 || w[len - 1] == ' '))
+                trailing_space = 1; /* an output could end in a space, which fmt_prf trims */
+        }
+        c->nwords[j] = cnt;
+    }
+    c->longest = longest[0];
+    /* bytes never exceed characters: an output of at most maxchars bytes is not cut */
+    c->dict_fits = c->maxchars < 0 ||
+                   (!trailing_space && c->rule->kind != SF_RULE_STREET &&
+                    longest[0] + (n == 2 ? 1 + longest[1] : 0) <= (size_t)c->maxchars);
+    return 0;
+}
+
 /* Check that the rule can produce values of the column's type; work out the fit. */
 static int fit_rule(sf_tableplan *p, size_t i, sf_error *err)
 {
@@ -341,6 +402,7 @@ static int fit_rule(sf_tableplan *p, size_t i, sf_error *err)
                                   need_short, SF_EMAIL_TOKEN_LEN, SF_EMAIL_SHORT_DOMAIN, tn);
             c->domain = SF_EMAIL_SHORT_DOMAIN;
         }
+        c->domain_len = strlen(c->domain);
         snprintf(fit, sizeof(fit), "dom=%s", c->domain);
         break;
     }
@@ -352,6 +414,8 @@ static int fit_rule(sf_tableplan *p, size_t i, sf_error *err)
     case SF_RULE_CITY:
         if (!is_text_kind(k))
             goto wrong_type;
+        if (load_words(c) < 0)
+            return sf_error_set(err, SF_ENOMEM, "out of memory");
         snprintf(fit, sizeof(fit), "max=%d", c->maxchars);
         break;
     case SF_RULE_DIGITS:
@@ -508,7 +572,8 @@ int sf_tableplan_new(sf_tableplan **out, const sf_mask_policy *pol, const char *
                 goto fail;
             }
     p->identity = 1;
-    if (!(p->active = calloc(ncols ? ncols : 1, sizeof(size_t))) || !(p->exprs = calloc(ncols ? ncols : 1, sizeof(size_t)))) {
+    if (!(p->active = calloc(ncols ? ncols : 1, sizeof(size_t))) || !(p->exprs = calloc(ncols ? ncols : 1, sizeof(size_t))) ||
+        !(p->opnds = calloc(ncols ? ncols : 1, sizeof(size_t)))) {
         rc = sf_error_set(err, SF_ENOMEM, "out of memory");
         goto fail;
     }
@@ -524,6 +589,10 @@ int sf_tableplan_new(sf_tableplan **out, const sf_mask_policy *pol, const char *
             c->in_scratch = c->rule->kind != SF_RULE_NULL && c->rule->kind != SF_RULE_FIXED;
         }
     }
+    /* expr reads its operands from out (their masked values), so untransformed operands are copied there */
+    for (size_t i = 0; i < ncols; i++)
+        if (!sf_tableplan_masks(p, i) && p->has_expr && p->cols[i].read_by_other)
+            p->opnds[p->nopnds++] = i;
     *out = p;
     return 0;
 fail:
@@ -542,6 +611,8 @@ void sf_tableplan_free(sf_tableplan *p)
         if (p->cols) {
             sf_expr_free(p->cols[i].expr);
             free(p->cols[i].expr_cols);
+            free(p->cols[i].words[0]);
+            free(p->cols[i].words[1]);
             free(p->cols[i].slot_sig);
         }
     }
@@ -549,6 +620,7 @@ void sf_tableplan_free(sf_tableplan *p)
     free(p->cols);
     free(p->active);
     free(p->exprs);
+    free(p->opnds);
     free(p->qname);
     free(p);
 }
@@ -617,6 +689,7 @@ struct sf_rowctx {
     sf_buf tmp;
     size_t *off;          /* per row and column: scratch offset of its masked value, or SIZE_MAX (value in out) */
     size_t *len;
+    sf_sdec *sv;          /* per row and column of noise: its masked number when the fast path gave it (scale -1: not) */
     size_t cols_cap, cells_cap;
     sf_dec *vals;         /* expr operands */
     sf_sdec *svals;       /* the same as small decimals */
@@ -681,6 +754,7 @@ void sf_rowctx_free(sf_rowctx *ctx)
     sf_buf_free(&ctx->tmp);
     free(ctx->off);
     free(ctx->len);
+    free(ctx->sv);
     free(ctx->vals);
     free(ctx->svals);
     if (ctx->fnum)
@@ -785,11 +859,14 @@ static int prepare(sf_rowctx *ctx, const sf_tableplan *p, size_t nrows, sf_error
         size_t n = p->ncols * nrows;
         size_t *off = realloc(ctx->off, n * sizeof(size_t));
         size_t *len = off ? realloc(ctx->len, n * sizeof(size_t)) : NULL;
+        sf_sdec *sv = len ? realloc(ctx->sv, n * sizeof(sf_sdec)) : NULL;
         if (off)
             ctx->off = off;
         if (len)
             ctx->len = len;
-        if (!off || !len)
+        if (sv)
+            ctx->sv = sv;
+        if (!off || !len || !sv)
             return sf_error_set(err, SF_ENOMEM, "out of memory");
         ctx->cells_cap = n;
     }
@@ -834,15 +911,35 @@ static int crypto_failed(const mctx *m)
 static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
 
 /*
+ * The eight base32 characters of a 40-bit group v (character 0 = its top
+ * five bits) as eight bytes, character 0 in the low byte: the group split
+ * into two 20-bit lanes, then 10-bit, then 5-bit ones in the word's bytes
+ * (no lane's bits reach the next), and 0..25 -> 'a'..'z', 26..31 -> '2'..'7'
+ * on all bytes at once (b + 102 has its top bit set exactly when b >= 26).
+ */
+static inline uint64_t base32_group(uint64_t v)
+{
+    uint64_t w = v >> 20 | (v & 0xFFFFF) << 32, ge;
+    w = (w >> 10 & 0x000003FF000003FFull) | (w & 0x000003FF000003FFull) << 16;
+    w = (w >> 5 & 0x001F001F001F001Full) | (w & 0x001F001F001F001Full) << 8;
+    ge = ((w + 0x6666666666666666ull) & 0x8080808080808080ull) >> 7;
+    return w + 0x6161616161616161ull - ge * 73;
+}
+
+/*
  * n base32 characters of the PRF blocks blk (5 bits each, 25 per block):
  * character i is bits [5i, 5i + 5) of the blocks' bytes, most significant
  * first, so every 5 bytes give 8 characters.
  */
-static void base32(const unsigned char *blk, int n, char *out)
+static inline void base32(const unsigned char *blk, int n, char *out)
 {
     int i = 0;
     for (; i + 8 <= n; i += 8, blk += 5) {
         uint64_t v = (uint64_t)blk[0] << 32 | (uint64_t)blk[1] << 24 | (uint64_t)blk[2] << 16 | (uint64_t)blk[3] << 8 | blk[4];
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        uint64_t c = base32_group(v);
+        memcpy(out + i, &c, 8);
+#else
         char *o = out + i;
         o[0] = b32[v >> 35 & 31];
         o[1] = b32[v >> 30 & 31];
@@ -852,6 +949,7 @@ static void base32(const unsigned char *blk, int n, char *out)
         o[5] = b32[v >> 10 & 31];
         o[6] = b32[v >> 5 & 31];
         o[7] = b32[v & 31];
+#endif
     }
     if (i < n) {
         /* the last characters read only the bytes they need */
@@ -880,7 +978,6 @@ static int fmt_prf(const mctx *m, const unsigned char *blk, sf_buf *dst)
     const colplan *c = &m->p->cols[m->col];
     size_t start = dst->len, idx = (size_t)sf_prf_u64(blk);
     char tok[SF_TOKEN_MAX_LEN];
-    sf_dict_kind kind;
     int rc = 0;
     switch (c->rule->kind) {
     case SF_RULE_TOKEN:
@@ -890,7 +987,7 @@ static int fmt_prf(const mctx *m, const unsigned char *blk, sf_buf *dst)
         break;
     case SF_RULE_EMAIL: {
         /* token '@' domain, written in place */
-        size_t dl = strlen(c->domain);
+        size_t dl = c->domain_len;
         char *o;
         if ((rc = sf_buf_grow(dst, SF_EMAIL_TOKEN_LEN + 1 + dl)) < 0)
             break;
@@ -901,27 +998,35 @@ static int fmt_prf(const mctx *m, const unsigned char *blk, sf_buf *dst)
         dst->len += SF_EMAIL_TOKEN_LEN + 1 + dl;
         break;
     }
-    case SF_RULE_NAME:
-        rc = sf_buf_adds(dst, sf_dict_get(SF_DICT_FIRST_NAME, idx % sf_dict_size(SF_DICT_FIRST_NAME)));
-        rc = rc ? rc : sf_buf_addc(dst, ' ');
-        idx = (size_t)sf_prf_u64(blk + 8);
-        rc = rc ? rc : sf_buf_adds(dst, sf_dict_get(SF_DICT_LAST_NAME, idx % sf_dict_size(SF_DICT_LAST_NAME)));
+    case SF_RULE_NAME: {
+        /* "First Last", written in place */
+        const dictword *f = &c->words[0][idx % c->nwords[0]],
+                       *l = &c->words[1][(size_t)sf_prf_u64(blk + 8) % c->nwords[1]];
+        char *o;
+        if ((rc = sf_buf_grow(dst, f->len + 1 + l->len)) < 0)
+            break;
+        o = dst->ptr + dst->len;
+        memcpy(o, f->w, f->len);
+        o[f->len] = ' ';
+        memcpy(o + f->len + 1, l->w, l->len + 1);
+        dst->len += f->len + 1 + l->len;
         break;
-    case SF_RULE_STREET:
-        rc = sf_buf_adds(dst, sf_dict_get(SF_DICT_STREET, idx % sf_dict_size(SF_DICT_STREET)));
+    }
+    case SF_RULE_STREET: {
+        const dictword *w = &c->words[0][idx % c->nwords[0]];
+        rc = sf_buf_add(dst, w->w, w->len);
         rc = rc ? rc : sf_buf_addf(dst, " %u", (unsigned)(sf_prf_u64(blk + 8) % 199) + 1);
         break;
-    default:
-        kind = c->rule->kind == SF_RULE_FIRST_NAME  ? SF_DICT_FIRST_NAME
-               : c->rule->kind == SF_RULE_LAST_NAME ? SF_DICT_LAST_NAME
-               : c->rule->kind == SF_RULE_COMPANY   ? SF_DICT_COMPANY
-                                                    : SF_DICT_CITY;
-        rc = sf_buf_adds(dst, sf_dict_get(kind, idx % sf_dict_size(kind)));
+    }
+    default: {
+        const dictword *w = &c->words[0][idx % c->nwords[0]];
+        rc = sf_buf_add(dst, w->w, w->len);
         break;
+    }
     }
     if (rc < 0)
         return sf_error_set(m->err, SF_ENOMEM, "out of memory");
-    if (c->maxchars >= 0 && c->rule->kind != SF_RULE_TOKEN && c->rule->kind != SF_RULE_EMAIL) {
+    if (c->maxchars >= 0 && !c->dict_fits && c->rule->kind != SF_RULE_TOKEN && c->rule->kind != SF_RULE_EMAIL) {
         /* no more bytes than characters allowed: it fits as it is */
         size_t keep = dst->len - start <= (size_t)c->maxchars
                           ? dst->len - start
@@ -969,6 +1074,9 @@ typedef struct fpe_val {
     size_t nint, ikeep;  /* integers and numerics: digits before the point, and of them kept */
     unsigned char neg;   /* integers and numerics: 1 after a leading '-' */
     unsigned char scan;  /* longer than 65536 bytes: put back by scanning, not by offsets */
+    unsigned char vec;   /* scanned by the vector path: put back through mask, not offsets */
+    uint64_t mask[2];    /* vec: the byte positions of run 0's and run 1's numerals */
+    const char *src;     /* vec: the original value (what the copy holds until put back) */
 } fpe_val;
 
 typedef struct fpe_work {
@@ -1002,6 +1110,21 @@ static inline void copy_short(char *dst, const char *src, size_t n)
     } else if (n > 0) {
         memcpy(dst, src, n);
     }
+}
+
+/*
+ * The value of cell just written to scratch at start: its offset and length,
+ * and out[cell] pointing at it (valid unless scratch moves before the batch
+ * ends, in which case sf_tableplan_mask_rows points out again from the
+ * offsets).
+ */
+static inline void put_out(sf_rowctx *ctx, sf_field *out, size_t cell, size_t start)
+{
+    ctx->off[cell] = start;
+    ctx->len[cell] = ctx->scratch.len - start;
+    out[cell].ptr = ctx->scratch.ptr + start;
+    out[cell].len = ctx->scratch.len - start;
+    out[cell].null = 0;
 }
 
 /* The kinds of digits/alnum columns: their two domains and radixes. */
@@ -1184,6 +1307,118 @@ static void prep_alnum(const mctx *m, sf_rowctx *ctx, const sf_field *in, fpe_va
     *nnum = base + len + nd;
 }
 
+#if SF_SCAN_AVX512
+#define SCAN_TARGET "avx512f,avx512bw,avx512vbmi2"
+
+/* The mask of bytes [0, n), n <= 64. */
+static inline uint64_t low_bytes(size_t n)
+{
+    return n >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << n) - 1;
+}
+
+/* The bits of m above its lowest k set ones (the numerals after the kept prefix). */
+static inline uint64_t drop_low_bits(uint64_t m, size_t k)
+{
+    for (; k > 0 && m; k--)
+        m &= m - 1;
+    return m;
+}
+
+/*
+ * prep_alnum (kind FK_ALNUM) or prep_digits on text (FK_TEXT) for a value
+ * of at most 64 bytes, with AVX-512 VBMI2 (chosen at run time): the value
+ * in one masked load, letters and digits classified in two compares, each
+ * run's numerals packed by one compress and stored; the positions are kept
+ * as bit masks (fv->mask) instead of 16-bit offsets, for put_back_vec. The
+ * same runs in ctx->fnum as the byte loops.
+ */
+__attribute__((target(SCAN_TARGET))) static void prep_vec(int kind, size_t keep, sf_rowctx *ctx, const sf_field *in,
+                                                         fpe_val *fv, size_t *nnum, size_t *cnt)
+{
+    const size_t base = *nnum, len = in->len;
+    const __mmask64 lm = low_bytes(len);
+    const __m512i c = _mm512_maskz_loadu_epi8(lm, in->ptr);
+    const __m512i d = _mm512_sub_epi8(c, _mm512_set1_epi8('0'));
+    uint64_t dm = _mm512_mask_cmplt_epu8_mask(lm, d, _mm512_set1_epi8(10)), lmk = 0, keepm;
+    __m512i num = d;
+    size_t nl = 0, nd;
+    if (kind == FK_ALNUM) {
+        const __m512i l = _mm512_sub_epi8(_mm512_or_si512(c, _mm512_set1_epi8(0x20)), _mm512_set1_epi8('a'));
+        lmk = _mm512_mask_cmplt_epu8_mask(lm, l, _mm512_set1_epi8(26));
+        keepm = drop_low_bits(dm | lmk, keep);
+        lmk &= keepm;
+        dm &= keepm;
+        num = _mm512_mask_blend_epi8(lmk, d, l);
+        nl = (size_t)__builtin_popcountll(lmk);
+        _mm512_mask_storeu_epi8(ctx->fnum + base, low_bytes(nl), _mm512_maskz_compress_epi8(lmk, num));
+    } else {
+        dm = drop_low_bits(dm, keep);
+    }
+    nd = (size_t)__builtin_popcountll(dm);
+    /* alnum: digits after the letters' room, as prep_alnum puts them */
+    _mm512_mask_storeu_epi8(ctx->fnum + base + (kind == FK_ALNUM ? len : 0), low_bytes(nd),
+                            _mm512_maskz_compress_epi8(dm, num));
+    fv->vec = 1;
+    fv->src = in->ptr;
+    if (kind == FK_ALNUM) {
+        fv->mask[0] = lmk;
+        fv->mask[1] = dm;
+        add_task(ctx, cnt, 0, fv, base, nl);
+        add_task(ctx, cnt, 1, fv, base + len, nd);
+        *nnum = base + len + nd;
+    } else {
+        fv->mask[0] = dm;
+        add_task(ctx, cnt, 0, fv, base, nd);
+        *nnum = base + nd;
+    }
+}
+
+/*
+ * put_back for a value prep_vec scanned: each run's numerals expanded to
+ * its positions and turned into characters. The value is read from its
+ * original (equal to the copy), not from the copy: the copy's 64 bytes
+ * overlap the previous value's masked store, which a load would have to
+ * wait for.
+ */
+__attribute__((target(SCAN_TARGET))) static void put_back_vec(int kind, sf_rowctx *ctx, const fpe_val *fv)
+{
+    char *v = ctx->scratch.ptr + fv->at;
+    const __mmask64 m0 = fv->mask[0], m1 = kind == FK_ALNUM ? fv->mask[1] : 0;
+    __m512i c = _mm512_maskz_loadu_epi8(low_bytes(fv->len), fv->src);
+    __m512i a = _mm512_maskz_expand_epi8(m0, _mm512_maskz_loadu_epi8(low_bytes(fv->n[0]), ctx->fnum + fv->num[0]));
+    if (kind == FK_ALNUM) {
+        __m512i b = _mm512_maskz_expand_epi8(m1, _mm512_maskz_loadu_epi8(low_bytes(fv->n[1]), ctx->fnum + fv->num[1]));
+        /* a letter keeps its case: 'A' or 'a' plus its numeral */
+        __m512i base = _mm512_or_si512(_mm512_set1_epi8('A'), _mm512_and_si512(c, _mm512_set1_epi8(0x20)));
+        c = _mm512_mask_blend_epi8(m0, c, _mm512_add_epi8(base, a));
+        c = _mm512_mask_blend_epi8(m1, c, _mm512_add_epi8(_mm512_set1_epi8('0'), b));
+    } else {
+        c = _mm512_mask_blend_epi8(m0, c, _mm512_add_epi8(_mm512_set1_epi8('0'), a));
+    }
+    _mm512_mask_storeu_epi8(v, m0 | m1, c);
+}
+#endif
+
+int sf_tableplan_simd = -1;
+
+/* The vector scan is there (AVX-512 F, BW, VBMI2) and not turned off by sf_tableplan_simd. */
+static int use_scan_vec(void)
+{
+#if SF_SCAN_AVX512
+    static int have = -1;
+    int h = __atomic_load_n(&have, __ATOMIC_RELAXED);
+    if (h < 0) {
+        __builtin_cpu_init();
+        h = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+            __builtin_cpu_supports("avx512vbmi2");
+        __atomic_store_n(&have, h, __ATOMIC_RELAXED);
+    }
+    return h && sf_tableplan_simd != 0;
+#else
+    return 0;
+#endif
+}
+
 /* The encrypted numerals of value fv back into its copy (the scans of prep_alnum / prep_digits, reversed). */
 static void put_back(const colplan *c, int kind, sf_rowctx *ctx, const fpe_val *fv)
 {
@@ -1201,6 +1436,12 @@ static void put_back(const colplan *c, int kind, sf_rowctx *ctx, const fpe_val *
             d[k] = (char)('0' + b[k]);
         return;
     }
+#if SF_SCAN_AVX512
+    if (fv->vec) {
+        put_back_vec(kind, ctx, fv);
+        return;
+    }
+#endif
     if (!fv->scan) {
         /* locals: the char stores may alias anything */
         const uint16_t *pa = ctx->fpos + fv->num[0], *pb = ctx->fpos + fv->num[1];
@@ -1300,7 +1541,7 @@ static int run_tasks(const mctx *m, sf_rowctx *ctx, sf_fpe *f, int kind, size_t 
  * and they are not deduplicated within the batch either (distinct values
  * are what made it cold).
  */
-static int fpe_column(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in, size_t nrows)
+static int fpe_column(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in, sf_field *out, size_t nrows)
 {
     const colplan *c = &m->p->cols[m->col];
     int kind = c->rule->kind == SF_RULE_ALNUM                      ? FK_ALNUM
@@ -1309,6 +1550,10 @@ static int fpe_column(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in
     size_t nc = m->p->ncols, npend = 0, nmiss = 0, ndup = 0, nv = 0, nnum = 0, total = 0, cnt[2] = {0, 0};
     uint8_t seen[2 * SF_TABLEPLAN_MAX_ROWS]; /* 1 + index of a miss, by hash */
     int any_use = 0;
+#if SF_SCAN_AVX512
+    const int vec = kind != FK_NUMBER && use_scan_vec();
+    const size_t keep = (size_t)c->rule->keep_leading;
+#endif
     fpe_work *w;
     sf_fpe *f;
     int rc;
@@ -1353,8 +1598,10 @@ static int fpe_column(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in
         uint64_t h = ctx->hash[r];
         int use = ctx->use[r];
         ctx->off[cell] = SIZE_MAX;
-        if (v->null)
+        if (v->null) {
+            out[cell] = *v;
             continue;
+        }
         if (use && (e = sf_memo_get(&s->memo, h, v->ptr, v->len, &vlen))) {
             if (ctx->scratch.len + vlen >= ctx->scratch.cap && sf_buf_grow(&ctx->scratch, vlen) < 0)
                 return sf_error_set(m->err, SF_ENOMEM, "out of memory");
@@ -1388,6 +1635,12 @@ static int fpe_column(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in
                 fv->len = v->len;
                 fv->num[0] = fv->num[1] = fv->n[0] = fv->n[1] = 0; /* a text digits value has one run */
                 fv->scan = v->len > UINT16_MAX + (size_t)1;
+                fv->vec = 0;
+#if SF_SCAN_AVX512
+                if (vec && v->len <= 64)
+                    prep_vec(kind, keep, ctx, v, fv, &nnum, cnt);
+                else
+#endif
                 if (kind == FK_ALNUM)
                     prep_alnum(m, ctx, v, fv, &nnum, cnt);
                 else if ((rc = prep_digits(m, ctx, v, fv, &nnum, cnt)))
@@ -1403,8 +1656,7 @@ static int fpe_column(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in
                 }
             }
         }
-        ctx->off[cell] = at;
-        ctx->len[cell] = ctx->scratch.len - at;
+        put_out(ctx, out, cell, at);
     }
     if (nv && (rc = run_tasks(m, ctx, f, kind, nv, cnt)))
         return rc;
@@ -1457,7 +1709,7 @@ static int keyed_column(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *
  * case (ASCII folded here), so the same value in a text column gives the
  * same output. An empty string stays empty.
  */
-static int prf_column(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in, size_t nrows)
+static int prf_column(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in, sf_field *out, size_t nrows)
 {
     const colplan *c = &m->p->cols[m->col];
     size_t nc = m->p->ncols, n = 0;
@@ -1508,17 +1760,54 @@ static int prf_column(const mctx *m, sf_rowctx *ctx, slot *s, const sf_field *in
         for (size_t k = 0; k < n; k++)
             memcpy(ctx->prfout + ((size_t)nblk * k + (size_t)b) * SF_PRF_LEN, ctx->prfblk + k * SF_PRF_LEN, SF_PRF_LEN);
     }
+    /*
+     * The outputs in row order. e-mails and the one-word dictionaries whose
+     * words all fit take a loop of their own (fmt_prf's work without the
+     * call and the rule dispatch per value); room for the batch is made once.
+     */
+    if (c->rule->kind == SF_RULE_EMAIL || (c->dict_fits && c->rule->kind != SF_RULE_NAME &&
+                                           c->rule->kind != SF_RULE_STREET && c->rule->kind != SF_RULE_TOKEN)) {
+        const int email = c->rule->kind == SF_RULE_EMAIL;
+        const size_t dl = c->domain_len, each = email ? SF_EMAIL_TOKEN_LEN + 1 + dl : c->longest;
+        if (sf_buf_grow(&ctx->scratch, n * each) < 0)
+            return sf_error_set(m->err, SF_ENOMEM, "out of memory");
+        for (size_t r = 0; r < nrows; r++) {
+            size_t cell = r * nc + m->col, at = ctx->scratch.len;
+            ctx->off[cell] = SIZE_MAX;
+            if (in[cell].null) {
+                out[cell] = in[cell];
+                continue;
+            }
+            if (ctx->mrow[r] != SIZE_MAX) {
+                const unsigned char *blk = ctx->prfout + ctx->mrow[r] * SF_PRF_LEN;
+                char *o = ctx->scratch.ptr + at;
+                if (email) {
+                    base32(blk, SF_EMAIL_TOKEN_LEN, o);
+                    o[SF_EMAIL_TOKEN_LEN] = '@';
+                    memcpy(o + SF_EMAIL_TOKEN_LEN + 1, c->domain, dl + 1);
+                    ctx->scratch.len += each;
+                } else {
+                    const dictword *w = &c->words[0][(size_t)sf_prf_u64(blk) % c->nwords[0]];
+                    memcpy(o, w->w, w->len + 1);
+                    ctx->scratch.len += w->len;
+                }
+            }
+            put_out(ctx, out, cell, at);
+        }
+        return 0;
+    }
     for (size_t r = 0; r < nrows; r++) {
         size_t cell = r * nc + m->col, at = ctx->scratch.len;
         int rc;
         ctx->off[cell] = SIZE_MAX;
-        if (in[cell].null)
+        if (in[cell].null) {
+            out[cell] = in[cell];
             continue;
+        }
         if (ctx->mrow[r] != SIZE_MAX &&
             (rc = fmt_prf(m, ctx->prfout + (size_t)nblk * ctx->mrow[r] * SF_PRF_LEN, &ctx->scratch)))
             return rc;
-        ctx->off[cell] = at;
-        ctx->len[cell] = ctx->scratch.len - at;
+        put_out(ctx, out, cell, at);
     }
     return 0;
 }
@@ -1545,8 +1834,12 @@ static int dec_room(sf_buf *dst)
     return dst->cap - dst->len > SF_DEC_TEXT_MAX + 1 ? 0 : sf_buf_grow(dst, SF_DEC_TEXT_MAX + 1);
 }
 
-/* noise of one value, given its keyed integer r; cfit: the column's fit for the fast path, or NULL. */
-static int do_noise(const mctx *m, uint64_t r, const sf_field *in, sf_buf *dst, const sf_dec_fit *cfit)
+/*
+ * noise of one value, given its keyed integer r; cfit: the column's fit for
+ * the fast path, or NULL; *val: the number written, as sf_sdec_mul_text
+ * gives it (scale -1 when not given).
+ */
+static int do_noise(const mctx *m, uint64_t r, const sf_field *in, sf_buf *dst, const sf_dec_fit *cfit, sf_sdec *val)
 {
     const colplan *c = &m->p->cols[m->col];
     int64_t k;
@@ -1554,6 +1847,7 @@ static int do_noise(const mctx *m, uint64_t r, const sf_field *in, sf_buf *dst, 
     sf_dec d, f, res;
     char txt[SF_DEC_TEXT_MAX + 1];
     int rc, scale;
+    val->scale = -1;
     k = (int64_t)(r % (2 * NOISE_K + 1)) - NOISE_K;
     pk = (int64_t)c->rule->noise_p * k; /* units of 1e-15 */
     if (c->fit == FIT_FLOAT) {
@@ -1584,7 +1878,7 @@ static int do_noise(const mctx *m, uint64_t r, const sf_field *in, sf_buf *dst, 
                 fit.scale = scale;
                 if (dec_room(dst) < 0)
                     return sf_error_set(m->err, SF_ENOMEM, "out of memory");
-                if ((n = sf_sdec_mul_text(dst->ptr + dst->len, &sd, &sf, &fit))) {
+                if ((n = sf_sdec_mul_text(dst->ptr + dst->len, &sd, &sf, &fit, val))) {
                     dst->len += n;
                     return 0;
                 }
@@ -1648,6 +1942,7 @@ typedef struct {
     sf_expr_operand op[2];
     size_t col[2];
     int scr[2];
+    int noise[2]; /* the operand is a noise column: its number may be in ctx->sv */
 } xfast;
 
 static void expr_fast_prepare(const sf_tableplan *p, size_t i, xfast *x)
@@ -1666,6 +1961,7 @@ static void expr_fast_prepare(const sf_tableplan *p, size_t i, xfast *x)
         if (!x->op[j].cval) {
             x->col[j] = c->expr_cols[x->op[j].ref];
             x->scr[j] = p->cols[x->col[j]].in_scratch;
+            x->noise[j] = p->cols[x->col[j]].rule && p->cols[x->col[j]].rule->kind == SF_RULE_NOISE;
         }
 }
 
@@ -1681,6 +1977,8 @@ static int expr_fast(const mctx *m, sf_rowctx *ctx, const xfast *x, size_t r, co
             v[j] = *x->op[j].cval;
         } else if (out[ci].null) {
             return 0;
+        } else if (x->noise[j] && ctx->off[cell] != SIZE_MAX && ctx->sv[cell].scale >= 0) {
+            v[j] = ctx->sv[cell]; /* the number noise wrote, not parsed back from its text */
         } else if (x->scr[j] && ctx->off[cell] != SIZE_MAX) {
             if (!sf_sdec_parse(&v[j], ctx->scratch.ptr + ctx->off[cell], ctx->len[cell]))
                 return 0;
@@ -1695,7 +1993,7 @@ static int expr_fast(const mctx *m, sf_rowctx *ctx, const xfast *x, size_t r, co
     }
     if (dec_room(dst) < 0)
         return sf_error_set(m->err, SF_ENOMEM, "out of memory");
-    if (!(n = sf_sdec_mul_text(dst->ptr + dst->len, &v[0], &v[1], &fit)))
+    if (!(n = sf_sdec_mul_text(dst->ptr + dst->len, &v[0], &v[1], &fit, NULL)))
         return 0;
     dst->len += n;
     return 1;
@@ -1786,21 +2084,26 @@ int sf_tableplan_mask_rows(const sf_tableplan *p, sf_rowctx *ctx, const sf_field
                            sf_error *err)
 {
     mctx m = {p, 0, err};
-    size_t nc = p->ncols;
+    size_t nc = p->ncols, cap0;
     int rc;
     if (nrows > SF_TABLEPLAN_MAX_ROWS)
         return sf_error_set(err, SF_EUSAGE, "a batch of %zu rows (%d at most)", nrows, SF_TABLEPLAN_MAX_ROWS);
-    memcpy(out, in, nrows * nc * sizeof(*out));
     if (p->identity || nrows == 0)
         return 0;
+    /* untransformed expr operands: out holds them too (the other untransformed columns are read from in) */
+    for (size_t r = 0; r < nrows; r++)
+        for (size_t k = 0; k < p->nopnds; k++)
+            out[r * nc + p->opnds[k]] = in[r * nc + p->opnds[k]];
     if ((rc = prepare(ctx, p, nrows, err)))
         return rc;
     sf_buf_clear(&ctx->scratch);
+    cap0 = ctx->scratch.cap;
     /*
      * Column by column over the rows (so digits/alnum can batch their
-     * FF3-1 work). out starts as in; values written into scratch are
-     * resolved into out at the end (scratch moves while it grows); null
-     * and fixed go to out directly.
+     * FF3-1 work). Every cell of a transformed column is written to out
+     * as it is produced: NULLs as they came, null and fixed directly,
+     * values in scratch by put_out (pointed at again at the end if
+     * scratch moved while it grew).
      */
     for (size_t k = 0; k < p->nactive; k++) {
         size_t i = p->active[k];
@@ -1812,7 +2115,7 @@ int sf_tableplan_mask_rows(const sf_tableplan *p, sf_rowctx *ctx, const sf_field
         switch (c->rule->kind) {
         case SF_RULE_DIGITS:
         case SF_RULE_ALNUM:
-            if ((rc = fpe_column(&m, ctx, sl, in, nrows)))
+            if ((rc = fpe_column(&m, ctx, sl, in, out, nrows)))
                 return rc;
             continue;
         case SF_RULE_NOISE:
@@ -1824,15 +2127,18 @@ int sf_tableplan_mask_rows(const sf_tableplan *p, sf_rowctx *ctx, const sf_field
         case SF_RULE_FIXED:
             break;
         default:
-            if ((rc = prf_column(&m, ctx, sl, in, nrows)))
+            if ((rc = prf_column(&m, ctx, sl, in, out, nrows)))
                 return rc;
             continue;
         }
         for (size_t r = 0; r < nrows; r++) {
             size_t cell = r * nc + i, start = ctx->scratch.len;
             ctx->off[cell] = SIZE_MAX;
-            if (in[cell].null)
+            ctx->sv[cell].scale = -1;
+            if (in[cell].null) {
+                out[cell] = in[cell];
                 continue;
+            }
             switch (c->rule->kind) {
             case SF_RULE_NULL:
                 out[cell].ptr = NULL;
@@ -1842,9 +2148,10 @@ int sf_tableplan_mask_rows(const sf_tableplan *p, sf_rowctx *ctx, const sf_field
             case SF_RULE_FIXED:
                 out[cell].ptr = c->rule->fixed;
                 out[cell].len = c->rule->fixed_len;
+                out[cell].null = 0;
                 continue;
             case SF_RULE_NOISE:
-                rc = do_noise(&m, ctx->ku[r], &in[cell], &ctx->scratch, cfit);
+                rc = do_noise(&m, ctx->ku[r], &in[cell], &ctx->scratch, cfit, &ctx->sv[cell]);
                 break;
             default:
                 rc = do_date_shift(&m, ctx->ku[r], &in[cell], &ctx->scratch);
@@ -1852,8 +2159,7 @@ int sf_tableplan_mask_rows(const sf_tableplan *p, sf_rowctx *ctx, const sf_field
             }
             if (rc)
                 return rc;
-            ctx->off[cell] = start;
-            ctx->len[cell] = ctx->scratch.len - start;
+            put_out(ctx, out, cell, start);
         }
     }
     for (size_t k = 0; k < p->nexprs; k++) {
@@ -1865,13 +2171,14 @@ int sf_tableplan_mask_rows(const sf_tableplan *p, sf_rowctx *ctx, const sf_field
             size_t cell = r * nc + i, start = ctx->scratch.len;
             int isnull = 0;
             ctx->off[cell] = SIZE_MAX;
-            if (in[cell].null)
+            if (in[cell].null) {
+                out[cell] = in[cell];
                 continue;
+            }
             if (xf.on && (rc = expr_fast(&m, ctx, &xf, r, out + r * nc, &ctx->scratch)) != 0) {
                 if (rc < 0)
                     return rc;
-                ctx->off[cell] = start;
-                ctx->len[cell] = ctx->scratch.len - start;
+                put_out(ctx, out, cell, start);
                 continue;
             }
             if ((rc = do_expr(&m, ctx, r, out + r * nc, &ctx->scratch, &isnull)))
@@ -1882,10 +2189,11 @@ int sf_tableplan_mask_rows(const sf_tableplan *p, sf_rowctx *ctx, const sf_field
                 out[cell].null = 1;
                 continue;
             }
-            ctx->off[cell] = start;
-            ctx->len[cell] = ctx->scratch.len - start;
+            put_out(ctx, out, cell, start);
         }
     }
+    if (ctx->scratch.cap == cap0)
+        return 0; /* scratch did not move: out points into it already */
     for (size_t r = 0; r < nrows; r++)
         for (size_t k = 0; k < p->nactive + p->nexprs; k++) {
             size_t i = k < p->nactive ? p->active[k] : p->exprs[k - p->nactive], cell = r * nc + i;
@@ -1900,5 +2208,7 @@ int sf_tableplan_mask_rows(const sf_tableplan *p, sf_rowctx *ctx, const sf_field
 
 int sf_tableplan_mask(const sf_tableplan *p, sf_rowctx *ctx, const sf_field *in, sf_field *out, sf_error *err)
 {
+    /* one row: every column of out, as the INSERT writer reads them */
+    memcpy(out, in, p->ncols * sizeof(*out));
     return sf_tableplan_mask_rows(p, ctx, in, out, 1, err);
 }

@@ -78,18 +78,30 @@ static int general(char out[SF_DEC_TEXT_MAX + 1], const char *a, const char *b, 
 /* Fast answer (0 = declined) compared with the general one; returns 1 if the fast path answered. */
 static int compare(const char *a, const char *b, const sf_dec_fit *fit)
 {
-    sf_sdec x, y;
+    sf_sdec x, y, back, parsed;
     char want[SF_DEC_TEXT_MAX + 1], got[SF_DEC_TEXT_MAX + 1];
     size_t n;
     if (!sf_sdec_parse(&x, a, strlen(a)) || !sf_sdec_parse(&y, b, strlen(b)))
         return 0;
     memset(got, 'x', sizeof(got));
-    if (!(n = sf_sdec_mul_text(got, &x, &y, fit)))
+    if (!(n = sf_sdec_mul_text(got, &x, &y, fit, &back))) {
+        cr_assert_eq(back.scale, -1, "a declined product gives no value");
         return 0;
+    }
     cr_assert(general(want, a, b, fit), "general path failed on %s * %s", a, b);
     cr_assert_eq(n, strlen(got), "length %zu for '%s'", n, got);
     cr_assert_str_eq(got, want, "%s * %s at scale %d (digits %d, int %d [%lld, %lld])", a, b, fit->scale, fit->digits,
                      fit->int_range, (long long)fit->min, (long long)fit->max);
+    /* the value handed back is what parsing the text gives (when it is handed back) */
+    if (back.scale >= 0) {
+        cr_assert(sf_sdec_parse(&parsed, got, n), "'%s' does not parse back", got);
+        cr_assert(parsed.mag == back.mag && parsed.scale == back.scale && parsed.neg == back.neg,
+                  "'%s': value %llu e-%d neg %d, parsed %llu e-%d neg %d", got, (unsigned long long)back.mag, back.scale,
+                  back.neg, (unsigned long long)parsed.mag, parsed.scale, parsed.neg);
+    } else {
+        size_t digits = n - (got[0] == '-') - (fit->scale > 0);
+        cr_assert(digits > 8 || fit->scale > 7, "'%s' (scale %d): a small result gives its value", got, fit->scale);
+    }
     return 1;
 }
 
@@ -250,21 +262,21 @@ Test(decimal, product_edges)
         char out[SF_DEC_TEXT_MAX + 1];
         sf_dec_fit fit = {0, -1, 0, 0, 0};
         cr_assert(sf_sdec_parse(&x, "999999999999999999", 18) && sf_sdec_parse(&y, "999999999999999999", 18));
-        cr_assert_eq(sf_sdec_mul_text(out, &x, &y, &fit), 0);
+        cr_assert_eq(sf_sdec_mul_text(out, &x, &y, &fit, NULL), 0);
         fit.scale = 25;
         cr_assert(sf_sdec_parse(&x, "1.5", 3) && sf_sdec_parse(&y, "2", 1));
-        cr_assert_eq(sf_sdec_mul_text(out, &x, &y, &fit), 0, "scale above 20 declines");
+        cr_assert_eq(sf_sdec_mul_text(out, &x, &y, &fit, NULL), 0, "scale above 20 declines");
         fit.scale = 2;
-        cr_assert_eq(sf_sdec_mul_text(out, &x, &y, &fit), 0, "upscaling declines");
+        cr_assert_eq(sf_sdec_mul_text(out, &x, &y, &fit, NULL), 0, "upscaling declines");
         fit.scale = 1;
-        cr_assert_eq(sf_sdec_mul_text(out, &x, &y, &fit), 3);
+        cr_assert_eq(sf_sdec_mul_text(out, &x, &y, &fit, NULL), 3);
         cr_assert_str_eq(out, "3.0");
         cr_assert(sf_sdec_parse(&x, "-0.005", 6) && sf_sdec_parse(&y, "1", 1));
         fit.scale = 2;
-        cr_assert_eq(sf_sdec_mul_text(out, &x, &y, &fit), 5);
+        cr_assert_eq(sf_sdec_mul_text(out, &x, &y, &fit, NULL), 5);
         cr_assert_str_eq(out, "-0.01", "half away from zero");
         cr_assert(sf_sdec_parse(&x, "-0.004", 6));
-        cr_assert_eq(sf_sdec_mul_text(out, &x, &y, &fit), 4);
+        cr_assert_eq(sf_sdec_mul_text(out, &x, &y, &fit, NULL), 4);
         cr_assert_str_eq(out, "0.00", "never -0");
     }
 }

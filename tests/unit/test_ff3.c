@@ -458,3 +458,94 @@ Test(ff3, lanes_of_every_length_agree_with_one_call_each)
     }
     sf_ff3_cleanup(&f);
 }
+
+Test(ff3, vector_rounds_equal_the_scalar_rounds, .timeout = 60)
+{
+    /*
+     * Lanes of every length up to 64 numerals for the rules' radixes and two others (their moduli are not in
+     * the context's table), random, all-zero and all-maximal values, in batches of every size up to 100
+     * (mixed radixes, or all radix 10):
+     * the CPU's best rounds (AVX-512 where it has them) against the scalar rounds (sf_ff3_simd = 0) and against
+     * the one-value path. On a CPU without AVX-512 both batches take the scalar rounds.
+     */
+    static const unsigned radixes[] = {10, 26, 36, 64, 2};
+    enum { MAXN = 64, COUNT = 100 };
+    unsigned char key[32];
+    uint32_t seed = 99;
+    sf_ff3 f;
+    size_t total = 0;
+    for (int i = 0; i < 32; i++)
+        key[i] = (unsigned char)(i * 29 + 5);
+    cr_assert_eq(sf_ff3_init(&f, key, 32, NULL), 0);
+    for (int rep = 0; rep < 60; rep++) {
+        static uint8_t x[COUNT][MAXN], y[COUNT][MAXN], want[COUNT][MAXN];
+        sf_ff3_lane lv[COUNT], ls[COUNT];
+        uint8_t tweak[COUNT][7];
+        size_t count = 1 + (size_t)(rep * 37) % COUNT;
+        for (size_t k = 0; k < count; k++) {
+            /* every third batch all radix 10 (the vector conversions of eight lanes' digits at once) */
+            unsigned radix = rep % 3 == 0 ? 10 : radixes[(k + (size_t)rep) % 5];
+            size_t lo = sf_ff3_minlen(radix), hi = sf_ff3_maxlen(radix) < MAXN ? sf_ff3_maxlen(radix) : MAXN, n;
+            seed = seed * 1103515245u + 12345u;
+            n = lo + (seed >> 8) % (hi - lo + 1);
+            for (size_t i = 0; i < n; i++) {
+                seed = seed * 1103515245u + 12345u;
+                x[k][i] = (uint8_t)(rep % 7 == 1 ? radix - 1 : rep % 7 == 2 ? 0 : (seed >> 16) % radix);
+            }
+            for (int t = 0; t < 7; t++) {
+                seed = seed * 1103515245u + 12345u;
+                tweak[k][t] = (uint8_t)(seed >> 16);
+            }
+            memcpy(y[k], x[k], n);
+            lv[k] = (sf_ff3_lane){x[k], (uint16_t)n, (uint16_t)radix, 0, 0};
+            sf_ff3_tweak_words(tweak[k], &lv[k].wl, &lv[k].wr);
+            ls[k] = lv[k];
+            ls[k].x = y[k];
+            cr_assert_eq(sf_ff3_encrypt(&f, radix, tweak[k], x[k], want[k], n), 0);
+        }
+        cr_assert_eq(sf_ff3_encrypt_lanes(&f, lv, count), 0);
+        sf_ff3_simd = 0;
+        cr_assert_eq(sf_ff3_encrypt_lanes(&f, ls, count), 0);
+        sf_ff3_simd = -1;
+        for (size_t k = 0; k < count; k++) {
+            cr_assert_eq(memcmp(x[k], y[k], lv[k].n), 0, "lane %zu of %zu (radix %u, %u numerals): vector != scalar", k,
+                         count, lv[k].radix, lv[k].n);
+            cr_assert_eq(memcmp(x[k], want[k], lv[k].n), 0, "lane %zu (radix %u, %u numerals): batch != one call", k,
+                         lv[k].radix, lv[k].n);
+        }
+        total += count;
+    }
+    cr_assert_gt(total, 2500);
+    {
+        /*
+         * Chosen outputs: halves that are 0, 10^4 multiples, 10^8 +- 1, all nines (the edges of the digit
+         * conversions) at every radix-10 length the vector rounds take, decrypted by the one-value path to
+         * their inputs, then encrypted as one all-radix-10 batch: the batch must give back the chosen digits.
+         */
+        static uint8_t x[64][30], want[64][30];
+        sf_ff3_lane l[64];
+        static const char *const pats[] = {"0", "10000", "99990000", "100000000", "99999999", "100000001",
+                                           "999999999999999", "200000000000000", "123450000"};
+        uint8_t tweak[7] = {9, 8, 7, 6, 5, 4, 3};
+        size_t count = 0;
+        for (size_t n = 6; n <= 30; n++)
+            for (size_t pi = 0; pi < sizeof(pats) / sizeof(pats[0]); pi++) {
+                size_t u = (n + 1) / 2, pl = strlen(pats[pi]);
+                /* the pattern as the value of both halves (REV: least significant numeral first), cut to length */
+                for (size_t i = 0; i < n; i++) {
+                    size_t h = i < u ? i : i - u;
+                    want[count][i] = (uint8_t)(h < pl ? pats[pi][pl - 1 - h] - '0' : 0);
+                }
+                cr_assert_eq(sf_ff3_decrypt(&f, 10, tweak, want[count], x[count], n), 0);
+                l[count] = (sf_ff3_lane){x[count], (uint16_t)n, 10, 0, 0};
+                sf_ff3_tweak_words(tweak, &l[count].wl, &l[count].wr);
+                if (++count == 64 || (n == 30 && pi + 1 == sizeof(pats) / sizeof(pats[0]))) {
+                    cr_assert_eq(sf_ff3_encrypt_lanes(&f, l, count), 0);
+                    for (size_t k = 0; k < count; k++)
+                        cr_assert_eq(memcmp(x[k], want[k], l[k].n), 0, "chosen output %zu (%u numerals)", k, l[k].n);
+                    count = 0;
+                }
+            }
+    }
+    sf_ff3_cleanup(&f);
+}

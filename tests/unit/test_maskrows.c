@@ -34,7 +34,11 @@ static const char POLICY[] = "version: 1\n"
                              "  public.tail:\n"
                              "    z: {fixed: \"\"}\n"
                              "  public.tok:\n"
-                             "    v: token\n";
+                             "    v: token\n"
+                             "  public.wide:\n"
+                             "    w3: email\n"
+                             "    w50: alnum\n"
+                             "    w99: {fixed: \"W\"}\n";
 static const char DDL[] = "CREATE TABLE public.t (a text, b text, c text, d text, e text, f text, g text, h text);\n"
                           "CREATE TABLE public.one (v text);\n"
                           "CREATE TABLE public.tail (k text, z text);\n"
@@ -61,10 +65,18 @@ static sf_masker *new_masker(sf_mask_policy **pol, sf_mask_key **key)
 {
     sf_error err = {0};
     sf_masker *m;
+    sf_buf wide = SF_BUF_INIT;
     cr_assert_eq(sf_mask_policy_load_mem(pol, "rows.yaml", POLICY, strlen(POLICY), &err), 0, "%s", err.msg);
     cr_assert_eq(sf_mask_key_from_bytes(key, KEY, strlen(KEY), &err), 0, "%s", err.msg);
     cr_assert_eq(sf_masker_new(&m, *pol, *key, -1, &err), 0, "%s", err.msg);
     cr_assert_eq(sf_masker_ddl(m, DDL, strlen(DDL)), 0);
+    /* public.wide: 100 text columns w0 .. w99 */
+    sf_buf_adds(&wide, "CREATE TABLE public.wide (");
+    for (int i = 0; i < 100; i++)
+        sf_buf_addf(&wide, "%sw%d text", i ? ", " : "", i);
+    sf_buf_adds(&wide, ");\n");
+    cr_assert_eq(sf_masker_ddl(m, wide.ptr, wide.len), 0);
+    sf_buf_free(&wide);
     return m;
 }
 
@@ -231,7 +243,7 @@ static void assert_paths_agree_with(const char *copy, const char *data, size_t l
 
 static void assert_paths_agree(const char *copy, const char *data, size_t len, int want_rc)
 {
-    for (int simd = 0; simd <= 2; simd++) {
+    for (int simd = 0; simd <= 3; simd++) {
         sf_masker_simd = simd;
         assert_paths_agree_with(copy, data, len, want_rc);
     }
@@ -286,10 +298,11 @@ Test(maskrows, random_rows_agree_between_batched_and_one_row_paths)
 Test(maskrows, backslashes_at_every_offset_of_short_and_long_lines)
 {
     sf_buf d = SF_BUF_INIT;
-    static const char *const esc[] = {"\\N", "\\\\", "\\t", "\\x41", "\\\\N"};
+    /* ... and a backslash before a raw tab (the tab is data, not a delimiter) */
+    static const char *const esc[] = {"\\N", "\\\\", "\\t", "\\x41", "\\\\N", "\\\t"};
     for (int len = 0; len < 70; len++) {
         for (int at = 0; at <= len; at++) {
-            for (int e = 0; e < 5; e++) {
+            for (int e = 0; e < 6; e++) {
                 /* a, c and g (masked) hold the escape in turn; the others are plain */
                 int col = (at + e) % 8;
                 for (int f = 0; f < 8; f++) {
@@ -497,4 +510,92 @@ Test(maskrows, plain_mapped_and_streamed_equal_one_row_masking)
     sf_buf_free(&a);
     sf_buf_free(&b);
     sf_buf_free(&ident);
+}
+
+Test(maskrows, masked_values_of_every_length_encode_like_sf_copy_encode)
+{
+    /* fixed values of 0 to 70 bytes, clean or with one byte to escape (or a control byte that needs none) at the
+       start, middle or end: the written field is sf_copy_encode's, whatever the value's length and position */
+    static const char esc[] = {'\t', '\\', '\n', '\r', '\x01'};
+    static const char *const yesc[] = {"\\t", "\\\\", "\\n", "\\r", "\\x01"};
+    const char *copy = "COPY public.v (a, b) FROM stdin;";
+    for (size_t len = 0; len <= 70; len++)
+        for (int pos = -1; pos < 3; pos++)
+            for (size_t e = 0; e < (pos < 0 ? 1 : sizeof(esc)); e++) {
+                size_t at = pos == 0 ? 0 : pos == 1 ? len / 2 : len ? len - 1 : 0;
+                char val[80], yaml[512];
+                sf_buf yv = SF_BUF_INIT, want = SF_BUF_INIT, out = SF_BUF_INIT;
+                sf_mask_policy *pol;
+                sf_mask_key *key;
+                sf_masker *m;
+                sf_mask_table *t;
+                sf_error err = {0};
+                if (pos >= 0 && len == 0)
+                    continue;
+                for (size_t i = 0; i < len; i++)
+                    val[i] = (char)('a' + i % 26);
+                if (pos >= 0)
+                    val[at] = esc[e];
+                for (size_t i = 0; i < len; i++) {
+                    if (pos >= 0 && i == at)
+                        sf_buf_adds(&yv, yesc[e]);
+                    else
+                        sf_buf_addc(&yv, val[i]);
+                }
+                snprintf(yaml, sizeof(yaml), "version: 1\nstrict: false\ntables:\n  public.v:\n    a: {fixed: \"%s\"}\n", yv.ptr);
+                cr_assert_eq(sf_mask_policy_load_mem(&pol, "v.yaml", yaml, strlen(yaml), &err), 0, "%s", err.msg);
+                cr_assert_eq(sf_mask_key_from_bytes(&key, KEY, strlen(KEY), &err), 0, "%s", err.msg);
+                cr_assert_eq(sf_masker_new(&m, pol, key, -1, &err), 0, "%s", err.msg);
+                cr_assert_eq(sf_masker_ddl(m, "CREATE TABLE public.v (a text, b text);\n", 40), 0);
+                cr_assert_eq(sf_masker_table_begin(m, &t, copy, strlen(copy)), 0, "%s", sf_masker_error(m)->msg);
+                {
+                    sf_mask_line lines[3] = {{"x\ty\n", 3, 1}, {"\\N\tz\n", 4, 1}, {"xy\tw\n", 4, 1}};
+                    cr_assert_eq(sf_mask_table_lines(t, lines, 3, 0, &out), 0, "%s", sf_mask_table_error(t)->msg);
+                }
+                cr_assert_eq(sf_mask_table_end(t), 0);
+                sf_copy_encode(&want, val, len);
+                sf_buf_adds(&want, "\ty\n\\N\tz\n");
+                sf_copy_encode(&want, val, len);
+                sf_buf_adds(&want, "\tw\n");
+                cr_assert_eq(out.len, want.len, "length %zu, byte %d at %zu", len, pos < 0 ? -1 : esc[e], at);
+                cr_assert_eq(memcmp(out.ptr, want.ptr, out.len), 0, "length %zu, byte %d at %zu: '%s', want '%s'", len,
+                             pos < 0 ? -1 : esc[e], at, out.ptr, want.ptr);
+                sf_masker_free(m);
+                sf_mask_key_free(key);
+                sf_mask_policy_free(pol);
+                sf_buf_free(&yv);
+                sf_buf_free(&want);
+                sf_buf_free(&out);
+            }
+}
+
+Test(maskrows, wide_rows_of_mostly_empty_fields)
+{
+    /* 100 fields, most of them empty or one byte: up to 64 tabs per 64-byte step, ends far past the first step */
+    sf_buf copy = SF_BUF_INIT, d = SF_BUF_INIT;
+    sf_buf_adds(&copy, "COPY public.wide (");
+    for (int i = 0; i < 100; i++)
+        sf_buf_addf(&copy, "%sw%d", i ? ", " : "", i);
+    sf_buf_adds(&copy, ") FROM stdin;");
+    for (int r = 0; r < 400; r++) {
+        for (int f = 0; f < 100; f++) {
+            unsigned k = rnd(r % 4 == 0 ? 3 : 12);
+            if (f)
+                sf_buf_addc(&d, '\t');
+            if (f == 3 || f == 50)
+                sf_buf_addf(&d, "v%d@x.io%s", r, k == 0 ? "\\t" : "");
+            else if (k == 1)
+                sf_buf_adds(&d, "\\N");
+            else if (k == 2)
+                sf_buf_adds(&d, r % 5 ? "\\\\" : "\\t");
+            else if (k == 3)
+                gen_field(&d);
+            else if (k == 4)
+                sf_buf_addc(&d, (char)('a' + rnd(26)));
+        }
+        sf_buf_addc(&d, '\n');
+    }
+    assert_paths_agree(copy.ptr, d.ptr, d.len, 0);
+    sf_buf_free(&copy);
+    sf_buf_free(&d);
 }

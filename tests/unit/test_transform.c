@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <openssl/evp.h>
 #include "decimal.h"
 #include "rowmask.h"
 #include "stagefork/dict.h"
@@ -454,6 +455,57 @@ Test(transform, prf_memo_hits_in_batches_equal_fresh_single_rows, .timeout = 120
     sf_mask_policy_free(pol);
 }
 
+Test(transform, a_batch_writes_only_the_transformed_columns)
+{
+    /* qty and note have no rule: the batch leaves their out fields alone, yet the expr over qty sees its value */
+    sf_mask_policy *pol = policy("version: 1\ntables:\n  t:\n    price: {noise: 0.1}\n"
+                                 "    total: {expr: \"qty * price\"}\n    code: digits\n");
+    sf_mask_key *key = key_n(5);
+    tbl t = plan(pol, "t", "qty:integer;price:numeric(10,2);total:numeric(12,2);code:text;note:text");
+    enum { ROWS = 40, NC = 5 };
+    static char vals[ROWS][NC][32];
+    sf_field in[ROWS * NC], out[ROWS * NC], o[NC];
+    sf_field poison = {"poison", 6, 0};
+    sf_rowctx *batch = rowctx(key), *one = rowctx(key);
+    sf_error e = {0};
+    for (int r = 0; r < ROWS; r++) {
+        snprintf(vals[r][0], 32, "%d", 1 + r % 7);
+        snprintf(vals[r][1], 32, "%d.%02d", 10 + r, r % 100);
+        snprintf(vals[r][2], 32, "0.00");
+        snprintf(vals[r][3], 32, "+49 30 %07d", r * 7919);
+        snprintf(vals[r][4], 32, "note %d", r);
+        for (int c = 0; c < NC; c++) {
+            sf_field *f = &in[r * NC + c];
+            f->null = c == 0 && r % 9 == 4;
+            f->ptr = f->null ? NULL : vals[r][c];
+            f->len = f->null ? 0 : strlen(vals[r][c]);
+            out[r * NC + c] = poison;
+        }
+    }
+    cr_assert_eq(sf_tableplan_mask_rows(t.plan, batch, in, out, ROWS, &e), 0, "%s", e.msg);
+    for (int r = 0; r < ROWS; r++) {
+        cr_assert_eq(sf_tableplan_mask(t.plan, one, in + r * NC, o, &e), 0, "%s", e.msg);
+        /* one row: every column of out, the untransformed ones equal to in */
+        cr_assert_eq(o[4].ptr, in[r * NC + 4].ptr);
+        cr_assert_eq(o[0].null, in[r * NC].null);
+        for (int c = 1; c < 4; c++) {
+            const sf_field *b = &out[r * NC + c];
+            cr_assert_eq(b->null, o[c].null, "row %d column %d", r, c);
+            cr_assert(b->null || (b->len == o[c].len && memcmp(b->ptr, o[c].ptr, b->len) == 0),
+                      "row %d column %d: '%.*s' in the batch, '%.*s' alone", r, c, (int)b->len, b->ptr, (int)o[c].len,
+                      o[c].ptr);
+        }
+        /* a NULL qty makes the product NULL */
+        cr_assert_eq(out[r * NC + 2].null, r % 9 == 4, "row %d", r);
+        cr_assert_eq(out[r * NC + 4].ptr, poison.ptr, "row %d: an untransformed column was written", r);
+    }
+    sf_tableplan_free(t.plan);
+    sf_rowctx_free(batch);
+    sf_rowctx_free(one);
+    sf_mask_key_free(key);
+    sf_mask_policy_free(pol);
+}
+
 Test(transform, a_batch_of_rows_masks_like_one_row_at_a_time)
 {
     /* every kind of rule, by:, expr, integer digits (cycle walking), numeric digits, NULLs, NaN, repeats,
@@ -573,6 +625,53 @@ Test(transform, token_format_prefix_length_and_uniqueness, .timeout = 120)
     sf_rowctx_free(ctx);
     sf_mask_key_free(key);
     sf_mask_policy_free(pol);
+}
+
+Test(transform, tokens_and_emails_equal_the_recorded_bytes)
+{
+    /*
+     * Tokens of lengths 16..64 (the base32 of one to three PRF blocks, whole groups of eight characters and
+     * every partial one) and e-mails: a stable format, so their outputs must hash to the value recorded
+     * before base32 was rewritten.
+     */
+    sf_buf yaml = SF_BUF_INIT, spec = SF_BUF_INIT, all = SF_BUF_INIT;
+    sf_mask_policy *pol;
+    sf_mask_key *key = key_n(7);
+    sf_rowctx *ctx = rowctx(key);
+    unsigned char h[32];
+    char hex[65];
+    tbl t;
+    sf_buf_adds(&yaml, "version: 1\ntables:\n  t:\n    e: email\n");
+    sf_buf_adds(&spec, "e:text");
+    static const int lens[] = {16, 17, 19, 21, 23, 25, 26, 31, 33, 40, 47, 58, 64};
+    for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
+        sf_buf_addf(&yaml, "    t%d: {token: {length: %d}}\n", lens[k], lens[k]);
+        sf_buf_addf(&spec, ";t%d:text", lens[k]);
+    }
+    pol = policy(yaml.ptr);
+    t = plan(pol, "t", spec.ptr);
+    for (int i = 0; i < 300; i++) {
+        char in[32];
+        snprintf(in, sizeof(in), "value-%d@example.org", i * 7919);
+        for (size_t c = 0; c < t.n; c++) {
+            char *v = mask1(&t, ctx, c, in);
+            sf_buf_adds(&all, v);
+            sf_buf_addc(&all, '\n');
+            free(v);
+        }
+    }
+    EVP_Digest(all.ptr, all.len, h, NULL, EVP_sha256(), NULL);
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", h[i]);
+    cr_assert_str_eq(hex, "5d53ed282f3e960eab04c399ffce04d9e937bcafa55d5d0d4a55cca0551b9844", "%zu columns, %zu bytes", t.n,
+                     all.len);
+    sf_tableplan_free(t.plan);
+    sf_rowctx_free(ctx);
+    sf_mask_key_free(key);
+    sf_mask_policy_free(pol);
+    sf_buf_free(&yaml);
+    sf_buf_free(&spec);
+    sf_buf_free(&all);
 }
 
 Test(transform, email_is_valid_lower_case_unique_and_fits, .timeout = 120)
