@@ -112,6 +112,35 @@ static sf_mask_line *split_lines(const char *data, size_t len, size_t *n)
     return v;
 }
 
+/* One table of one masker over COPY data split into lines, for a mask_* run. */
+typedef struct run {
+    sf_mask_policy *pol;
+    sf_mask_key *key;
+    sf_masker *m;
+    sf_mask_table *t;
+    sf_mask_line *lines;
+    size_t n;
+} run;
+
+static void run_begin(run *r, outcome *o, const char *copy, const char *data, size_t len)
+{
+    r->m = new_masker(&r->pol, &r->key);
+    r->lines = split_lines(data, len, &r->n);
+    memset(o, 0, sizeof(*o));
+    sf_buf_init(&o->out, 0);
+    cr_assert_eq(sf_masker_table_begin(r->m, &r->t, copy, strlen(copy)), 0, "%s", sf_masker_error(r->m)->msg);
+}
+
+/* After the table ended or was aborted: the report into o, everything freed. */
+static void run_end(run *r, outcome *o)
+{
+    o->report = report_of(r->m);
+    free(r->lines);
+    sf_masker_free(r->m);
+    sf_mask_key_free(r->key);
+    sf_mask_policy_free(r->pol);
+}
+
 /*
  * Mask COPY data with one sf_mask_table_line call per line (batched = 0),
  * or one sf_mask_table_lines call for all of them (line0 = 0: errors say
@@ -119,16 +148,13 @@ static sf_mask_line *split_lines(const char *data, size_t len, size_t *n)
  */
 static outcome mask_data(const char *copy, const char *data, size_t len, int batched)
 {
-    sf_mask_policy *pol;
-    sf_mask_key *key;
-    sf_masker *m = new_masker(&pol, &key);
-    sf_mask_table *t;
-    size_t n;
-    sf_mask_line *lines = split_lines(data, len, &n);
+    run r;
     outcome o;
-    memset(&o, 0, sizeof(o));
-    sf_buf_init(&o.out, 0);
-    cr_assert_eq(sf_masker_table_begin(m, &t, copy, strlen(copy)), 0, "%s", sf_masker_error(m)->msg);
+    sf_mask_table *t;
+    sf_mask_line *lines;
+    size_t n;
+    run_begin(&r, &o, copy, data, len);
+    t = r.t, lines = r.lines, n = r.n;
     if (batched) {
         o.rc = sf_mask_table_lines(t, lines, n, 0, &o.out);
     } else {
@@ -142,11 +168,7 @@ static outcome mask_data(const char *copy, const char *data, size_t len, int bat
     } else {
         cr_assert_eq(sf_mask_table_end(t), 0);
     }
-    o.report = report_of(m);
-    free(lines);
-    sf_masker_free(m);
-    sf_mask_key_free(key);
-    sf_mask_policy_free(pol);
+    run_end(&r, &o);
     return o;
 }
 
@@ -158,16 +180,13 @@ static outcome mask_data(const char *copy, const char *data, size_t len, int bat
  */
 static outcome mask_reference(const char *copy, const char *data, size_t len)
 {
-    sf_mask_policy *pol;
-    sf_mask_key *key;
-    sf_masker *m = new_masker(&pol, &key);
-    sf_mask_table *t;
-    size_t n;
-    sf_mask_line *lines = split_lines(data, len, &n);
+    run r;
     outcome o;
-    memset(&o, 0, sizeof(o));
-    sf_buf_init(&o.out, 0);
-    cr_assert_eq(sf_masker_table_begin(m, &t, copy, strlen(copy)), 0, "%s", sf_masker_error(m)->msg);
+    sf_mask_table *t;
+    sf_mask_line *lines;
+    size_t n;
+    run_begin(&r, &o, copy, data, len);
+    t = r.t, lines = r.lines, n = r.n;
     for (size_t r = 0; r < n; r++) {
         size_t nc = t->ncols, bad = 0, got;
         sf_span *sp = calloc(nc, sizeof(*sp));
@@ -207,11 +226,7 @@ static outcome mask_reference(const char *copy, const char *data, size_t len)
         free(sp);
     }
     cr_assert_eq(sf_mask_table_end(t), 0);
-    o.report = report_of(m);
-    free(lines);
-    sf_masker_free(m);
-    sf_mask_key_free(key);
-    sf_mask_policy_free(pol);
+    run_end(&r, &o);
     return o;
 }
 
