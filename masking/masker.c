@@ -535,13 +535,52 @@ static size_t split_slow(splitout *s, size_t n, const char *line, const char *p,
 }
 
 #if defined(__SSE2__)
-/* Bits set in a 16-bit mask (no POPCNT in baseline x86-64). */
-static inline unsigned popcount16(unsigned x)
+/* Bits set in a 32-bit mask (no POPCNT in baseline x86-64). */
+static inline unsigned popcount32(unsigned x)
 {
-    x = x - ((x >> 1) & 0x5555u);
-    x = (x & 0x3333u) + ((x >> 2) & 0x3333u);
-    x = (x + (x >> 4)) & 0x0F0Fu;
-    return (x + (x >> 8)) & 0x1Fu;
+    x = x - ((x >> 1) & 0x55555555u);
+    x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
+    x = (x + (x >> 4)) & 0x0F0F0F0Fu;
+    return (x * 0x01010101u) >> 24;
+}
+
+/*
+ * One vector step of the splitters (SSE2 16 bytes, AVX2 32): bit i of the
+ * masks is byte q[i] — mt its tabs, mb its backslashes, hard the backslashes
+ * followed by a tab or a backslash. Stores the field ends up to the first hard
+ * backslash (whose field the caller hands to split_slow) and notes the fields
+ * holding backslashes; past max fields only counts them, tracking in *fs where
+ * the current one starts. Returns the field count so far.
+ */
+static inline size_t step_fields(splitout *s, const char *q, unsigned mt, unsigned mb, unsigned hard, size_t n,
+                                 int *over, const char **fs)
+{
+    const char **ends = s->ends;
+    if (hard) {
+        unsigned before = (hard & (0u - hard)) - 1;
+        mt &= before; /* the tabs before that backslash */
+        mb &= before;
+    }
+    while (mb) {
+        unsigned b = (unsigned)__builtin_ctz(mb);
+        note_bs(s, n + popcount32(mt & ((1u << b) - 1)));
+        mb &= mb - 1;
+    }
+    if (n <= s->max) {
+        while (mt) {
+            ends[n++] = q + __builtin_ctz(mt);
+            mt &= mt - 1;
+        }
+        return n;
+    }
+    /* too many fields (an error): only counted */
+    if (!*over) {
+        *over = 1;
+        *fs = ends[n - 1] + 1;
+    }
+    if (mt)
+        *fs = q + 32 - __builtin_clz(mt);
+    return n + popcount32(mt);
 }
 #endif
 
@@ -578,34 +617,7 @@ static size_t split_line(splitout *s, const char *line, size_t len, size_t *bad,
                 break;
             sf_copy_step16(&st, p, end);
             q = st.q, mt = st.mt, mb = st.mb, hard = st.hard, tail = st.tail;
-            if (hard) {
-                unsigned before = (hard & (0u - hard)) - 1;
-                mt &= before; /* the tabs before that backslash */
-                mb &= before;
-            }
-            if (mb) {
-                unsigned m = mb;
-                while (m) {
-                    unsigned b = (unsigned)__builtin_ctz(m);
-                    note_bs(s, n + popcount16(mt & ((1u << b) - 1)));
-                    m &= m - 1;
-                }
-            }
-            if (n <= max) {
-                while (mt) {
-                    ends[n++] = q + __builtin_ctz(mt);
-                    mt &= mt - 1;
-                }
-            } else {
-                /* too many fields (an error): only counted; fs tracked for split_slow */
-                if (!over) {
-                    over = 1;
-                    fs = ends[n - 1] + 1;
-                }
-                if (mt)
-                    fs = q + 32 - __builtin_clz(mt);
-                n += popcount16(mt);
-            }
+            n = step_fields(s, q, mt, mb, hard, n, &over, &fs);
             if (hard)
                 return split_slow(s, n, line, over ? fs : n ? ends[n - 1] + 1 : line, end, bad);
             if (tail)
@@ -642,14 +654,6 @@ static size_t split_line(splitout *s, const char *line, size_t len, size_t *bad,
 }
 
 #if SF_HAVE_AVX2
-/* Bits set in a 32-bit mask. */
-static inline unsigned popcount32(unsigned x)
-{
-    x = x - ((x >> 1) & 0x55555555u);
-    x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
-    x = (x + (x >> 4)) & 0x0F0F0F0Fu;
-    return (x * 0x01010101u) >> 24;
-}
 
 /* split_line 32 bytes at a time (AVX2, chosen at run time); lines under 33 bytes go to split_line. */
 __attribute__((target("avx2"))) static size_t split_line_avx2(splitout *s, const char *line, size_t len, size_t *bad)
@@ -688,33 +692,7 @@ __attribute__((target("avx2"))) static size_t split_line_avx2(splitout *s, const
             mn = 0;
         }
         hard = mb & mn;
-        if (hard) {
-            unsigned before = (hard & (0u - hard)) - 1;
-            mt &= before;
-            mb &= before;
-        }
-        if (mb) {
-            unsigned m = mb;
-            while (m) {
-                unsigned b = (unsigned)__builtin_ctz(m);
-                note_bs(s, n + popcount32(mt & ((1u << b) - 1)));
-                m &= m - 1;
-            }
-        }
-        if (n <= max) {
-            while (mt) {
-                ends[n++] = q + __builtin_ctz(mt);
-                mt &= mt - 1;
-            }
-        } else {
-            if (!over) {
-                over = 1;
-                fs = ends[n - 1] + 1;
-            }
-            if (mt)
-                fs = q + 32 - __builtin_clz(mt);
-            n += popcount32(mt);
-        }
+        n = step_fields(s, q, mt, mb, hard, n, &over, &fs);
         if (hard)
             return split_slow(s, n, line, over ? fs : n ? ends[n - 1] + 1 : line, end, bad);
         if (tail)
